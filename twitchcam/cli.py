@@ -1,0 +1,127 @@
+"""The ``twitchcam`` command: parses arguments, calls the API, returns an exit code.
+
+Exit codes: 0 success; 1 at least one input failed (each failure is one line on stderr); 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import Config
+from .landmarks import ModelError
+from .video import VideoError
+
+logger = logging.getLogger("twitchcam")
+
+
+def _config_from_args(args) -> Config:
+    values = Config.from_json(args.config).to_dict() if args.config else {}
+    if getattr(args, "running_mode", None):
+        values["running_mode"] = args.running_mode
+    return Config.from_dict(values)
+
+
+def _unique_dirs(paths: list[Path], out: Path) -> list[Path]:
+    """One output folder per input: ``out`` itself for one input, ``out/<stem>`` (deduplicated) for several."""
+    if len(paths) == 1:
+        return [out]
+    seen: dict[str, int] = {}
+    dirs = []
+    for p in paths:
+        name = p.stem
+        seen[name] = seen.get(name, 0) + 1
+        dirs.append(out / (name if seen[name] == 1 else f"{name}_{seen[name]}"))
+    return dirs
+
+
+def _cmd_analyze(args) -> int:
+    from .outputs import write_analysis
+    from .pipeline import analyze
+
+    config = _config_from_args(args)
+    paths = [Path(p) for p in args.videos]
+    failed = 0
+    for path, out_dir in zip(paths, _unique_dirs(paths, Path(args.out))):
+        try:
+            analysis = analyze(path, config, model=args.model, progress=not args.quiet)
+        except (VideoError, ModelError, OSError) as err:
+            print(f"twitchcam: error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        write_analysis(analysis, out_dir)
+        events = analysis.events
+        counts = ", ".join(f"{side} {int((events.side == side).sum())}" for side in ("left", "right", "bilateral"))
+        print(f"{path.name}: {analysis.summary.finding} {len(events)} events ({counts}) -> {out_dir}")
+    return 1 if failed else 0
+
+
+def _cmd_simulate(args) -> int:
+    from .simulate import simulate
+
+    result = simulate(args.source, args.out, generator=args.generator, side=args.side,
+                      duration_s=args.duration, seed=args.seed, amplitude=args.amplitude, fps=args.fps)
+    print(f"{result.video}: {len(result.events)} truth events, pattern {result.pattern}"
+          f"{' (' + result.side + ')' if result.side else ''} -> {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``twitchcam`` command."""
+    parser = argparse.ArgumentParser(
+        prog="twitchcam",
+        description="Document involuntary facial twitching from video: which side, which muscles, when, how often, "
+                    "how strongly, and whether the pattern is the one of hemifacial spasm. A documentation aid, "
+                    "not a diagnosis.")
+    parser.add_argument("--version", action="version", version=f"twitchcam {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("analyze", help="analyze video files and write events.csv, summary.json, signals.csv",
+                       description="Analyze one or more videos of a patient's face. With several videos, each "
+                                   "gets its own sub-folder of --out.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video file(s)")
+    p.add_argument("--out", "-o", default="twitchcam-out", help="output folder (default: %(default)s)")
+    p.add_argument("--model", help="Face Landmarker .task bundle (default: bundled; or $TWITCHCAM_MODEL)")
+    p.add_argument("--config", help="JSON file of settings, e.g. a previous run's config.json")
+    p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("simulate", help="make a video with known twitches from a real face video or photo",
+                       description="Inject twitches at known times into real face footage; writes the video and "
+                                   "the truth (events.csv, summary.json) in the analysis schema.")
+    p.add_argument("source", help="face video or photo")
+    p.add_argument("--out", "-o", required=True, help="output folder")
+    p.add_argument("--generator", default="hfs",
+                   choices=("hfs", "rhythmic", "mouth_only", "eye_only", "blepharospasm", "normal", "sway"),
+                   help="course of events to generate (default: %(default)s)")
+    p.add_argument("--side", default="left", choices=("left", "right"), help="the patient's side (default: left)")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--amplitude", type=float, default=1.0, help="scale of twitch amplitudes (default: 1)")
+    p.add_argument("--fps", type=float, default=30.0, help="output frame rate (default: %(default)s)")
+    p.set_defaults(func=_cmd_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="twitchcam: %(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except (VideoError, ModelError, ValueError, OSError) as err:
+        print(f"twitchcam: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("twitchcam: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Every tunable setting of an analysis, in one frozen dataclass.
+
+Field names carry their unit (``_s`` seconds, ``_px`` pixels, ``_iod`` fraction of the inter-ocular distance,
+``_frac`` a dimensionless fraction). The effective configuration is written next to every result as
+``config.json`` so that an analysis can be reproduced exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNNING_MODES = ("image", "video")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of the twitchcam pipeline.
+
+    Parameters
+    ----------
+    running_mode : {"image", "video"}
+        MediaPipe running mode. ``"image"`` runs detection and landmarks independently on every frame. VIDEO mode
+        tracks and smooths landmarks over time, which was measured to roughly halve the amplitude of 80-300 ms
+        eyelid twitches (see ``benchmarks/running_mode.py``), so it is not the default.
+    max_side_px : int
+        Frames whose longer side exceeds this are downscaled before landmark inference. Landmarks are still
+        reported in pixels of the original frame.
+    min_face_detection_confidence, min_face_presence_confidence : float
+        Passed to MediaPipe.
+    max_head_rotation_deg : float
+        Frames where the head is turned further than this from its usual pose are not analyzed (NaN signals):
+        landmarks of a face in profile are unreliable.
+    min_face_found_frac : float
+        Below this fraction of frames with a face, the pattern is ``insufficient_data``.
+    min_analyzable_s : float
+        Below this much video time with a face, the pattern is ``insufficient_data``.
+    baseline_window_s : float
+        Width of the rolling window over which each side's resting eye opening, mouth-corner and brow positions
+        are estimated. Longer than a tonic spasm, shorter than a slow change of posture.
+    baseline_block_s : float
+        The baseline is computed on blocks of this length, then smoothed across blocks; this keeps it O(n).
+    eye_on_frac, eye_off_frac : float
+        Hysteresis thresholds on eye closure (1 - opening / resting opening): an event starts where closure
+        exceeds ``eye_off_frac`` and counts only if it reaches ``eye_on_frac``.
+    mouth_on_iod, mouth_off_iod : float
+        Hysteresis thresholds on the mouth corner's pull up-and-out, in inter-ocular distances.
+    brow_on_iod, brow_off_iod : float
+        Hysteresis thresholds on brow elevation over the eye, in inter-ocular distances.
+    noise_k : float
+        Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
+        noisier than the fixed thresholds assume.
+    bilateral_ratio : float
+        A movement is bilateral when the weaker side reaches at least this fraction of the stronger side's peak
+        during the same episode; it is unilateral when the other side stays below it.
+    merge_gap_s : float
+        Supra-threshold runs of one side and region separated by less than this are one event.
+    min_event_s : float
+        Shorter runs are discarded as landmark jitter.
+    tonic_min_s : float
+        Jankovic scale: contractions lasting at least this long are tonic, shorter ones clonic.
+    blink_max_s : float
+        Bilateral eye closures up to this long are blinks (normal blinks last ~100-400 ms).
+    min_events : int
+        Fewer unilateral events than this is pattern ``none`` (nothing to classify).
+    unilateral_min_li : float
+        Minimum absolute laterality index, (left - right) / (left + right) over unilateral events, to call the
+        pattern one-sided.
+    bilateral_max_frac : float
+        The pattern is ``bilateral`` when non-blink bilateral eye closures are at least this fraction of all
+        events, or when both sides twitch with a laterality index below ``unilateral_min_li``.
+    irregular_min_cv : float
+        Minimum coefficient of variation of the intervals between episodes on the affected side to call the
+        rhythm irregular (a metronomic rhythm has CV near 0; gamma-distributed intervals around 0.5-1).
+    coupling_window_s : float
+        A perioral event is coupled to a periocular event of the same side when their onsets are within this.
+    min_coupling_frac : float
+        CN VII spread needs at least this fraction of the affected side's perioral events coupled to periocular
+        events (synkinetic co-contraction), besides both regions being involved.
+    """
+
+    running_mode: str = "image"
+    max_side_px: int = 1280
+    min_face_detection_confidence: float = 0.5
+    min_face_presence_confidence: float = 0.5
+    max_head_rotation_deg: float = 35.0
+    min_face_found_frac: float = 0.5
+    min_analyzable_s: float = 2.0
+    baseline_window_s: float = 12.0
+    baseline_block_s: float = 1.0
+    eye_on_frac: float = 0.22
+    eye_off_frac: float = 0.11
+    mouth_on_iod: float = 0.045
+    mouth_off_iod: float = 0.022
+    brow_on_iod: float = 0.035
+    brow_off_iod: float = 0.018
+    noise_k: float = 4.0
+    bilateral_ratio: float = 0.5
+    merge_gap_s: float = 0.08
+    min_event_s: float = 0.05
+    tonic_min_s: float = 1.0
+    blink_max_s: float = 0.5
+    min_events: int = 3
+    unilateral_min_li: float = 0.8
+    bilateral_max_frac: float = 0.5
+    irregular_min_cv: float = 0.3
+    coupling_window_s: float = 0.3
+    min_coupling_frac: float = 0.3
+
+    def __post_init__(self):
+        if self.running_mode not in RUNNING_MODES:
+            raise ValueError(f"running_mode must be one of {RUNNING_MODES}, got {self.running_mode!r}")
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                raise ValueError(f"{field.name} must be >= 0, got {value}")
+        for on, off in (("eye_on_frac", "eye_off_frac"), ("mouth_on_iod", "mouth_off_iod"),
+                        ("brow_on_iod", "brow_off_iod")):
+            if getattr(self, off) > getattr(self, on):
+                raise ValueError(f"{off} must not exceed {on}")
+
+    def to_dict(self) -> dict:
+        """Return the settings as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        """Build a Config from a dict, rejecting unknown keys by name."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "Config":
+        """Read a Config from a JSON file such as a previous run's ``config.json``."""
+        return cls.from_dict(json.loads(Path(path).read_text()))

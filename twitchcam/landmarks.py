@@ -1,0 +1,328 @@
+"""Face landmarks per frame: the one module that imports MediaPipe.
+
+MediaPipe's Face Landmarker gives 478 points per face (468 face-mesh points and 10 iris points) with x and y
+normalized by the image width and height and z in roughly the same scale as x. Here they are converted at the edge
+into pixel units of the analyzed frame (x * width, y * height, z * width), so distances are isotropic, and no
+MediaPipe type leaves this module.
+
+A frame where no face is found is a NaN row; frames are never dropped, so ``Landmarks.t`` is the video's full time
+axis.
+
+Which face is the patient
+-------------------------
+When several faces are in view (a clinician leaning in, a relative in the background), the patient is taken to be
+the largest face (bounding box of its landmarks), the one sitting in front of the camera. Once followed, a face
+keeps being followed while it stays within half an inter-ocular distance of where it was, unless another face is
+more than 1.5 times larger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .config import Config
+from .regions import EYE_CORNERS, N_LANDMARKS
+from .video import downscale
+
+#: sha256 of the MediaPipe model bundle shipped in ``models/``.
+BUNDLED_MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+MODEL_NAME = "face_landmarker.task"
+
+
+class ModelError(RuntimeError):
+    """The landmark model is missing, corrupt or cannot be loaded; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """Face landmarks of every frame of a recording.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_frames,), float64
+        Presentation time of each frame in seconds, strictly increasing.
+    xyz : ndarray, shape (n_frames, 478, 3), float32
+        Landmark coordinates in pixels of the frame (x right, y down, z toward the camera is negative, scaled
+        like x). NaN where no face was found.
+    face_found : ndarray, shape (n_frames,), bool
+        Whether the patient's face was found.
+    n_faces : ndarray, shape (n_frames,), int16
+        How many faces MediaPipe found in the frame (more than one: the patient was chosen by the documented rule).
+    frame_size : tuple of int
+        ``(width, height)`` of the frames in pixels.
+    """
+
+    t: np.ndarray
+    xyz: np.ndarray
+    face_found: np.ndarray
+    n_faces: np.ndarray
+    frame_size: tuple[int, int]
+
+    def __post_init__(self):
+        n = len(self.t)
+        if self.xyz.shape != (n, N_LANDMARKS, 3):
+            raise ValueError(f"xyz must have shape ({n}, {N_LANDMARKS}, 3), got {self.xyz.shape}")
+        if self.face_found.shape != (n,) or self.n_faces.shape != (n,):
+            raise ValueError("face_found and n_faces must have one entry per frame")
+        if n > 1 and not np.all(np.diff(self.t) > 0):
+            raise ValueError("t must increase strictly")
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @classmethod
+    def empty(cls, frame_size: tuple[int, int] = (0, 0)) -> "Landmarks":
+        """Landmarks of zero frames."""
+        return cls(np.zeros(0), np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros(0, bool),
+                   np.zeros(0, np.int16), frame_size)
+
+    def __getitem__(self, index) -> "Landmarks":
+        """Select frames with a slice or boolean mask, keeping them a Landmarks."""
+        return Landmarks(self.t[index], self.xyz[index], self.face_found[index], self.n_faces[index],
+                         self.frame_size)
+
+    def save(self, path: str | Path) -> None:
+        """Save to a compressed ``.npz`` file (no patient images, only coordinates)."""
+        np.savez_compressed(path, t=self.t, xyz=self.xyz, face_found=self.face_found, n_faces=self.n_faces,
+                            frame_size=np.asarray(self.frame_size))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Landmarks":
+        """Load what :meth:`save` wrote."""
+        with np.load(path) as data:
+            return cls(data["t"], data["xyz"], data["face_found"], data["n_faces"],
+                       tuple(int(v) for v in data["frame_size"]))
+
+
+def find_model(model: str | Path | None = None) -> Path:
+    """Locate the Face Landmarker model bundle.
+
+    Parameters
+    ----------
+    model : str | Path | None
+        An explicit path; otherwise ``$TWITCHCAM_MODEL``, then the copy installed with the package, then the
+        repository's ``models/`` folder (source checkouts and editable installs).
+
+    Returns
+    -------
+    Path
+        An existing file.
+
+    Raises
+    ------
+    ModelError
+        If the explicitly named file does not exist, or no bundled model can be found.
+    """
+    explicit = model or os.environ.get("TWITCHCAM_MODEL")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        return path
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "models" / MODEL_NAME, package.parent / "models" / MODEL_NAME):
+        if candidate.is_file():
+            return candidate
+    raise ModelError(f"bundled model {MODEL_NAME} not found; reinstall twitchcam or pass --model PATH")
+
+
+def _check_bundled(path: Path) -> None:
+    if path.name != MODEL_NAME or "models" not in path.parent.name:
+        return
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != BUNDLED_MODEL_SHA256:
+        raise ModelError(f"{path}: corrupt model (sha256 {digest[:12]}..., expected {BUNDLED_MODEL_SHA256[:12]}...)")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence the C++ log lines MediaPipe prints while it builds its graph and runs it once.
+
+    They are informational (XNNPACK delegate, feedback tensors) and would bury twitchcam's one-line messages.
+    Errors still surface as Python exceptions.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def _bbox_area(points: np.ndarray) -> float:
+    span = points[:, :2].max(axis=0) - points[:, :2].min(axis=0)
+    return float(span[0] * span[1])
+
+
+def choose_patient(faces: list[np.ndarray], previous: np.ndarray | None) -> int:
+    """Pick the patient's face among several, by the rule in the module docstring.
+
+    Parameters
+    ----------
+    faces : list of ndarray, each shape (478, 3)
+        Candidate faces in pixels.
+    previous : ndarray, shape (478, 3) | None
+        The patient's landmarks in the last frame where a face was found.
+
+    Returns
+    -------
+    int
+        Index into ``faces``.
+    """
+    areas = np.array([_bbox_area(f) for f in faces])
+    largest = int(np.argmax(areas))
+    if previous is None or len(faces) == 1:
+        return largest
+    left, right = EYE_CORNERS["left"][0], EYE_CORNERS["right"][0]
+    iod = np.linalg.norm(previous[left, :2] - previous[right, :2])
+    centre = previous[:, :2].mean(axis=0)
+    dist = np.array([np.linalg.norm(f[:, :2].mean(axis=0) - centre) for f in faces])
+    nearest = int(np.argmin(dist))
+    if dist[nearest] < 0.5 * iod and areas[largest] < 1.5 * areas[nearest]:
+        return nearest
+    return largest
+
+
+class LandmarkDetector:
+    """MediaPipe Face Landmarker on BGR frames; a context manager.
+
+    Parameters
+    ----------
+    config : Config
+        Uses ``running_mode``, ``max_side_px`` and the confidence thresholds.
+    model : str | Path | None
+        Model bundle, see :func:`find_model`.
+    """
+
+    def __init__(self, config: Config | None = None, model: str | Path | None = None):
+        import mediapipe as mp
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+        from mediapipe.tasks.python import vision
+
+        self.config = config or Config()
+        self.model_path = find_model(model)
+        _check_bundled(self.model_path)
+        self._mp = mp
+        mode = {"image": vision.RunningMode.IMAGE, "video": vision.RunningMode.VIDEO}[self.config.running_mode]
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=self.model_path.read_bytes()),
+            running_mode=mode,
+            num_faces=3,
+            min_face_detection_confidence=self.config.min_face_detection_confidence,
+            min_face_presence_confidence=self.config.min_face_presence_confidence,
+        )
+        try:
+            with _quiet_native_stderr():
+                self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        except Exception as err:  # MediaPipe raises bare RuntimeError/ValueError on a bad bundle
+            raise ModelError(f"{self.model_path}: cannot load as a Face Landmarker model ({err})") from None
+        self._previous: np.ndarray | None = None
+        self._last_ms = -1
+        # The first inference prints more set-up lines; run it here, on a blank frame, while silenced.
+        with _quiet_native_stderr():
+            self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)
+        self._previous = None
+
+    def detect(self, image: np.ndarray, t: float) -> tuple[np.ndarray | None, int]:
+        """Find the patient's landmarks in one frame.
+
+        Parameters
+        ----------
+        image : ndarray, shape (height, width, 3), uint8
+            BGR frame, upright and unmirrored.
+        t : float
+            Presentation time in seconds (used by VIDEO mode).
+
+        Returns
+        -------
+        xyz : ndarray, shape (478, 3), float32 | None
+            The patient's landmarks in pixels of ``image``, or None when no face was found.
+        n_faces : int
+            Number of faces found.
+        """
+        h, w = image.shape[:2]
+        small = downscale(image, self.config.max_side_px)
+        rgb = np.ascontiguousarray(small[:, :, ::-1])
+        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+        if self.config.running_mode == "video":
+            # MediaPipe needs strictly increasing integer milliseconds.
+            ms = max(int(round(t * 1000)), self._last_ms + 1)
+            self._last_ms = ms
+            result = self._landmarker.detect_for_video(mp_image, ms)
+        else:
+            result = self._landmarker.detect(mp_image)
+        faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in face], dtype=np.float32)
+                 for face in result.face_landmarks]
+        if not faces:
+            return None, 0
+        xyz = faces[choose_patient(faces, self._previous)]
+        self._previous = xyz
+        return xyz, len(faces)
+
+    def close(self) -> None:
+        """Release MediaPipe's resources."""
+        self._landmarker.close()
+
+    def __enter__(self) -> "LandmarkDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def detect_landmarks(frames: Iterable, config: Config | None = None, model: str | Path | None = None,
+                     on_frame: Callable[[int], None] | None = None) -> Landmarks:
+    """Run the Face Landmarker over a sequence of frames.
+
+    Parameters
+    ----------
+    frames : iterable of Frame
+        Objects with ``t`` (seconds) and ``image`` (BGR uint8, shape (height, width, 3)), in time order.
+    config : Config | None
+        Settings; defaults to ``Config()``.
+    model : str | Path | None
+        Model bundle, see :func:`find_model`.
+    on_frame : callable | None
+        Called with the frame index after each frame (progress reporting).
+
+    Returns
+    -------
+    Landmarks
+        One row per frame; NaN rows where no face was found.
+    """
+    ts: list[float] = []
+    rows: list[np.ndarray] = []
+    found: list[bool] = []
+    counts: list[int] = []
+    nan_row = np.full((N_LANDMARKS, 3), np.nan, np.float32)
+    size = (0, 0)
+    with LandmarkDetector(config, model) as detector:
+        for i, frame in enumerate(frames):
+            size = (frame.image.shape[1], frame.image.shape[0])
+            xyz, n = detector.detect(frame.image, frame.t)
+            ts.append(frame.t)
+            rows.append(nan_row if xyz is None else xyz)
+            found.append(xyz is not None)
+            counts.append(n)
+            if on_frame is not None:
+                on_frame(i)
+    if not ts:
+        return Landmarks.empty(size)
+    return Landmarks(np.asarray(ts, np.float64), np.stack(rows), np.asarray(found), np.asarray(counts, np.int16),
+                     size)

@@ -1,0 +1,134 @@
+"""The files an analysis writes, and readers for them. This is a contract other tools read; see the README.
+
+- ``events.csv``: header exactly ``onset_s,offset_s,side,region,kind,peak``, one row per event, sorted by onset.
+- ``summary.json``: pattern, side, criteria, metrics, video facts (schema: ``twitchcam/schemas/summary.schema.json``).
+- ``signals.csv``: one row per frame: time, face found, and each side's signals.
+- ``config.json``: the effective :class:`~twitchcam.config.Config`.
+
+Every file is written to a temporary name and renamed into place, so a crash never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .events import CSV_COLUMNS, Events
+from .pipeline import Analysis
+from .signals import SIGNAL_NAMES, Signals
+
+SIGNAL_COLUMNS = ("t_s", "face_found", "measured",
+                  *(f"{name}_{side}" for name in (*SIGNAL_NAMES, "eye_opening") for side in ("left", "right")),
+                  "head_rotation_deg", "head_scale")
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def format_events_csv(events: Events) -> str:
+    """Render events as CSV text with the contract header; times to the millisecond, peaks to 4 decimals."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for i in range(len(events)):
+        writer.writerow([f"{events.onset_s[i]:.3f}", f"{events.offset_s[i]:.3f}", events.side[i], events.region[i],
+                         events.kind[i], f"{events.peak[i]:.4f}"])
+    return buf.getvalue()
+
+
+def write_events_csv(events: Events, path: str | Path) -> None:
+    """Write ``events.csv`` (see module docstring)."""
+    write_atomic(path, format_events_csv(events))
+
+
+def read_events_csv(path: str | Path) -> Events:
+    """Read an ``events.csv`` written by twitchcam (or a truth file in the same schema).
+
+    Raises
+    ------
+    ValueError
+        If the header is not the contract header.
+    """
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = tuple(next(reader, ()))
+        if header != CSV_COLUMNS:
+            raise ValueError(f"{path}: header must be {','.join(CSV_COLUMNS)}, got {','.join(header)}")
+        rows = [row for row in reader if row]
+    cols = list(zip(*rows)) if rows else [[]] * len(CSV_COLUMNS)
+    return Events.from_columns(np.asarray(cols[0], float), np.asarray(cols[1], float), cols[2], cols[3], cols[4],
+                               np.asarray(cols[5], float))
+
+
+def write_json(data: dict, path: str | Path) -> None:
+    """Write a JSON document, indented, with NaN turned into null."""
+    write_atomic(path, json.dumps(_jsonable(data), indent=2) + "\n")
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def summary_document(analysis: Analysis) -> dict:
+    """The ``summary.json`` document of an analysis: the contract keys plus provenance."""
+    doc = analysis.summary.to_dict()
+    doc["source"] = {"file": Path(analysis.source).name if analysis.source else None,
+                     "rotation_deg": analysis.video.rotation_deg if analysis.video else None,
+                     "frame_size": list(analysis.landmarks.frame_size)}
+    doc["twitchcam_version"] = __version__
+    return doc
+
+
+def format_signals_csv(signals: Signals) -> str:
+    """Render per-frame signals as CSV text (columns: :data:`SIGNAL_COLUMNS`; NaN written as empty)."""
+    table = np.column_stack([
+        signals.t, signals.face_found, signals.measured,
+        signals.eye_closure, signals.mouth_pull, signals.brow_raise, signals.eye_opening,
+        signals.head_rotation_deg, signals.head_scale,
+    ])
+    buf = io.StringIO()
+    np.savetxt(buf, table, fmt=["%.4f", "%d", "%d"] + ["%.5f"] * (table.shape[1] - 3), delimiter=",",
+               header=",".join(SIGNAL_COLUMNS), comments="")
+    return buf.getvalue().replace("nan", "")
+
+
+def write_analysis(analysis: Analysis, out_dir: str | Path) -> Path:
+    """Write ``events.csv``, ``summary.json``, ``signals.csv`` and ``config.json`` into ``out_dir``.
+
+    Returns
+    -------
+    Path
+        The output folder.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "signals.csv", format_signals_csv(analysis.signals))
+    write_json(analysis.config.to_dict(), out / "config.json")
+    write_events_csv(analysis.events, out / "events.csv")
+    write_json(summary_document(analysis), out / "summary.json")
+    return out

@@ -1,0 +1,126 @@
+"""The analysis pipeline: video -> landmarks -> signals -> events -> pattern.
+
+:func:`analyze` runs it on a file; :func:`analyze_landmarks` runs the numpy core on landmarks already extracted
+(the accuracy benchmark, tests, and the live mode's windowed re-analysis use it), so there is one implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import Config
+from .events import Events, detect_events
+from .landmarks import Landmarks, detect_landmarks
+from .pattern import Summary, classify_pattern
+from .signals import Signals, compute_signals
+from .video import VideoInfo, iter_frames, probe_video
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything one analysis produced.
+
+    Parameters
+    ----------
+    source : str
+        The analyzed file (or a label for landmarks that came from elsewhere).
+    config : Config
+        The effective settings.
+    landmarks : Landmarks
+    signals : Signals
+    events : Events
+    summary : Summary
+    video : VideoInfo | None
+        Container facts of the source file, None when analyzing landmarks directly.
+    """
+
+    source: str
+    config: Config
+    landmarks: Landmarks
+    signals: Signals
+    events: Events
+    summary: Summary
+    video: VideoInfo | None = None
+
+    @property
+    def pattern(self) -> str:
+        """The classified pattern, e.g. ``"hemifacial_spasm"``."""
+        return self.summary.pattern
+
+    @property
+    def side(self) -> str | None:
+        """The affected side (the patient's), or None."""
+        return self.summary.side
+
+
+def analyze_landmarks(landmarks: Landmarks, config: Config | None = None, source: str = "",
+                      video: VideoInfo | None = None) -> Analysis:
+    """Run signals, events and pattern on extracted landmarks.
+
+    Parameters
+    ----------
+    landmarks : Landmarks
+        One row per frame, NaN where no face.
+    config : Config | None
+        Settings; defaults to ``Config()``.
+    source : str
+        A label for the result.
+    video : VideoInfo | None
+        Container facts, when the landmarks came from a file.
+
+    Returns
+    -------
+    Analysis
+    """
+    cfg = config or Config()
+    signals = compute_signals(landmarks, cfg)
+    events = detect_events(signals, cfg)
+    summary = classify_pattern(events, signals, cfg)
+    return Analysis(source, cfg, landmarks, signals, events, summary, video)
+
+
+def analyze(path: str | Path, config: Config | None = None, model: str | Path | None = None,
+            progress: bool | Callable[[int, int], None] = False) -> Analysis:
+    """Analyze a video file of a patient's face.
+
+    Parameters
+    ----------
+    path : str | Path
+        A video file OpenCV/FFmpeg can decode (mp4, mov, avi, webm, mkv ...).
+    config : Config | None
+        Settings; defaults to ``Config()``.
+    model : str | Path | None
+        Face Landmarker bundle; defaults to the bundled model (see :func:`twitchcam.landmarks.find_model`).
+    progress : bool | callable
+        True shows a progress bar on stderr; a callable is called as ``progress(done_frames, total_frames_hint)``.
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    twitchcam.video.VideoError
+        The file is missing, not a video, or has no decodable frame.
+    twitchcam.landmarks.ModelError
+        The model is missing or corrupt.
+    """
+    cfg = config or Config()
+    info = probe_video(path)
+    on_frame = None
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=info.n_frames_hint or None, unit="frame", desc=Path(path).name, leave=False)
+        on_frame = lambda i: bar.update(1)  # noqa: E731
+    elif callable(progress):
+        on_frame = lambda i: progress(i + 1, info.n_frames_hint)  # noqa: E731
+    try:
+        landmarks = detect_landmarks(iter_frames(path), cfg, model, on_frame=on_frame)
+    finally:
+        if bar is not None:
+            bar.close()
+    return analyze_landmarks(landmarks, cfg, source=str(path), video=info)

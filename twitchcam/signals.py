@@ -1,0 +1,298 @@
+"""Per-side facial signals from landmarks, in a head-fixed frame: pure numpy, vectorized over frames.
+
+Three signals per side (column 0 = the patient's LEFT, column 1 = RIGHT, see :data:`twitchcam.regions.SIDES`):
+
+``eye_closure``
+    Periocular (orbicularis oculi): 1 - eye opening / that eye's resting opening. 0 at rest, 1 fully closed,
+    negative when the eye is opened wider than at rest.
+``mouth_pull``
+    Perioral: displacement of the mouth corner from its resting position, projected on the up-and-outward
+    direction of that side (zygomaticus / risorius pull), in inter-ocular distances.
+``brow_raise``
+    Brow: height of the brow in the head-fixed frame minus its resting height, in inter-ocular distances. Measured
+    from landmarks because MediaPipe's brow blendshapes are unreliable.
+
+Head motion (turns, nods, zoom, roll, translation) is removed by aligning each frame's rigid landmarks (forehead,
+nose, temples, :data:`twitchcam.regions.RIGID`) onto a per-recording reference with a similarity transform
+(Umeyama's least-squares rotation, scale and translation in 3D), batched over all frames. Resting values come from
+a rolling baseline computed on short blocks, so slow changes of posture or lighting are not twitches and a tonic
+spasm of a few seconds does not shift the baseline.
+
+Frames without a face are NaN in every signal; no frame is dropped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .config import Config
+from .landmarks import Landmarks
+from .regions import BROW, EYE_CORNERS, LOWER_LID, MOUTH_CORNER, RIGID, SIDES, UPPER_LID
+
+SIGNAL_NAMES = ("eye_closure", "mouth_pull", "brow_raise")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Per-frame, per-side signals of one recording.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_frames,), float64
+        Presentation time in seconds.
+    face_found : ndarray, shape (n_frames,), bool
+        Whether a face was found.
+    measured : ndarray, shape (n_frames,), bool
+        Whether the face was found and measured: not turned beyond ``max_head_rotation_deg``. Where False every
+        signal is NaN.
+    eye_closure : ndarray, shape (n_frames, 2), float64
+        Fraction of the resting eye opening lost, columns (left, right). Dimensionless.
+    mouth_pull : ndarray, shape (n_frames, 2), float64
+        Mouth-corner pull up and out, columns (left, right), in inter-ocular distances.
+    brow_raise : ndarray, shape (n_frames, 2), float64
+        Brow elevation over the eye, columns (left, right), in inter-ocular distances.
+    eye_opening : ndarray, shape (n_frames, 2), float64
+        Raw lid aperture (before baseline), columns (left, right), in inter-ocular distances.
+    head_rotation_deg : ndarray, shape (n_frames,), float64
+        Rotation of the head away from the reference pose, in degrees.
+    head_scale : ndarray, shape (n_frames,), float64
+        Apparent face size relative to the reference (zoom, moving toward the camera).
+    noise : dict of str to ndarray, each shape (2,)
+        Robust frame-to-frame noise (standard deviation) of each signal per side, in the signal's unit; used to
+        raise detection thresholds on jittery footage.
+    iod_px : float
+        Inter-ocular distance (outer eye corners) of the reference face, in pixels.
+    """
+
+    t: np.ndarray
+    face_found: np.ndarray
+    measured: np.ndarray
+    eye_closure: np.ndarray
+    mouth_pull: np.ndarray
+    brow_raise: np.ndarray
+    eye_opening: np.ndarray
+    head_rotation_deg: np.ndarray
+    head_scale: np.ndarray
+    noise: dict
+    iod_px: float
+
+    def __post_init__(self):
+        n = len(self.t)
+        for name in ("eye_closure", "mouth_pull", "brow_raise", "eye_opening"):
+            if getattr(self, name).shape != (n, 2):
+                raise ValueError(f"Signals.{name} must have shape ({n}, 2)")
+        for name in ("face_found", "measured", "head_rotation_deg", "head_scale"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"Signals.{name} must have shape ({n},)")
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def region_signal(self, region: str) -> np.ndarray:
+        """The (n_frames, 2) signal of a region: ``periocular``, ``perioral`` or ``brow``."""
+        return {"periocular": self.eye_closure, "perioral": self.mouth_pull, "brow": self.brow_raise}[region]
+
+
+# Indices into the compact landmark subset used below (all signals need only these points).
+_POINTS = {
+    "rigid": list(RIGID),
+    **{f"upper_{s}": list(UPPER_LID[s]) for s in SIDES},
+    **{f"lower_{s}": list(LOWER_LID[s]) for s in SIDES},
+    **{f"brow_{s}": list(BROW[s]) for s in SIDES},
+    **{f"corners_{s}": list(EYE_CORNERS[s]) for s in SIDES},
+    **{f"mouth_{s}": [MOUTH_CORNER[s]] for s in SIDES},
+}
+_SUBSET = np.array([i for idx in _POINTS.values() for i in idx])
+_SLICES = {}
+_start = 0
+for _name, _idx in _POINTS.items():
+    _SLICES[_name] = slice(_start, _start + len(_idx))
+    _start += len(_idx)
+del _start, _name, _idx
+
+
+def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndarray):
+    """Remove head motion: map each frame onto the reference with a least-squares similarity transform.
+
+    Umeyama (1991), batched over frames with one SVD call.
+
+    Parameters
+    ----------
+    points : ndarray, shape (n_frames, n_points, 3)
+        Points to transform, in pixels.
+    rigid : ndarray, shape (n_frames, n_rigid, 3)
+        The rigid landmarks of each frame, in pixels; rows with NaN give NaN output.
+    reference : ndarray, shape (n_rigid, 3)
+        The rigid landmarks of the reference pose, in pixels.
+
+    Returns
+    -------
+    aligned : ndarray, shape (n_frames, n_points, 3)
+        ``points`` in the reference frame, in reference pixels.
+    rotation_deg : ndarray, shape (n_frames,)
+        Angle of each frame's rotation away from the reference, in degrees.
+    scale : ndarray, shape (n_frames,)
+        Size of each frame's face relative to the reference.
+    """
+    mu_x = rigid.mean(axis=1, keepdims=True)
+    mu_y = reference.mean(axis=0)
+    xc = rigid - mu_x
+    yc = reference - mu_y
+    n = rigid.shape[1]
+    cov = np.einsum("rk,trl->tkl", yc, xc) / n
+    valid = np.isfinite(cov).all(axis=(1, 2))
+    cov[~valid] = np.eye(3)
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.sign(np.linalg.det(u) * np.linalg.det(vt))
+    sign[sign == 0] = 1
+    u[:, :, 2] *= sign[:, None]
+    d[:, 2] *= sign
+    rot = u @ vt
+    var_x = (xc ** 2).sum(axis=2).mean(axis=1)
+    s = d.sum(axis=1) / var_x
+    aligned = s[:, None, None] * np.einsum("tkl,tpl->tpk", rot, points - mu_x) + mu_y
+    cos = np.clip((np.trace(rot, axis1=1, axis2=2) - 1) / 2, -1, 1)
+    rotation_deg = np.degrees(np.arccos(cos))
+    aligned[~valid] = np.nan
+    rotation_deg[~valid] = np.nan
+    s = np.where(valid, 1 / s, np.nan)
+    return aligned, rotation_deg, s
+
+
+def rolling_baseline(x: np.ndarray, t: np.ndarray, window_s: float, block_s: float, q: float) -> np.ndarray:
+    """Resting level of a signal: a high or middle quantile on short blocks, then a running median of blocks.
+
+    Computing the quantile on blocks and the median across blocks keeps the cost linear in frames and makes the
+    baseline blind to contractions that fill less than half of the window.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_frames, n_columns)
+        Signal, NaN where unknown.
+    t : ndarray, shape (n_frames,)
+        Time in seconds, increasing.
+    window_s, block_s : float
+        Running-median window and block length in seconds.
+    q : float
+        Quantile (0-100) taken within each block: high for an eye opening (closures are the excursions), 50 for
+        positions that move both ways.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, n_columns)
+        Baseline at each frame; NaN only if the whole recording is NaN.
+    """
+    n, k = x.shape
+    if n == 0:
+        return x.copy()
+    block = np.floor((t - t[0]) / block_s).astype(np.int64)
+    n_blocks = int(block[-1]) + 1
+    starts = np.searchsorted(block, np.arange(n_blocks))
+    pos = np.arange(n) - starts[block]
+    grid = np.full((n_blocks, int(pos.max()) + 1, k), np.nan)
+    grid[block, pos] = x
+    # All-NaN blocks (no face) are expected; nanpercentile/nanmedian warn about them.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_block = np.nanpercentile(grid, q, axis=1)
+        half = max(int(round(window_s / block_s / 2)), 0)
+        padded = np.pad(per_block, ((half, half), (0, 0)), constant_values=np.nan)
+        smooth = np.nanmedian(sliding_window_view(padded, 2 * half + 1, axis=0), axis=-1)
+    centres = t[0] + (np.arange(n_blocks) + 0.5) * block_s
+    out = np.empty_like(x, dtype=np.float64)
+    for j in range(k):
+        ok = np.isfinite(smooth[:, j])
+        out[:, j] = np.interp(t, centres[ok], smooth[ok, j]) if ok.any() else np.nan
+    return out
+
+
+def robust_noise(x: np.ndarray) -> np.ndarray:
+    """Frame-to-frame noise of each column: the MAD of first differences scaled to a standard deviation.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_frames, n_columns)
+
+    Returns
+    -------
+    ndarray, shape (n_columns,)
+        In the unit of ``x``; 0 when fewer than 3 finite frames.
+    """
+    d = np.diff(x, axis=0)
+    out = np.zeros(x.shape[1])
+    for j in range(x.shape[1]):
+        dj = d[np.isfinite(d[:, j]), j]
+        if len(dj) >= 2:
+            out[j] = 1.4826 * np.median(np.abs(dj - np.median(dj))) / np.sqrt(2)
+    return out
+
+
+def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signals:
+    """Compute per-side eye, mouth and brow signals, head-motion compensated.
+
+    Parameters
+    ----------
+    landmarks : Landmarks
+        Landmarks of every frame (NaN rows where no face).
+    config : Config | None
+        Uses ``baseline_window_s`` and ``baseline_block_s``.
+
+    Returns
+    -------
+    Signals
+    """
+    cfg = config or Config()
+    n = len(landmarks)
+    pts = landmarks.xyz[:, _SUBSET, :].astype(np.float64)
+    found = landmarks.face_found & np.isfinite(pts).all(axis=(1, 2))
+    pts[~found] = np.nan
+    measured = found.copy()
+    if found.any():
+        rigid = pts[:, _SLICES["rigid"]]
+        reference = np.nanmedian(rigid[found], axis=0)
+        aligned, rotation_deg, scale = align_to_reference(pts, rigid, reference)
+        # A face turned far from its usual pose is tracked poorly: its frames are not measured rather than misread.
+        measured &= rotation_deg <= cfg.max_head_rotation_deg
+        aligned[~measured] = np.nan
+    if not measured.any():
+        nan2 = np.full((n, 2), np.nan)
+        return Signals(landmarks.t, landmarks.face_found.copy(), measured, nan2, nan2.copy(), nan2.copy(),
+                       nan2.copy(), np.full(n, np.nan), np.full(n, np.nan),
+                       {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"))
+
+    ref_pts = np.nanmedian(aligned[measured], axis=0)
+    eye_centre = {s: ref_pts[_SLICES[f"corners_{s}"]].mean(axis=0) for s in SIDES}
+    iod = float(np.linalg.norm(ref_pts[_SLICES["corners_left"]][0] - ref_pts[_SLICES["corners_right"]][0]))
+    # Head-fixed axes of this face: lateral points to the patient's left, up from the mouth to the eyes.
+    lateral = eye_centre["left"] - eye_centre["right"]
+    lateral /= np.linalg.norm(lateral)
+    mouth_mid = (ref_pts[_SLICES["mouth_left"]][0] + ref_pts[_SLICES["mouth_right"]][0]) / 2
+    up = (eye_centre["left"] + eye_centre["right"]) / 2 - mouth_mid
+    up -= up.dot(lateral) * lateral
+    up /= np.linalg.norm(up)
+
+    opening = np.empty((n, 2))
+    mouth_pos = np.empty((n, 2))
+    brow_height = np.empty((n, 2))
+    for j, side in enumerate(SIDES):
+        gap = aligned[:, _SLICES[f"upper_{side}"]] - aligned[:, _SLICES[f"lower_{side}"]]
+        opening[:, j] = np.linalg.norm(gap, axis=2).mean(axis=1) / iod
+        outward = lateral if side == "left" else -lateral
+        pull_dir = (outward + up) / np.sqrt(2)
+        mouth_pos[:, j] = aligned[:, _SLICES[f"mouth_{side}"]][:, 0] @ pull_dir / iod
+        # In the head-fixed frame the brow's own height is the measure; the eye corners move with the lids.
+        brow_height[:, j] = aligned[:, _SLICES[f"brow_{side}"]].mean(axis=1) @ up / iod
+
+    t = landmarks.t
+    rest_opening = rolling_baseline(opening, t, cfg.baseline_window_s, cfg.baseline_block_s, q=80)
+    eye_closure = 1 - opening / rest_opening
+    mouth_pull = mouth_pos - rolling_baseline(mouth_pos, t, cfg.baseline_window_s, cfg.baseline_block_s, q=50)
+    brow_raise = brow_height - rolling_baseline(brow_height, t, cfg.baseline_window_s, cfg.baseline_block_s, q=50)
+    noise = {name: robust_noise(sig) for name, sig in
+             zip(SIGNAL_NAMES, (eye_closure, mouth_pull, brow_raise))}
+    return Signals(t, landmarks.face_found.copy(), measured, eye_closure, mouth_pull, brow_raise, opening,
+                   rotation_deg, scale, noise, iod)

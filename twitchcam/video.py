@@ -1,0 +1,285 @@
+"""Frames from a video file, with presentation timestamps: the one module that does video I/O with OpenCV.
+
+Time conventions
+----------------
+Every frame carries ``t``, its presentation time in seconds, read from the container with
+``CAP_PROP_POS_MSEC`` after each read, so variable-frame-rate footage (phones) keeps its real timing. The
+nominal frame rate is never used to make time. Timestamps that do not increase strictly (a container glitch) are
+repaired to the previous timestamp plus the median frame interval, with one warning.
+
+Orientation
+-----------
+Phone videos store their rotation as metadata; OpenCV's FFmpeg backend applies it when decoding
+(``CAP_PROP_ORIENTATION_AUTO``, on by default and forced on here), so frames arrive upright and
+``VideoInfo.rotation_deg`` reports what was applied.
+
+Decoding runs in a background thread that keeps a small bounded queue filled, so decoding overlaps with landmark
+inference and memory stays flat however long the video is.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+# OpenCV's own warnings (e.g. when probing a file that is not a video) duplicate the one-line errors raised here.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+#: File suffixes read as a still photo rather than a video.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class VideoError(RuntimeError):
+    """A video cannot be opened or decoded; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame.
+
+    Parameters
+    ----------
+    index : int
+        0-based position in the decoded stream.
+    t : float
+        Presentation time in seconds from the start of the stream.
+    image : ndarray, shape (height, width, 3), dtype uint8
+        The frame in BGR order, upright.
+    """
+
+    index: int
+    t: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video before decoding it.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    width, height : int
+        Frame size in pixels after rotation.
+    n_frames_hint : int
+        The container's frame count; an estimate (used for progress bars), 0 when unknown.
+    fps_nominal : float
+        The container's nominal frame rate; reported, never used to make time.
+    rotation_deg : int
+        Rotation metadata applied when decoding (0, 90, 180 or 270).
+    """
+
+    path: str
+    width: int
+    height: int
+    n_frames_hint: int
+    fps_nominal: float
+    rotation_deg: int
+
+
+def _open_capture(path: str | Path) -> cv2.VideoCapture:
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: no such file")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a folder, not a video")
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        raise VideoError(f"{path}: not a readable video (OpenCV/FFmpeg could not open it)")
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    return cap
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read a video's header and decode its first frame.
+
+    Raises
+    ------
+    VideoError
+        If the file is missing, is not a video, or has no decodable frame.
+    """
+    cap = _open_capture(path)
+    try:
+        ok, image = cap.read()
+        if not ok or image is None:
+            raise VideoError(f"{path}: contains no decodable video frame")
+        return VideoInfo(
+            path=str(path),
+            width=int(image.shape[1]),
+            height=int(image.shape[0]),
+            n_frames_hint=max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
+            fps_nominal=float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
+            rotation_deg=int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360,
+        )
+    finally:
+        cap.release()
+
+
+class _TimestampRepair:
+    """Make a stream of timestamps strictly increasing, warning once when a repair was needed."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.last: float | None = None
+        self.steps: list[float] = []
+        self.repaired = 0
+
+    def __call__(self, t: float) -> float:
+        if self.last is not None:
+            if not np.isfinite(t) or t <= self.last:
+                step = float(np.median(self.steps)) if self.steps else 1 / 30
+                t = self.last + step
+                self.repaired += 1
+                if self.repaired == 1:
+                    logger.warning("%s: timestamps do not increase; repaired from the median frame interval",
+                                   self.source)
+            elif len(self.steps) < 256:
+                self.steps.append(t - self.last)
+        self.last = t
+        return t
+
+
+def iter_frames(path: str | Path, queue_size: int = 8) -> Iterator[Frame]:
+    """Decode a video file frame by frame, in a background thread.
+
+    Parameters
+    ----------
+    path : str | Path
+        The video file.
+    queue_size : int
+        How many decoded frames may wait for the consumer; bounds memory.
+
+    Yields
+    ------
+    Frame
+        Frames in presentation order with strictly increasing ``t`` in seconds.
+
+    Raises
+    ------
+    VideoError
+        If the file cannot be opened or yields no frame at all. A file truncated mid-stream yields the frames
+        before the damage and logs a warning.
+    """
+    cap = _open_capture(path)
+    frames: queue.Queue = queue.Queue(maxsize=queue_size)
+    stop = threading.Event()
+    done = object()
+
+    def decode():
+        repair = _TimestampRepair(str(path))
+        index = 0
+        try:
+            while not stop.is_set():
+                ok, image = cap.read()
+                if not ok or image is None:
+                    break
+                t = repair(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+                frames.put(Frame(index, t, image))
+                index += 1
+            hint = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            if not stop.is_set() and hint > 0 and index < 0.9 * hint:
+                logger.warning("%s: decoding stopped after %d of %d frames (truncated or damaged file)",
+                               path, index, hint)
+        finally:
+            cap.release()
+            frames.put(done)
+
+    thread = threading.Thread(target=decode, name="twitchcam-decode", daemon=True)
+    thread.start()
+    n = 0
+    try:
+        while True:
+            item = frames.get()
+            if item is done:
+                break
+            n += 1
+            yield item
+    finally:
+        stop.set()
+        # Drain so a decoder blocked on a full queue can see the stop flag and exit.
+        while thread.is_alive():
+            try:
+                frames.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
+    if n == 0:
+        raise VideoError(f"{path}: contains no decodable video frame")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read a still photo as a BGR uint8 array of shape (height, width, 3).
+
+    Raises
+    ------
+    VideoError
+        If the file cannot be read as an image.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise VideoError(f"{path}: not a readable image")
+    return image
+
+
+def downscale(image: np.ndarray, max_side_px: int) -> np.ndarray:
+    """Shrink ``image`` so its longer side is at most ``max_side_px`` (no-op when it already is)."""
+    h, w = image.shape[:2]
+    scale = max_side_px / max(h, w)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
+class VideoWriter:
+    """Write BGR frames to a video file; a context manager.
+
+    Parameters
+    ----------
+    path : str | Path
+        Output file. ``.mp4`` is written as MPEG-4 Part 2 (``mp4v``), ``.webm`` as VP8 (plays in browsers),
+        ``.avi`` as Motion-JPEG (every frame independent, readable up to the last complete frame if the
+        writer is killed).
+    fps : float
+        Nominal frame rate stored in the container.
+    size : tuple of int
+        ``(width, height)`` in pixels.
+    """
+
+    FOURCC = {".mp4": "mp4v", ".webm": "VP80", ".avi": "MJPG"}
+
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]):
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in self.FOURCC:
+            raise VideoError(f"{path}: unsupported output format; use one of {', '.join(self.FOURCC)}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.FOURCC[suffix]), fps, size)
+        if not self._writer.isOpened():
+            raise VideoError(f"{path}: cannot open for writing")
+        self.size = size
+
+    def write(self, image: np.ndarray) -> None:
+        """Append one BGR frame of shape (height, width, 3)."""
+        if (image.shape[1], image.shape[0]) != self.size:
+            raise ValueError(f"frame size {image.shape[1]}x{image.shape[0]} != writer size {self.size}")
+        self._writer.write(image)
+
+    def close(self) -> None:
+        """Finish the file."""
+        self._writer.release()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
