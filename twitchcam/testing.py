@@ -1,0 +1,188 @@
+"""Landmark trajectories with known twitches, for tests and benchmarks of the numpy core.
+
+:func:`make_landmarks` moves a real face's 478 landmarks (one frame of ``tests/data/single_face.mp4``, stored as
+``face_template.npy``) exactly as a twitch would: an eye closure of amplitude ``a`` brings the measured upper-lid
+points ``a`` of the way to the lower lid, a mouth pull of ``a`` moves the same-side corner ``a`` inter-ocular
+distances up and out, a brow raise of ``a`` lifts the brow ``a`` inter-ocular distances. Head motion (3D rotation,
+translation, zoom), symmetric expressions, blinks, landmark jitter and variable frame rate can be layered on, so
+the expected events are known exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .landmarks import Landmarks
+from .regions import BROW, EYE_CORNERS, LOWER_LID, MOUTH_CORNER, SIDES, UPPER_LID
+
+_TEMPLATE_PATH = Path(__file__).with_name("face_template.npy")
+
+
+@dataclass(frozen=True)
+class Twitch:
+    """One movement to inject.
+
+    Parameters
+    ----------
+    onset_s : float
+        Start, in seconds.
+    duration_s : float
+        Length, in seconds (onset to end of relaxation).
+    side : str
+        ``left``, ``right`` (the patient's) or ``both``.
+    region : str
+        ``periocular`` (eye closure fraction), ``perioral`` (mouth-corner pull, inter-ocular distances) or
+        ``brow`` (brow raise, inter-ocular distances).
+    amplitude : float
+        Peak size in the region's unit.
+    """
+
+    onset_s: float
+    duration_s: float
+    side: str
+    region: str
+    amplitude: float
+
+
+def envelope(t: np.ndarray, onset_s: float, duration_s: float, ramp_s: float = 0.06) -> np.ndarray:
+    """Shape of a contraction: raised-cosine rise and fall of ``ramp_s`` (or half the duration), flat between.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_frames,)
+        Time in seconds.
+
+    Returns
+    -------
+    ndarray, shape (n_frames,)
+        0 outside ``[onset_s, onset_s + duration_s]``, 1 on the plateau.
+    """
+    ramp = min(ramp_s, duration_s / 2)
+    x = t - onset_s
+    rise = 0.5 - 0.5 * np.cos(np.pi * np.clip(x / ramp, 0, 1))
+    fall = 0.5 - 0.5 * np.cos(np.pi * np.clip((duration_s - x) / ramp, 0, 1))
+    return np.where((x >= 0) & (x <= duration_s), np.minimum(rise, fall), 0.0)
+
+
+def _rotation(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """Rotation matrices, shape (n, 3, 3), from angles in radians."""
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    one, zero = np.ones_like(yaw), np.zeros_like(yaw)
+    ry = np.stack([np.stack([cy, zero, sy], -1), np.stack([zero, one, zero], -1), np.stack([-sy, zero, cy], -1)], 1)
+    rx = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, -sp], -1), np.stack([zero, sp, cp], -1)], 1)
+    rz = np.stack([np.stack([cr, -sr, zero], -1), np.stack([sr, cr, zero], -1), np.stack([zero, zero, one], -1)], 1)
+    return rz @ rx @ ry
+
+
+def make_landmarks(duration_s: float = 60.0, fps: float = 30.0, twitches: list[Twitch] = (),
+                   head_yaw_deg: float = 0.0, head_pitch_deg: float = 0.0, head_roll_deg: float = 0.0,
+                   head_shift_px: float = 0.0, zoom: float = 0.0, head_period_s: float = 7.0,
+                   noise_px: float = 0.0, vfr_jitter: float = 0.0, missing: list[tuple[float, float]] = (),
+                   seed: int = 0) -> Landmarks:
+    """Make a landmark trajectory with known movements.
+
+    Parameters
+    ----------
+    duration_s, fps : float
+        Length in seconds and mean frame rate.
+    twitches : list of Twitch
+        Movements to inject.
+    head_yaw_deg, head_pitch_deg, head_roll_deg : float
+        Amplitudes of slow sinusoidal head rotation, in degrees.
+    head_shift_px : float
+        Amplitude of slow head translation, in pixels.
+    zoom : float
+        Amplitude of slow relative size change (0.2 = +-20 %).
+    head_period_s : float
+        Period of the head motion, in seconds.
+    noise_px : float
+        Standard deviation of independent landmark jitter, in pixels.
+    vfr_jitter : float
+        Relative jitter of frame intervals (variable frame rate); 0 gives a constant rate.
+    missing : list of (start_s, end_s)
+        Intervals without a face (NaN rows).
+    seed : int
+        Random seed for jitter.
+
+    Returns
+    -------
+    Landmarks
+        Frame size 640x360, as the template's clip.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(round(duration_s * fps))
+    steps = np.full(n, 1 / fps) * (1 + vfr_jitter * rng.uniform(-1, 1, n))
+    t = np.concatenate([[0.0], np.cumsum(steps[:-1])])
+    template = np.load(_TEMPLATE_PATH).astype(np.float64)
+    xyz = np.repeat(template[None], n, axis=0)
+
+    left_c, right_c = template[EYE_CORNERS["left"][0]], template[EYE_CORNERS["right"][0]]
+    iod = np.linalg.norm(left_c - right_c)
+    lateral = (left_c - right_c) / iod
+    eyes_mid = (left_c + right_c) / 2
+    mouth_mid = (template[MOUTH_CORNER["left"]] + template[MOUTH_CORNER["right"]]) / 2
+    up = eyes_mid - mouth_mid
+    up -= up.dot(lateral) * lateral
+    up /= np.linalg.norm(up)
+
+    for tw in twitches:
+        amp = tw.amplitude * envelope(t, tw.onset_s, tw.duration_s)
+        for side in (SIDES if tw.side == "both" else (tw.side,)):
+            if tw.region == "periocular":
+                upper, lower = list(UPPER_LID[side]), list(LOWER_LID[side])
+                gap = template[lower] - template[upper]
+                xyz[:, upper] += amp[:, None, None] * gap[None]
+            elif tw.region == "perioral":
+                outward = lateral if side == "left" else -lateral
+                xyz[:, MOUTH_CORNER[side]] += amp[:, None] * iod * (outward + up) / np.sqrt(2)
+            elif tw.region == "brow":
+                xyz[:, list(BROW[side])] += amp[:, None, None] * iod * up
+            else:
+                raise ValueError(f"unknown region {tw.region!r}")
+
+    phase = 2 * np.pi * t / head_period_s
+    rot = _rotation(np.radians(head_yaw_deg) * np.sin(phase), np.radians(head_pitch_deg) * np.sin(0.7 * phase),
+                    np.radians(head_roll_deg) * np.sin(1.3 * phase))
+    centre = template.mean(axis=0)
+    scale = 1 + zoom * np.sin(0.5 * phase)
+    shift = head_shift_px * np.stack([np.sin(0.9 * phase), np.cos(1.1 * phase), np.zeros(n)], -1)
+    xyz = scale[:, None, None] * np.einsum("tkl,tpl->tpk", rot, xyz - centre) + centre + shift[:, None]
+    if noise_px:
+        xyz += rng.normal(0, noise_px, xyz.shape)
+
+    found = np.ones(n, bool)
+    for a, b in missing:
+        found[(t >= a) & (t <= b)] = False
+    xyz[~found] = np.nan
+    return Landmarks(t, xyz.astype(np.float32), found, found.astype(np.int16), (640, 360))
+
+
+def hfs_course(side: str = "left", duration_s: float = 60.0, seed: int = 0, rate_per_min: float = 20.0,
+               with_mouth: bool = True, rhythmic: bool = False, eye: bool = True,
+               eye_amplitude: float = 0.6, mouth_amplitude: float = 0.08) -> list[Twitch]:
+    """A course of one-sided twitches: irregular (gamma intervals) or rhythmic, eye with or without mouth.
+
+    Returns
+    -------
+    list of Twitch
+        Clonic twitches of 0.15-0.4 s, the third one tonic (1.5 s); with ``with_mouth`` every twitch after the
+        first two also pulls the same-side mouth corner, starting 50 ms after the eye.
+    """
+    rng = np.random.default_rng(seed)
+    mean_gap = 60 / rate_per_min
+    out: list[Twitch] = []
+    t = 1.0 + rng.uniform(0, 1)
+    i = 0
+    while t < duration_s - 2.5:
+        dur = 1.5 if i == 2 else float(rng.uniform(0.15, 0.4))
+        if eye:
+            out.append(Twitch(t, dur, side, "periocular", eye_amplitude))
+        if with_mouth and (i >= 2 or not eye):
+            out.append(Twitch(t + 0.05, dur, side, "perioral", mouth_amplitude))
+        gap = mean_gap if rhythmic else float(rng.gamma(2.0, mean_gap / 2))
+        t += max(gap, dur + 0.6)
+        i += 1
+    return out
