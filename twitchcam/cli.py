@@ -53,6 +53,11 @@ def _cmd_analyze(args) -> int:
             failed += 1
             continue
         write_analysis(analysis, out_dir)
+        if not analysis.landmarks.face_found.any():
+            print(f"twitchcam: error: {path}: no face found in any frame (outputs written to {out_dir})",
+                  file=sys.stderr)
+            failed += 1
+            continue
         events = analysis.events
         counts = ", ".join(f"{side} {int((events.side == side).sum())}" for side in ("left", "right", "bilateral"))
         print(f"{path.name}: {analysis.summary.finding} {len(events)} events ({counts}) -> {out_dir}")

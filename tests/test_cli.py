@@ -1,0 +1,88 @@
+"""The command line end to end: the output contract, exit codes and one-line errors."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from twitchcam.cli import main
+
+SCHEMAS = Path(__file__).parents[1] / "twitchcam" / "schemas"
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "twitchcam.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_analyze_writes_the_output_contract(data_dir, tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("analyze", data_dir / "single_face.mp4", "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "single_face.mp4" in proc.stdout
+    assert proc.stderr == ""  # MediaPipe's native log lines are kept off the user's terminal
+
+    with open(out / "events.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["onset_s", "offset_s", "side", "region", "kind", "peak"]
+    onsets = [float(r[0]) for r in rows[1:]]
+    assert onsets == sorted(onsets)
+    event_schema = json.loads((SCHEMAS / "events.schema.json").read_text())
+    for r in rows[1:]:
+        row = dict(zip(rows[0], r))
+        for key in ("onset_s", "offset_s", "peak"):
+            row[key] = float(row[key])
+        jsonschema.validate(row, event_schema)
+    # The clip is a normal face with one natural blink.
+    assert [(r[2], r[4]) for r in rows[1:]] == [("bilateral", "blink")]
+    assert 0.7 < float(rows[1][0]) < 1.0
+
+    summary = json.loads((out / "summary.json").read_text())
+    jsonschema.validate(summary, json.loads((SCHEMAS / "summary.schema.json").read_text()))
+    assert summary["pattern"] == "none"
+    assert summary["side"] is None
+    assert summary["video"]["frames"] == 72
+    assert summary["video"]["fps"] == pytest.approx(30.0)
+    assert summary["video"]["face_found_fraction"] == 1.0
+
+    with open(out / "signals.csv", newline="") as fh:
+        signal_rows = list(csv.reader(fh))
+    assert len(signal_rows) == 1 + 72
+    assert signal_rows[0][:4] == ["t_s", "face_found", "measured", "eye_closure_left"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["running_mode"] == "image"
+
+
+def test_several_videos_get_one_folder_each_and_failures_do_not_stop_the_rest(data_dir, tmp_path, capsys):
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video")
+    out = tmp_path / "out"
+    code = main(["analyze", str(fake), str(data_dir / "single_face.mp4"), str(data_dir / "no_face.mp4"),
+                 "--out", str(out), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (out / "single_face" / "events.csv").exists()
+    assert not (out / "fake").exists()
+    lines = [line for line in err.splitlines() if line.startswith("twitchcam:")]
+    assert any("fake.mp4: not a readable video" in line for line in lines)
+    assert any("no_face.mp4: no face found in any frame" in line for line in lines)
+    summary = json.loads((out / "no_face" / "summary.json").read_text())
+    assert summary["pattern"] == "insufficient_data"
+
+
+def test_usage_errors_exit_2(tmp_path):
+    proc = run_cli("analyze")
+    assert proc.returncode == 2
+    proc = run_cli("frobnicate")
+    assert proc.returncode == 2
+
+
+def test_missing_model_is_a_one_line_error(data_dir, tmp_path):
+    proc = run_cli("analyze", data_dir / "single_face.mp4", "--out", tmp_path, "-q", "--model", tmp_path / "x.task")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0
+    assert "model file not found" in proc.stderr

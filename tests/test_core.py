@@ -1,0 +1,175 @@
+"""Signals, events and pattern on generated landmark trajectories with known twitches (exact expectations)."""
+
+import numpy as np
+import pytest
+
+from twitchcam.config import Config
+from twitchcam.events import Events, detect_events
+from twitchcam.pattern import classify_pattern
+from twitchcam.pipeline import analyze_landmarks
+from twitchcam.signals import compute_signals, rolling_baseline
+from twitchcam.testing import Twitch, hfs_course, make_landmarks
+
+FPS = 30.0
+
+
+def unilateral(events: Events) -> Events:
+    return events[np.isin(events.side, ("left", "right"))]
+
+
+def test_eye_closure_signal_is_exact_on_the_twitching_side():
+    lm = make_landmarks(10, FPS, [Twitch(4.0, 1.0, "left", "periocular", 0.6)])
+    sig = compute_signals(lm)
+    plateau = (lm.t > 4.2) & (lm.t < 4.8)
+    np.testing.assert_allclose(sig.eye_closure[plateau, 0], 0.6, atol=1e-3)
+    np.testing.assert_allclose(sig.eye_closure[:, 1], 0.0, atol=1e-3)
+    np.testing.assert_allclose(sig.mouth_pull, 0.0, atol=1e-4)
+
+
+def test_clonic_twitches_are_found_at_their_onsets():
+    onsets = [2.0, 5.3, 6.1, 9.7, 14.2]
+    lm = make_landmarks(20, FPS, [Twitch(t, 0.2, "left", "periocular", 0.5) for t in onsets], noise_px=0.2)
+    events = detect_events(compute_signals(lm))
+    assert list(events.side) == ["left"] * 5
+    assert list(events.region) == ["periocular"] * 5
+    assert list(events.kind) == ["clonic"] * 5
+    np.testing.assert_allclose(events.onset_s, onsets, atol=2 / FPS)
+    np.testing.assert_allclose(events.peak, 0.5, atol=0.05)
+
+
+def test_tonic_spasm_is_tonic_and_jankovic_boundary_is_one_second():
+    lm = make_landmarks(20, FPS, [Twitch(3.0, 2.0, "right", "periocular", 0.8),
+                                  Twitch(10.0, 0.7, "right", "periocular", 0.8)])
+    events = detect_events(compute_signals(lm))
+    assert list(events.kind) == ["tonic", "clonic"]
+    assert list(events.side) == ["right", "right"]
+    assert events.duration_s[0] == pytest.approx(2.0, abs=0.15)
+
+
+def test_synchronous_eye_closures_are_bilateral_blinks_never_unilateral():
+    blinks = [Twitch(t, 0.25, "both", "periocular", 0.9) for t in np.arange(1, 29, 2.9)]
+    lm = make_landmarks(30, FPS, blinks, noise_px=0.2)
+    events = detect_events(compute_signals(lm))
+    assert len(events) == len(blinks)
+    assert set(events.side) == {"bilateral"}
+    assert set(events.kind) == {"blink"}
+    summary = classify_pattern(events, compute_signals(lm))
+    assert summary.pattern == "none"
+
+
+def test_long_bilateral_closures_are_not_blinks():
+    lm = make_landmarks(20, FPS, [Twitch(2, 0.8, "both", "periocular", 0.8), Twitch(8, 1.6, "both", "periocular", 0.8)])
+    events = detect_events(compute_signals(lm))
+    assert list(events.kind) == ["clonic", "tonic"]
+    assert set(events.side) == {"bilateral"}
+
+
+def test_eye_and_mouth_twitch_together_is_two_rows():
+    lm = make_landmarks(10, FPS, [Twitch(3.0, 0.3, "left", "periocular", 0.6), Twitch(3.05, 0.3, "left", "perioral", 0.1)])
+    events = detect_events(compute_signals(lm))
+    assert list(zip(events.side, events.region)) == [("left", "periocular"), ("left", "perioral")]
+
+
+def test_head_motion_smiles_and_blinks_give_no_unilateral_event():
+    moves = [Twitch(t, 0.25, "both", "periocular", 0.9) for t in np.arange(1, 59, 3.7)]
+    moves += [Twitch(t, 2.0, "both", "perioral", 0.12) for t in np.arange(2, 58, 6.5)]
+    moves += [Twitch(t, 1.0, "both", "brow", 0.08) for t in np.arange(4, 58, 9.0)]
+    lm = make_landmarks(60, FPS, moves, head_yaw_deg=25, head_pitch_deg=12, head_roll_deg=10, head_shift_px=40,
+                        zoom=0.25, noise_px=0.3)
+    analysis = analyze_landmarks(lm)
+    assert len(unilateral(analysis.events)) == 0
+    assert analysis.pattern == "none"
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_hfs_course_is_hemifacial_spasm_on_its_side_despite_head_motion(side):
+    lm = make_landmarks(60, FPS, hfs_course(side, 60, seed=3), head_yaw_deg=15, head_roll_deg=8, zoom=0.1,
+                        noise_px=0.3)
+    analysis = analyze_landmarks(lm)
+    assert analysis.pattern == "hemifacial_spasm"
+    assert analysis.side == side
+    assert analysis.summary.criteria == {"unilateral": True, "irregular": True, "cn7_spread": True}
+    m = analysis.summary.metrics
+    assert m["laterality_index"] == (1.0 if side == "left" else -1.0)
+    assert m["eye_mouth_coupling"] == 1.0
+    assert m["eye_mouth_lag_s"] == pytest.approx(0.05, abs=0.05)
+    assert m["eye_first"] is True
+
+
+def test_rhythmic_unilateral_twitching_is_not_hfs():
+    lm = make_landmarks(60, FPS, hfs_course("left", 60, seed=1, rhythmic=True), noise_px=0.3)
+    analysis = analyze_landmarks(lm)
+    assert analysis.pattern == "unilateral_other"
+    assert analysis.summary.criteria["irregular"] is False
+    assert analysis.summary.metrics["interval_cv"] < 0.1
+
+
+def test_mouth_only_twitching_is_not_hfs():
+    lm = make_landmarks(60, FPS, hfs_course("right", 60, seed=1, eye=False), noise_px=0.3)
+    analysis = analyze_landmarks(lm)
+    assert analysis.pattern == "unilateral_other"
+    assert analysis.side == "right"
+    assert analysis.summary.criteria["cn7_spread"] is False
+
+
+def test_blepharospasm_like_closures_are_bilateral():
+    closures = [Twitch(t, 0.8 if i % 3 else 1.6, "both", "periocular", 0.8) for i, t in enumerate(np.arange(1, 58, 2.7))]
+    analysis = analyze_landmarks(make_landmarks(60, FPS, closures, noise_px=0.3))
+    assert analysis.pattern == "bilateral"
+    assert analysis.side is None
+
+
+def test_brow_raise_with_eye_closure_is_reported_and_its_absence_does_not_count_against_hfs():
+    course = hfs_course("left", 60, seed=5)
+    with_brow = course + [Twitch(tw.onset_s, tw.duration_s, "left", "brow", 0.06)
+                          for tw in course if tw.region == "periocular"][:3]
+    a = analyze_landmarks(make_landmarks(60, FPS, with_brow))
+    b = analyze_landmarks(make_landmarks(60, FPS, course))
+    assert a.summary.metrics["other_babinski_sign"] is True
+    assert b.summary.metrics["other_babinski_sign"] is False
+    assert a.pattern == b.pattern == "hemifacial_spasm"
+
+
+def test_frames_without_face_are_nan_rows_and_counted():
+    lm = make_landmarks(20, FPS, [Twitch(2, 0.3, "left", "periocular", 0.6)], missing=[(8, 12)])
+    analysis = analyze_landmarks(lm)
+    assert len(analysis.signals) == len(lm)
+    gap = (lm.t >= 8) & (lm.t <= 12)
+    assert np.isnan(analysis.signals.eye_closure[gap]).all()
+    assert analysis.summary.video["face_found_fraction"] == pytest.approx(1 - gap.mean(), abs=1e-3)
+
+
+def test_face_missing_most_of_the_time_is_insufficient_data():
+    lm = make_landmarks(20, FPS, hfs_course("left", 20, seed=1), missing=[(3, 19)])
+    assert analyze_landmarks(lm).pattern == "insufficient_data"
+
+
+def test_variable_frame_rate_keeps_event_times_in_seconds():
+    onsets = [3.0, 7.5, 12.25]
+    lm = make_landmarks(15, 30, [Twitch(t, 0.3, "right", "periocular", 0.6) for t in onsets], vfr_jitter=0.4)
+    assert np.ptp(np.diff(lm.t)) > 0.01
+    events = detect_events(compute_signals(lm))
+    np.testing.assert_allclose(events.onset_s, onsets, atol=0.06)
+
+
+def test_thresholds_come_from_config():
+    lm = make_landmarks(10, FPS, [Twitch(3, 0.3, "left", "periocular", 0.3)])
+    assert len(detect_events(compute_signals(lm), Config(eye_on_frac=0.2, eye_off_frac=0.1))) == 1
+    assert len(detect_events(compute_signals(lm), Config(eye_on_frac=0.4, eye_off_frac=0.1))) == 0
+
+
+def test_rolling_baseline_ignores_a_tonic_spasm():
+    t = np.arange(0, 30, 1 / 30)
+    x = np.ones((len(t), 1))
+    x[(t > 10) & (t < 13)] = 0.2
+    base = rolling_baseline(x, t, window_s=12, block_s=1, q=80)
+    np.testing.assert_allclose(base, 1.0)
+
+
+def test_config_rejects_unknown_keys_and_bad_values():
+    with pytest.raises(ValueError, match="unknown config keys: bogus"):
+        Config.from_dict({"bogus": 1})
+    with pytest.raises(ValueError, match="running_mode"):
+        Config(running_mode="fast")
+    with pytest.raises(ValueError, match="eye_off_frac"):
+        Config(eye_on_frac=0.1, eye_off_frac=0.2)
