@@ -114,37 +114,45 @@ for _name, _idx in _POINTS.items():
 del _start, _name, _idx
 
 
-def _cofactor(m: np.ndarray) -> np.ndarray:
-    """Cofactor matrices of a stack of 3x3 matrices, shape (n, 3, 3): ``inv(m).T * det(m)``."""
-    r0, r1, r2 = m[:, 0], m[:, 1], m[:, 2]
-    return np.stack([np.cross(r1, r2), np.cross(r2, r0), np.cross(r0, r1)], axis=1)
-
-
-def polar_rotation(m: np.ndarray, n_iter: int = 12) -> np.ndarray:
+def polar_rotation(m: np.ndarray, max_iter: int = 20, tol: float = 1e-12) -> np.ndarray:
     """Nearest rotation to each of a stack of 3x3 matrices: the orthogonal polar factor.
 
-    Scaled Newton iteration ``X <- (g X + X^-T / g) / 2`` with closed-form 3x3 inverses, which is the rotation
-    of Umeyama's/Kabsch's solution for a proper (det > 0) cross-covariance and an order of magnitude faster than
-    a batched SVD in numpy.
+    Scaled Newton iteration ``X <- (g X + X^-T / g) / 2`` with closed-form 3x3 inverses (cofactors), computed on
+    the nine matrix entries as separate arrays. It gives the rotation of Umeyama's/Kabsch's solution for a
+    proper (det > 0) cross-covariance, converges in about five iterations on face data, and is several times
+    faster than a batched SVD in numpy.
 
     Parameters
     ----------
     m : ndarray, shape (n, 3, 3)
         Cross-covariance matrices, each with positive determinant.
+    max_iter : int
+        Iteration cap.
+    tol : float
+        Stop when no entry changes by more than this.
 
     Returns
     -------
     ndarray, shape (n, 3, 3)
         Rotation matrices.
     """
-    x = m / np.linalg.norm(m, axis=(1, 2), keepdims=True)
-    for _ in range(n_iter):
-        cof = _cofactor(x)
-        det = np.einsum("ij,ij->i", x[:, 0], cof[:, 0])[:, None, None]
-        inv_t = cof / det
-        g = np.sqrt(np.linalg.norm(inv_t, axis=(1, 2)) / np.linalg.norm(x, axis=(1, 2)))[:, None, None]
-        x = 0.5 * (g * x + inv_t / g)
-    return x
+    x = m / np.sqrt((m ** 2).sum(axis=(1, 2)))[:, None, None]
+    a = [x[:, i, j].copy() for i in range(3) for j in range(3)]
+    for _ in range(max_iter):
+        a0, a1, a2, a3, a4, a5, a6, a7, a8 = a
+        # Rows of the cofactor matrix are cross products of the other two rows; inv(X).T = cofactor / det.
+        cof = (a4 * a8 - a5 * a7, a5 * a6 - a3 * a8, a3 * a7 - a4 * a6,
+               a7 * a2 - a8 * a1, a8 * a0 - a6 * a2, a6 * a1 - a7 * a0,
+               a1 * a5 - a2 * a4, a2 * a3 - a0 * a5, a0 * a4 - a1 * a3)
+        det = a0 * cof[0] + a1 * cof[1] + a2 * cof[2]
+        inv_t = [c / det for c in cof]
+        g = (sum(c * c for c in inv_t) / sum(v * v for v in a)) ** 0.25
+        new = [0.5 * (g * v + c / g) for v, c in zip(a, inv_t)]
+        change = max(float(np.max(np.abs(n - v))) for n, v in zip(new, a))
+        a = new
+        if change < tol:
+            break
+    return np.stack(a, axis=1).reshape(-1, 3, 3)
 
 
 def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndarray):
@@ -305,8 +313,9 @@ def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signa
     """
     cfg = config or Config()
     n = len(landmarks)
-    pts = landmarks.xyz[:, _SUBSET, :].astype(np.float64)
-    found = landmarks.face_found & np.isfinite(pts).all(axis=(1, 2))
+    pts = np.take(landmarks.xyz, _SUBSET, axis=1).astype(np.float64)
+    # NaN anywhere in a frame propagates into its sum: one cheap reduction instead of a full isfinite pass.
+    found = landmarks.face_found & np.isfinite(pts.reshape(n, -1).sum(axis=1))
     pts[~found] = np.nan
     measured = found.copy()
     if found.any():
