@@ -297,6 +297,128 @@ def _spread_sample(x: np.ndarray, n: int = 1000) -> np.ndarray:
     return x[np.linspace(0, len(x) - 1, min(n, len(x))).astype(np.int64)]
 
 
+@dataclass(frozen=True)
+class HeadFrame:
+    """The head-fixed frame of one face: where its rigid landmarks sit and its anatomical axes.
+
+    Parameters
+    ----------
+    reference : ndarray, shape (n_rigid, 3)
+        Rigid landmarks (:data:`twitchcam.regions.RIGID`) of the reference pose, in pixels.
+    iod : float
+        Inter-ocular distance (outer eye corners) in the reference pose, in pixels.
+    lateral : ndarray, shape (3,)
+        Unit vector toward the patient's LEFT.
+    up : ndarray, shape (3,)
+        Unit vector from the mouth toward the eyes, orthogonal to ``lateral``.
+    """
+
+    reference: np.ndarray
+    iod: float
+    lateral: np.ndarray
+    up: np.ndarray
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Raw per-frame measures in the head-fixed frame, before any baseline.
+
+    Parameters
+    ----------
+    measured : ndarray, shape (n_frames,), bool
+        Face found and not turned beyond ``max_head_rotation_deg``; elsewhere the measures are NaN.
+    eye_opening, mouth_position, brow_height : ndarray, shape (n_frames, 2)
+        Lid aperture; mouth-corner position along that side's up-and-out direction; brow height along ``up``.
+        Columns (left, right), in inter-ocular distances.
+    head_rotation_deg, head_scale : ndarray, shape (n_frames,)
+        Rotation away from the reference pose in degrees, and size relative to it.
+    """
+
+    measured: np.ndarray
+    eye_opening: np.ndarray
+    mouth_position: np.ndarray
+    brow_height: np.ndarray
+    head_rotation_deg: np.ndarray
+    head_scale: np.ndarray
+
+
+def _subset(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
+    """The landmarks the signals use, float64, NaN where not found; and the found mask."""
+    n = len(landmarks)
+    pts = np.take(landmarks.xyz, _SUBSET, axis=1).astype(np.float64)
+    # NaN anywhere in a frame propagates into its sum: one cheap reduction instead of a full isfinite pass.
+    found = landmarks.face_found & np.isfinite(pts.reshape(n, -1).sum(axis=1))
+    pts[~found] = np.nan
+    return pts, found
+
+
+def estimate_head_frame(landmarks: Landmarks, config: Config | None = None) -> HeadFrame | None:
+    """Estimate a face's head-fixed frame from the frames where it was found (None if it never was).
+
+    The reference pose is the median rigid shape; the axes come from the median of the aligned eye corners and
+    mouth corners, so they follow the face, not the camera.
+    """
+    cfg = config or Config()
+    pts, found = _subset(landmarks)
+    if not found.any():
+        return None
+    sample = _spread_sample(pts[found])
+    rigid = sample[:, _SLICES["rigid"]]
+    reference = np.median(rigid, axis=0)
+    aligned, rotation_deg, _ = align_to_reference(sample, rigid, reference)
+    keep = rotation_deg <= cfg.max_head_rotation_deg
+    if not keep.any():
+        return None
+    ref_pts = np.median(aligned[keep], axis=0)
+    eye_centre = {s: ref_pts[_SLICES[f"corners_{s}"]].mean(axis=0) for s in SIDES}
+    iod = float(np.linalg.norm(ref_pts[_SLICES["corners_left"]][0] - ref_pts[_SLICES["corners_right"]][0]))
+    lateral = eye_centre["left"] - eye_centre["right"]
+    lateral /= np.linalg.norm(lateral)
+    mouth_mid = (ref_pts[_SLICES["mouth_left"]][0] + ref_pts[_SLICES["mouth_right"]][0]) / 2
+    up = (eye_centre["left"] + eye_centre["right"]) / 2 - mouth_mid
+    up -= up.dot(lateral) * lateral
+    up /= np.linalg.norm(up)
+    return HeadFrame(reference, iod, lateral, up)
+
+
+def measure_frames(landmarks: Landmarks, head: HeadFrame, config: Config | None = None) -> Measures:
+    """Raw eye, mouth and brow measures of each frame in a given head-fixed frame.
+
+    Frames are independent of each other here (no baseline yet), so a live session can measure each new chunk of
+    frames as it arrives with the same function.
+
+    Parameters
+    ----------
+    landmarks : Landmarks
+        Any number of frames.
+    head : HeadFrame
+        From :func:`estimate_head_frame`.
+    config : Config | None
+        Uses ``max_head_rotation_deg``.
+
+    Returns
+    -------
+    Measures
+    """
+    cfg = config or Config()
+    pts, found = _subset(landmarks)
+    aligned, rotation_deg, scale = align_to_reference(pts, pts[:, _SLICES["rigid"]], head.reference)
+    # A face turned far from its usual pose is tracked poorly: its frames are not measured rather than misread.
+    measured = found & (rotation_deg <= cfg.max_head_rotation_deg)
+    aligned[~measured] = np.nan
+    n = len(landmarks)
+    opening, mouth_pos, brow_height = np.empty((n, 2)), np.empty((n, 2)), np.empty((n, 2))
+    for j, side in enumerate(SIDES):
+        gap = aligned[:, _SLICES[f"upper_{side}"]] - aligned[:, _SLICES[f"lower_{side}"]]
+        opening[:, j] = np.linalg.norm(gap, axis=2).mean(axis=1) / head.iod
+        outward = head.lateral if side == "left" else -head.lateral
+        pull_dir = (outward + head.up) / np.sqrt(2)
+        mouth_pos[:, j] = aligned[:, _SLICES[f"mouth_{side}"]][:, 0] @ pull_dir / head.iod
+        # In the head-fixed frame the brow's own height is the measure; the eye corners move with the lids.
+        brow_height[:, j] = aligned[:, _SLICES[f"brow_{side}"]].mean(axis=1) @ head.up / head.iod
+    return Measures(measured, opening, mouth_pos, brow_height, rotation_deg, scale)
+
+
 def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signals:
     """Compute per-side eye, mouth and brow signals, head-motion compensated.
 
@@ -305,7 +427,7 @@ def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signa
     landmarks : Landmarks
         Landmarks of every frame (NaN rows where no face).
     config : Config | None
-        Uses ``baseline_window_s`` and ``baseline_block_s``.
+        Uses ``max_head_rotation_deg``, ``baseline_window_s`` and ``baseline_block_s``.
 
     Returns
     -------
@@ -313,53 +435,18 @@ def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signa
     """
     cfg = config or Config()
     n = len(landmarks)
-    pts = np.take(landmarks.xyz, _SUBSET, axis=1).astype(np.float64)
-    # NaN anywhere in a frame propagates into its sum: one cheap reduction instead of a full isfinite pass.
-    found = landmarks.face_found & np.isfinite(pts.reshape(n, -1).sum(axis=1))
-    pts[~found] = np.nan
-    measured = found.copy()
-    if found.any():
-        rigid = pts[:, _SLICES["rigid"]]
-        reference = np.median(_spread_sample(rigid[found]), axis=0)
-        aligned, rotation_deg, scale = align_to_reference(pts, rigid, reference)
-        # A face turned far from its usual pose is tracked poorly: its frames are not measured rather than misread.
-        measured &= rotation_deg <= cfg.max_head_rotation_deg
-        aligned[~measured] = np.nan
-    if not measured.any():
+    head = estimate_head_frame(landmarks, cfg)
+    if head is None:
         nan2 = np.full((n, 2), np.nan)
-        return Signals(landmarks.t, landmarks.face_found.copy(), measured, nan2, nan2.copy(), nan2.copy(),
-                       nan2.copy(), np.full(n, np.nan), np.full(n, np.nan),
+        return Signals(landmarks.t, landmarks.face_found.copy(), np.zeros(n, bool), nan2, nan2.copy(),
+                       nan2.copy(), nan2.copy(), np.full(n, np.nan), np.full(n, np.nan),
                        {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"))
-
-    ref_pts = np.median(_spread_sample(aligned[measured]), axis=0)
-    eye_centre = {s: ref_pts[_SLICES[f"corners_{s}"]].mean(axis=0) for s in SIDES}
-    iod = float(np.linalg.norm(ref_pts[_SLICES["corners_left"]][0] - ref_pts[_SLICES["corners_right"]][0]))
-    # Head-fixed axes of this face: lateral points to the patient's left, up from the mouth to the eyes.
-    lateral = eye_centre["left"] - eye_centre["right"]
-    lateral /= np.linalg.norm(lateral)
-    mouth_mid = (ref_pts[_SLICES["mouth_left"]][0] + ref_pts[_SLICES["mouth_right"]][0]) / 2
-    up = (eye_centre["left"] + eye_centre["right"]) / 2 - mouth_mid
-    up -= up.dot(lateral) * lateral
-    up /= np.linalg.norm(up)
-
-    opening = np.empty((n, 2))
-    mouth_pos = np.empty((n, 2))
-    brow_height = np.empty((n, 2))
-    for j, side in enumerate(SIDES):
-        gap = aligned[:, _SLICES[f"upper_{side}"]] - aligned[:, _SLICES[f"lower_{side}"]]
-        opening[:, j] = np.linalg.norm(gap, axis=2).mean(axis=1) / iod
-        outward = lateral if side == "left" else -lateral
-        pull_dir = (outward + up) / np.sqrt(2)
-        mouth_pos[:, j] = aligned[:, _SLICES[f"mouth_{side}"]][:, 0] @ pull_dir / iod
-        # In the head-fixed frame the brow's own height is the measure; the eye corners move with the lids.
-        brow_height[:, j] = aligned[:, _SLICES[f"brow_{side}"]].mean(axis=1) @ up / iod
-
+    m = measure_frames(landmarks, head, cfg)
     t = landmarks.t
-    rest_opening = rolling_baseline(opening, t, cfg.baseline_window_s, cfg.baseline_block_s, q=80)
-    eye_closure = 1 - opening / rest_opening
-    mouth_pull = mouth_pos - rolling_baseline(mouth_pos, t, cfg.baseline_window_s, cfg.baseline_block_s, q=50)
-    brow_raise = brow_height - rolling_baseline(brow_height, t, cfg.baseline_window_s, cfg.baseline_block_s, q=50)
-    noise = {name: robust_noise(sig) for name, sig in
-             zip(SIGNAL_NAMES, (eye_closure, mouth_pull, brow_raise))}
-    return Signals(t, landmarks.face_found.copy(), measured, eye_closure, mouth_pull, brow_raise, opening,
-                   rotation_deg, scale, noise, iod)
+    window, block = cfg.baseline_window_s, cfg.baseline_block_s
+    eye_closure = 1 - m.eye_opening / rolling_baseline(m.eye_opening, t, window, block, q=80)
+    mouth_pull = m.mouth_position - rolling_baseline(m.mouth_position, t, window, block, q=50)
+    brow_raise = m.brow_height - rolling_baseline(m.brow_height, t, window, block, q=50)
+    noise = {name: robust_noise(sig) for name, sig in zip(SIGNAL_NAMES, (eye_closure, mouth_pull, brow_raise))}
+    return Signals(t, landmarks.face_found.copy(), m.measured, eye_closure, mouth_pull, brow_raise, m.eye_opening,
+                   m.head_rotation_deg, m.head_scale, noise, head.iod)
