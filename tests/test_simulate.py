@@ -1,0 +1,249 @@
+"""Known-truth simulation: warps measured by MediaPipe on real faces, the side convention, courses and outputs."""
+
+import numpy as np
+import pytest
+
+from twitchcam.landmarks import LandmarkDetector
+from twitchcam.outputs import read_events_csv
+from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
+from twitchcam.simulate import (
+    EXPECTED_PATTERN, GENERATORS, LATERALIZED, MIN_GAP_S, Drive, Events, FaceFrame, Footage, HeadMotion,
+    envelope, eye_opening, load_footage, make_course, simulate, warp_face,
+)
+from twitchcam.video import iter_frames, read_image
+
+LEFT, RIGHT = 0, 1
+
+
+@pytest.fixture(scope="module")
+def detector():
+    with LandmarkDetector() as det:
+        yield det
+
+
+@pytest.fixture(scope="module")
+def photo(data_dir, detector):
+    """A real portrait and its landmarks."""
+    image = read_image(data_dir / "single_face.jpg")
+    xyz, _ = detector.detect(image, 0.0)
+    return image, xyz
+
+
+def closure(detector, image, rest_xyz):
+    """MediaPipe-measured closure of (left, right) eye in ``image`` against the unwarped landmarks."""
+    xyz, _ = detector.detect(image, 0.0)
+    assert xyz is not None
+    return 1 - eye_opening(xyz) / eye_opening(rest_xyz)
+
+
+def test_side_convention_left_is_image_right(photo):
+    image, xyz = photo
+    # The patient's left eye (263) appears on the image's right in an unmirrored photo ...
+    assert xyz[EYE_CORNERS["left"][0], 0] > xyz[EYE_CORNERS["right"][0], 0]
+    # ... so a left twitch changes pixels right of the face's midline only.
+    out = warp_face(image, xyz, eye=(1.0, 0.0), mouth=(0.12, 0.0), brow=(0.08, 0.0))
+    changed = np.abs(out.astype(int) - image.astype(int)).sum(axis=2) > 10
+    cols = np.nonzero(changed)[1]
+    midline = xyz[[10, 1, 152], 0].mean()
+    assert len(cols) > 200
+    assert np.mean(cols > midline) > 0.97
+
+
+def test_eye_warp_closes_that_eye_and_not_the_other(photo, detector):
+    image, xyz = photo
+    for side, col in (("left", LEFT), ("right", RIGHT)):
+        eye = np.zeros(2)
+        eye[col] = 0.8
+        measured = closure(detector, warp_face(image, xyz, eye=eye), xyz)
+        # MediaPipe under-reads a one-eyed closure (it expects both eyes alike), but the drop is large and the
+        # other eye barely follows.
+        assert measured[col] > 0.4, (side, measured)
+        assert measured[1 - col] < 0.4 * measured[col], (side, measured)
+
+
+def test_full_bilateral_closure_reads_as_closed_eyes(photo, detector):
+    image, xyz = photo
+    measured = closure(detector, warp_face(image, xyz, eye=(1.0, 1.0), squeeze=(0.0, 0.0)), xyz)
+    # A real blink in tests/data/single_face.mp4 reads as 0.8.
+    assert (measured > 0.65).all(), measured
+
+
+def test_closure_grows_with_amplitude(photo, detector):
+    image, xyz = photo
+    readings = [closure(detector, warp_face(image, xyz, eye=(a, 0.0)), xyz)[LEFT] for a in (0.0, 0.5, 1.0)]
+    assert abs(readings[0]) < 0.03
+    assert readings[0] < readings[1] < readings[2]
+
+
+def test_mouth_warp_pulls_same_side_corner_up_and_out(photo, detector):
+    image, xyz = photo
+    iod = FaceFrame.from_landmarks(xyz).iod
+    moved, _ = detector.detect(warp_face(image, xyz, mouth=(0.12, 0.0)), 0.0)
+    left = (moved[MOUTH_CORNER["left"], :2] - xyz[MOUTH_CORNER["left"], :2]) / iod
+    right = (moved[MOUTH_CORNER["right"], :2] - xyz[MOUTH_CORNER["right"], :2]) / iod
+    # Out is the image's right for the patient's left corner; up is -y.
+    assert left[0] > 0.03 and left[1] < -0.05, left
+    assert np.linalg.norm(right) < 0.03, right
+
+
+def test_brow_warp_raises_the_brow(photo, detector):
+    image, xyz = photo
+    iod = FaceFrame.from_landmarks(xyz).iod
+    moved, _ = detector.detect(warp_face(image, xyz, brow=(0.0, 0.1)), 0.0)
+    rise = {s: -(moved[list(BROW[s]), 1] - xyz[list(BROW[s]), 1]).mean() / iod for s in ("left", "right")}
+    assert rise["right"] > 0.03 and abs(rise["left"]) < 0.015, rise
+
+
+def test_flipped_left_twitch_is_a_right_twitch(photo, detector):
+    image, xyz = photo
+    flipped = warp_face(image, xyz, eye=(1.0, 0.0))[:, ::-1]
+    moved, _ = detector.detect(np.ascontiguousarray(flipped), 0.0)
+    rest, _ = detector.detect(np.ascontiguousarray(image[:, ::-1]), 0.0)
+    measured = 1 - eye_opening(moved) / eye_opening(rest)
+    assert measured[RIGHT] > 0.4 and measured[LEFT] < 0.4 * measured[RIGHT], measured
+
+
+def test_warp_is_identity_at_rest_and_local(photo):
+    image, xyz = photo
+    np.testing.assert_array_equal(warp_face(image, xyz), image)
+    out = warp_face(image, xyz, eye=(1.0, 1.0), mouth=(0.15, 0.15), brow=(0.1, 0.1))
+    span = xyz[:, :2].max(axis=0) - xyz[:, :2].min(axis=0)
+    lo = np.floor(xyz[:, :2].min(axis=0) - 0.3 * span).astype(int)
+    hi = np.ceil(xyz[:, :2].max(axis=0) + 0.3 * span).astype(int)
+    outside = np.ones(image.shape[:2], bool)
+    outside[max(lo[1], 0):hi[1], max(lo[0], 0):hi[0]] = False
+    np.testing.assert_array_equal(out[outside], image[outside])
+
+
+def test_envelope_half_maximum_at_onset_and_offset():
+    t = np.arange(0, 3, 0.001)
+    env = envelope(t, 1.0, 2.0, 0.1, 0.2)
+    assert env.shape == t.shape
+    assert env[1000] == pytest.approx(0.5) and env[2000] == pytest.approx(0.5)
+    assert env[1500] == 1.0 and env[:940].max() == 0.0 and env[2110:].max() == 0.0
+    both = envelope(t, [1.0, 0.5], [2.0, 0.6], [0.1, 0.04], [0.2, 0.1])
+    assert both.shape == (2, len(t))
+    np.testing.assert_allclose(both[0], env)
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_courses_are_well_formed_and_reproducible(generator):
+    events = make_course(generator, 30.0, side="right", seed=3)
+    again = make_course(generator, 30.0, side="right", seed=3)
+    np.testing.assert_array_equal(events.onset_s, again.onset_s)
+    np.testing.assert_array_equal(events.peak, again.peak)
+    assert not np.array_equal(events.onset_s, make_course(generator, 30.0, side="right", seed=4).onset_s)
+    assert len(events) >= 3
+    assert (events.onset_s > 0).all() and (events.offset_s < 30).all()
+    assert (events.peak > 0).all()
+    eye = events.region == "periocular"
+    assert (events.peak[eye] <= 1).all()
+    blink = events.kind == "blink"
+    assert (events.side[blink] == "bilateral").all() and (events.region[blink] == "periocular").all()
+    tonic = events.duration_s >= 1.0
+    assert (events.kind[~blink] == np.where(tonic[~blink], "tonic", "clonic")).all()
+    if generator in LATERALIZED:
+        assert set(events.side[~blink]) == {"right"}
+    else:
+        assert set(events.side) == {"bilateral"}
+    # Each twitch of a burst and each blink is a distinct event: episodes (rows starting within 0.15 s of
+    # each other are one episode) are MIN_GAP_S apart.
+    starts = np.r_[True, np.diff(events.onset_s) > 0.15]
+    ends = np.maximum.reduceat(events.offset_s, np.flatnonzero(starts))
+    assert (events.onset_s[starts][1:] - ends[:-1] >= MIN_GAP_S - 1e-9).all()
+
+
+def test_hfs_course_structure():
+    for seed in range(5):
+        ev = make_course("hfs", 30.0, side="left", seed=seed, blinks=False)
+        eye, mouth, brow = (ev[ev.region == r] for r in ("periocular", "perioral", "brow"))
+        assert (eye.kind == "tonic").sum() >= 1
+        assert mouth.onset_s.min() >= 10.0, "the first third is eye-only"
+        assert len(mouth) >= 3 and len(brow) >= 1
+        # Every mouth twitch starts 0-100 ms after an eye twitch; every brow raise during one.
+        lag = mouth.onset_s[:, None] - eye.onset_s[None, :]
+        assert (((lag >= 0) & (lag <= 0.1)).any(axis=1)).all()
+        assert ((brow.onset_s[:, None] >= eye.onset_s) & (brow.onset_s[:, None] <= eye.offset_s)).any(axis=1).all()
+        intervals = np.diff(eye.onset_s)
+        assert intervals.std() / intervals.mean() > 0.3, "irregular"
+
+
+def test_mimickers_differ_from_hfs_where_they_should():
+    rhythmic = make_course("rhythmic", 30.0, seed=1, blinks=False)
+    intervals = np.diff(rhythmic.onset_s)
+    assert intervals.std() / intervals.mean() < 0.05
+    assert set(make_course("eye_only", 30.0, seed=1).region) == {"periocular"}
+    mouth_only = make_course("mouth_only", 30.0, seed=1, blinks=False)
+    assert set(mouth_only.region) == {"perioral"}
+    bleph = make_course("blepharospasm", 30.0, seed=1, blinks=False)
+    assert set(bleph.side) == {"bilateral"} and (bleph.duration_s > 0.5).all()
+    assert set(make_course("normal", 30.0, seed=1).kind) == {"blink"}
+    low = make_course("hfs", 30.0, seed=1, amplitude=0.35, blinks=False)
+    assert low.peak[low.region == "periocular"].max() <= 0.35
+
+
+def test_drive_from_events():
+    ev = Events.from_columns([1.0, 1.0, 2.0], [1.2, 1.2, 2.2], ["left", "left", "bilateral"],
+                             ["periocular", "perioral", "periocular"], ["clonic", "clonic", "blink"], [0.8, 0.1, 0.9])
+    t = np.arange(0, 3, 1 / 30)
+    drive = Drive.from_events(ev, t)
+    k = 33  # 1.1 s
+    assert drive.eye[k, LEFT] == pytest.approx(0.8) and drive.eye[k, RIGHT] == 0
+    assert drive.squeeze[k, LEFT] == pytest.approx(0.8) and drive.mouth[k, LEFT] == pytest.approx(0.1)
+    k = 63  # 2.1 s: a blink closes both eyes without squeezing
+    np.testing.assert_allclose(drive.eye[k], 0.9)
+    assert (drive.squeeze[k] == 0).all()
+    assert not drive.active()[:20].any() and drive.active()[k]
+
+
+def test_ping_pong_frame_index():
+    footage = Footage(np.zeros((4, 2, 2, 3), np.uint8), np.zeros((4, 478, 3), np.float32),
+                      np.array([0.0, 0.1, 0.2, 0.3]), "x", False, (0.0, 0.3))
+    t = np.arange(0, 1.3, 0.1)
+    np.testing.assert_array_equal(footage.frame_index(t), [0, 1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0])
+
+
+def test_head_motion_is_identity_at_rest_and_moves_with_sway():
+    still = HeadMotion(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros((1, 2)), np.zeros(1))
+    np.testing.assert_allclose(still.homography(0, np.array([100.0, 80.0]), 50.0), np.eye(3), atol=1e-12)
+    t = np.arange(0, 20, 1 / 30)
+    sway = HeadMotion.random(t, np.random.default_rng(0), strength=5.0)
+    assert 2.0 < np.abs(sway.yaw_deg).max() <= 10.0
+    assert np.abs(np.diff(sway.roll_deg)).max() < 0.5  # smooth: under half a degree per frame
+
+
+def test_video_source_keeps_only_a_stretch_at_rest(data_dir):
+    footage = load_footage(data_dir / "single_face.mp4")
+    start, end = footage.stretch_s
+    # The clip has a natural blink at 0.83-0.97 s and starts to smile at 0.6 s; neither is kept.
+    assert start > 1.0 and end - start >= 0.5
+    assert len(footage.images) == len(footage.xyz) == len(footage.t)
+    assert footage.size == (640, 360)
+
+
+def test_simulate_writes_video_and_truth(tmp_path, data_dir, detector):
+    own = Events.from_columns([1.0, 1.05, 2.5], [1.4, 1.4, 3.8], ["left", "left", "left"],
+                              ["periocular", "perioral", "periocular"], ["clonic", "clonic", "tonic"],
+                              [1.0, 0.12, 0.9])
+    result = simulate(data_dir / "single_face.jpg", tmp_path, generator="hfs", side="left", duration_s=4.5,
+                      fps=20, seed=5, events=own, blinks=False)
+    assert result.video == tmp_path / "hfs_left.mp4" and result.video.is_file()
+    assert result.pattern == EXPECTED_PATTERN["hfs"] == "hemifacial_spasm" and result.side == "left"
+    truth = read_events_csv(result.truth_dir / "events.csv")
+    assert len(truth) == len(result.events) == 3
+    np.testing.assert_allclose(truth.onset_s, result.events.onset_s, atol=5e-4)
+    assert (truth.kind == result.events.kind).all()
+    import json
+
+    summary = json.loads((result.truth_dir / "summary.json").read_text())
+    assert {"pattern": "hemifacial_spasm", "side": "left", "generator": "hfs", "seed": 5}.items() <= summary.items()
+    assert summary["source"].endswith("single_face.jpg")
+
+    frames = list(iter_frames(result.video))
+    assert len(frames) == 90
+    np.testing.assert_allclose([f.t for f in frames], np.arange(90) / 20, atol=1e-3)
+    rest, _ = detector.detect(frames[10].image, 0.0)
+    for k, expect_closed in ((24, True), (62, True), (10, False), (85, False)):
+        xyz, _ = detector.detect(frames[k].image, 0.0)
+        drop = 1 - eye_opening(xyz)[LEFT] / eye_opening(rest)[LEFT]
+        assert (drop > 0.35) == expect_closed, (k, drop)
