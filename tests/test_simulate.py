@@ -237,7 +237,7 @@ def test_simulate_writes_video_and_truth(tmp_path, data_dir, detector):
 
     summary = json.loads((result.truth_dir / "summary.json").read_text())
     assert {"pattern": "hemifacial_spasm", "side": "left", "generator": "hfs", "seed": 5}.items() <= summary.items()
-    assert summary["source"].endswith("single_face.jpg")
+    assert summary["source"] == "single_face.jpg" and len(summary["source_sha256"]) == 64
 
     frames = list(iter_frames(result.video))
     assert len(frames) == 90

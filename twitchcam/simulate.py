@@ -26,6 +26,7 @@ Conventions
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,9 @@ import numpy as np
 from . import __version__
 from .config import Config
 from .events import Events
+from .landmarks import LandmarkDetector
 from .outputs import write_events_csv, write_json
-from .regions import BROW, EYE_OUTLINE, LOWER_LID, MOUTH_CORNER, SIDES, UPPER_LID
+from .regions import BROW, EYE_OUTLINE, LOWER_LID, MOUTH_CORNER, N_LANDMARKS, SIDES, UPPER_LID
 from .video import IMAGE_SUFFIXES, VideoError, VideoWriter, downscale, iter_frames, read_image
 
 logger = logging.getLogger(__name__)
@@ -230,28 +232,42 @@ def lid_source(points: np.ndarray, lids: Eyelids, closure: float) -> np.ndarray:
 class Kernels:
     """A smooth displacement field: a sum of compactly supported bumps, each carrying a displacement.
 
-    Each bump ``i`` moves the point at its centre by ``shift[i]`` and its surroundings by
-    ``shift[i] * (1 - s**2)**3`` for ``s < 1``, where ``s**2 = d @ metric[i] @ d`` and ``d`` is the offset from
-    the centre (elliptical support, exactly zero outside).
+    Bump ``i`` is a capsule around a segment: it moves every point of the segment (centre ``centre[i]``,
+    direction ``axis[i]``, half-length ``half_length[i]``) by ``shift[i]``, and a point at distance ``r`` from
+    the segment by ``shift[i] * (1 - (r / radius[i])**2)**3`` (smooth, and exactly zero beyond ``radius``). A
+    half-length of 0 makes a round bump.
 
     Parameters
     ----------
     centre : ndarray, shape (k, 2)
         Pixels.
+    axis : ndarray, shape (k, 2)
+        Unit vectors.
+    half_length : ndarray, shape (k,)
+        Pixels.
+    radius : ndarray, shape (k,)
+        Pixels.
     shift : ndarray, shape (k, 2)
         Pixels.
-    metric : ndarray, shape (k, 2, 2)
-        Inverse squared semi-axes, 1/pixels**2.
     """
 
     centre: np.ndarray
+    axis: np.ndarray
+    half_length: np.ndarray
+    radius: np.ndarray
     shift: np.ndarray
-    metric: np.ndarray
 
     def __post_init__(self):
         k = len(self.centre)
-        if self.centre.shape != (k, 2) or self.shift.shape != (k, 2) or self.metric.shape != (k, 2, 2):
-            raise ValueError("Kernels needs centre (k, 2), shift (k, 2) and metric (k, 2, 2)")
+        for name, shape in (("centre", (k, 2)), ("axis", (k, 2)), ("half_length", (k,)), ("radius", (k,)),
+                            ("shift", (k, 2))):
+            if np.shape(getattr(self, name)) != shape:
+                raise ValueError(f"Kernels.{name} must have shape {shape}, got {np.shape(getattr(self, name))}")
+
+    @classmethod
+    def empty(cls) -> "Kernels":
+        """No bump: the identity."""
+        return cls(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros((0, 2)))
 
     def __len__(self) -> int:
         return len(self.centre)
@@ -259,16 +275,20 @@ class Kernels:
     def displacement(self, points: np.ndarray) -> np.ndarray:
         """Forward displacement at ``points``, shape (m, 2) -> (m, 2), pixels."""
         out = np.zeros_like(points)
-        for centre, shift, metric in zip(self.centre, self.shift, self.metric):
+        for centre, axis, half, radius, shift in zip(self.centre, self.axis, self.half_length, self.radius,
+                                                     self.shift):
             dx, dy = points[:, 0] - centre[0], points[:, 1] - centre[1]
-            s2 = metric[0, 0] * dx * dx + 2 * metric[0, 1] * dx * dy + metric[1, 1] * dy * dy
+            along = np.maximum(np.abs(dx * axis[0] + dy * axis[1]) - half, 0.0)
+            across = dx * axis[1] - dy * axis[0]
+            s2 = (along * along + across * across) / radius**2
             out += np.clip(1 - s2, 0.0, None)[:, None] ** 3 * shift
         return out
 
     def source(self, points: np.ndarray, n_iter: int = 12) -> np.ndarray:
         """Invert the forward warp: the points ``p`` with ``p + displacement(p) = points``, shape (m, 2).
 
-        Fixed-point iteration; it converges because every bump's slope is below 1.
+        Fixed-point iteration; it converges because every bump's slope (at most ``1.72 |shift| / radius``) is
+        below 1.
         """
         p = points.copy()
         for _ in range(n_iter):
@@ -276,21 +296,9 @@ class Kernels:
         return p
 
     def bbox(self) -> np.ndarray:
-        """Corners of the box holding every bump's support, shape (2k*2, 2), pixels."""
-        if not len(self):
-            return np.zeros((0, 2))
-        # Half-extents of the ellipse s^2 = 1 along x and y are sqrt of the diagonal of the inverse metric.
-        half = np.sqrt(np.stack([np.diagonal(np.linalg.inv(m)) for m in self.metric]))
+        """Corners of boxes holding every bump's support, shape (2k, 2), pixels."""
+        half = np.abs(self.axis) * self.half_length[:, None] + self.radius[:, None]
         return np.concatenate([self.centre - half, self.centre + half])
-
-
-def _round(radius: float) -> np.ndarray:
-    return np.eye(2) / radius**2
-
-
-def _ellipse(axis: np.ndarray, semi_along: float, semi_across: float) -> np.ndarray:
-    across = np.array([-axis[1], axis[0]])
-    return np.outer(axis, axis) / semi_along**2 + np.outer(across, across) / semi_across**2
 
 
 def face_kernels(xyz: np.ndarray, mouth: np.ndarray, brow: np.ndarray, squeeze: np.ndarray) -> Kernels:
@@ -313,29 +321,27 @@ def face_kernels(xyz: np.ndarray, mouth: np.ndarray, brow: np.ndarray, squeeze: 
         Only the bumps with a nonzero shift.
     """
     face = FaceFrame.from_landmarks(xyz)
-    centres, shifts, metrics = [], [], []
+    rows = []  # (centre, axis, half_length, radius, shift)
     for i, side in enumerate(SIDES):
         corner = xyz[MOUTH_CORNER[side], :2]
         if mouth[i] > 0:
             pull = _unit(xyz[EAR[side], :2] - corner)
-            centres.append(corner)
-            shifts.append(min(mouth[i], MAX_DISPLACEMENT_IOD) * face.iod * pull)
-            metrics.append(_round(MOUTH_RADIUS_IOD * face.iod))
+            rows.append((corner, pull, 0.0, MOUTH_RADIUS_IOD * face.iod,
+                         min(mouth[i], MAX_DISPLACEMENT_IOD) * face.iod * pull))
         if brow[i] > 0:
+            # The whole brow rises as one (frontalis lifts it evenly), fading over BROW_RADIUS_IOD around it.
             points = xyz[list(BROW[side]), :2]
-            along = _unit(points[0] - points[-1])
-            half_length = np.linalg.norm(points[0] - points[-1]) / 2
-            centres.append(points.mean(axis=0))
-            shifts.append(min(brow[i], MAX_DISPLACEMENT_IOD) * face.iod * face.up)
-            metrics.append(_ellipse(along, half_length + BROW_RADIUS_IOD * face.iod, BROW_RADIUS_IOD * face.iod))
+            rows.append((points.mean(axis=0), _unit(points[0] - points[-1]),
+                         np.linalg.norm(points[0] - points[-1]) / 2, BROW_RADIUS_IOD * face.iod,
+                         min(brow[i], MAX_DISPLACEMENT_IOD) * face.iod * face.up))
         if squeeze[i] > 0:
             outline = xyz[list(EYE_OUTLINE[side]), :2]
-            centres.append(outline.mean(axis=0) - 0.3 * face.iod * face.up)
-            shifts.append(min(squeeze[i], 1.0) * CHEEK_LIFT_IOD * face.iod * face.up)
-            metrics.append(_round(CHEEK_RADIUS_IOD * face.iod))
-    if not centres:
-        return Kernels(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 2, 2)))
-    return Kernels(np.array(centres), np.array(shifts), np.array(metrics))
+            rows.append((outline.mean(axis=0) - 0.3 * face.iod * face.up, face.right, 0.0,
+                         CHEEK_RADIUS_IOD * face.iod, min(squeeze[i], 1.0) * CHEEK_LIFT_IOD * face.iod * face.up))
+    if not rows:
+        return Kernels.empty()
+    centre, axis, half, radius, shift = (np.array(col, np.float64) for col in zip(*rows))
+    return Kernels(centre, axis, half, radius, shift)
 
 
 def source_points(points: np.ndarray, xyz: np.ndarray, eye: np.ndarray, mouth: np.ndarray, brow: np.ndarray,
@@ -652,7 +658,8 @@ def hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude
         The patient's affected side.
     rng : numpy.random.Generator
     amplitude : float
-        Scale of every peak (1 = eye closures of 50-100 %, mouth pulls of 0.08-0.15 iod, brow 0.05-0.09 iod).
+        Scale of every peak (1 = eye closures of 50-100 %, mouth pulls of 0.08-0.15 iod, brow raises of
+        0.08-0.12 iod).
 
     Returns
     -------
@@ -666,10 +673,12 @@ def hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude
         plan.add(onset, length, side, "periocular", min(amplitude * closure, 1.0))
         if onset >= duration_s / 3:
             lag = rng.uniform(0.0, 0.1)
-            plan.add(onset + lag, length * rng.uniform(0.8, 1.0), side, "perioral", amplitude * rng.uniform(0.08, 0.15))
+            plan.add(onset + lag, length * rng.uniform(0.8, 1.0), side, "perioral",
+                     amplitude * rng.uniform(0.08, 0.15))
             if tonic or rng.random() < 0.15:
                 lag = rng.uniform(0.0, 0.1)
-                plan.add(onset + lag, length * rng.uniform(0.7, 0.9), side, "brow", amplitude * rng.uniform(0.05, 0.09))
+                plan.add(onset + lag, length * rng.uniform(0.7, 0.9), side, "brow",
+                         amplitude * rng.uniform(0.08, 0.12))
     return plan.events()
 
 
@@ -1029,12 +1038,12 @@ def steady_stretch(t: np.ndarray, xyz: np.ndarray) -> tuple[int, int]:
     return first, last
 
 
-def load_footage(source: str | Path, config: Config | None = None, detector=None) -> Footage:
+def load_footage(source: str | Path, config: Config | None = None) -> Footage:
     """Read a face photo or video and find its landmarks.
 
     A video is reduced to its longest stretch with a face at rest (:func:`steady_stretch`: no blink, no change of
-    expression), at most ``MAX_LOOP_S`` long, so that the only blinks of a simulation are planned ones. Frames are downscaled
-    to ``MAX_SIDE_PX``.
+    expression), at most ``MAX_LOOP_S`` long, so that the only movements of a simulation are planned ones.
+    Frames are downscaled to ``MAX_SIDE_PX``.
 
     Parameters
     ----------
@@ -1042,8 +1051,6 @@ def load_footage(source: str | Path, config: Config | None = None, detector=None
         A photo (suffix in ``twitchcam.video.IMAGE_SUFFIXES``) or a video file.
     config : Config | None
         Landmark settings (running mode, confidences).
-    detector : LandmarkDetector | None
-        An open detector to reuse; by default one is opened and closed here.
 
     Raises
     ------
@@ -1052,12 +1059,8 @@ def load_footage(source: str | Path, config: Config | None = None, detector=None
     ValueError
         No face in the photo, or no usable stretch in the video.
     """
-    from .landmarks import LandmarkDetector
-
     path = Path(source)
-    own = detector is None
-    detector = detector or LandmarkDetector(config)
-    try:
+    with LandmarkDetector(config) as detector:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             image = downscale(read_image(path), MAX_SIDE_PX)
             xyz, _ = detector.detect(image, 0.0)
@@ -1068,14 +1071,10 @@ def load_footage(source: str | Path, config: Config | None = None, detector=None
         for frame in iter_frames(path):
             xyz, _ = detector.detect(downscale(frame.image, MAX_SIDE_PX), frame.t)
             ts.append(frame.t)
-            rows.append(np.full((478, 3), np.nan, np.float32) if xyz is None else xyz)
-    finally:
-        if own:
-            detector.close()
+            rows.append(np.full((N_LANDMARKS, 3), np.nan, np.float32) if xyz is None else xyz)
     t, xyz = np.asarray(ts), np.stack(rows)
     first, last = steady_stretch(t, xyz)
-    last = int(np.searchsorted(t, t[first] + MAX_LOOP_S, side="right")) - 1 if t[last] - t[first] > MAX_LOOP_S \
-        else last
+    last = min(last, int(np.searchsorted(t, t[first] + MAX_LOOP_S, side="right")) - 1)
     # A second pass keeps only the stretch's images in memory.
     images = [downscale(frame.image, MAX_SIDE_PX) for frame in iter_frames(path) if first <= frame.index <= last]
     if len(images) != last - first + 1:
@@ -1219,8 +1218,10 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
         "side": out_side,
         "generator": generator,
         "seed": int(seed),
-        "source": str(source),
-        "source_stretch_s": list(footage.stretch_s),
+        # The file's name and digest identify the footage without recording where it sits on this machine.
+        "source": Path(source).name,
+        "source_sha256": hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+        "source_stretch_s": [round(v, 3) for v in footage.stretch_s],
         "amplitude": float(amplitude),
         "head_motion_strength": strength,
         "events_per_minute": {s: round(float(np.sum(course.side == s)) / (duration_s / 60), 3)
