@@ -74,6 +74,23 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    try:
+        from .web.app import serve
+        from .web.sessions import DataFolderBusy
+    except ImportError as err:
+        print(f"twitchcam: error: serve needs the web extra ({err.name} is missing): pip install 'twitchcam[serve]'",
+              file=sys.stderr)
+        return 1
+    try:
+        serve(args.data, host=args.host, port=args.port, workers=args.workers, max_upload_mb=args.max_upload_mb,
+              allow_network=args.allow_network, open_browser=args.open)
+    except DataFolderBusy as err:
+        print(f"twitchcam: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``twitchcam`` command."""
     parser = argparse.ArgumentParser(
@@ -110,6 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amplitude", type=float, default=1.0, help="scale of twitch amplitudes (default: 1)")
     p.add_argument("--fps", type=float, default=30.0, help="output frame rate (default: %(default)s)")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("serve", help="run the local web app: upload or record videos, read reports, download them",
+                       description="Run a web app on this computer for clinic staff: drop or record face videos, "
+                                   "follow their analysis, read the reports, download the results. Listens on "
+                                   "127.0.0.1 only unless --host and --allow-network say otherwise.")
+    p.add_argument("--data", default="~/twitchcam-data",
+                   help="folder keeping the videos and results of every session (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: %(default)s, this computer only)")
+    p.add_argument("--allow-network", action="store_true",
+                   help="confirm listening on a --host other machines can reach (no password, no encryption)")
+    p.add_argument("--workers", type=int, help="analysis processes at once (default: one per core)")
+    p.add_argument("--max-upload-mb", type=int, default=4096,
+                   help="largest accepted video in MB (default: %(default)s)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 

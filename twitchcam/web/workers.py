@@ -1,0 +1,369 @@
+"""The analysis queue: worker processes that run :func:`twitchcam.pipeline.analyze` on uploaded videos, and a
+prober process that checks an upload is a video before it is accepted.
+
+Untrusted video is decoded only in child processes, never in the server's own process: a file that crashes the
+decoder fails its session (or its upload) and the server keeps answering. Each worker is a long-lived process
+(so MediaPipe and OpenCV are imported once), run at a lower priority than the server so the pages stay responsive
+while every core analyzes, and ends itself when the server's process goes away.
+
+An analysis is written into ``<session>/.results-*.tmp/`` and renamed to ``<session>/results/`` whole (see
+:mod:`twitchcam.web.sessions`), so a crash at any point leaves either no results or complete ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sessions import SessionStore
+
+logger = logging.getLogger(__name__)
+
+#: How much lower than the server the workers run (``nice`` increment).
+WORKER_NICENESS = 10
+
+#: Seconds between progress messages from a worker.
+PROGRESS_INTERVAL_S = 0.25
+
+#: Seconds a probe may take before the file is declared unreadable.
+PROBE_TIMEOUT_S = 30.0
+
+_CTX = multiprocessing.get_context("spawn")
+
+
+class ProbeError(RuntimeError):
+    """An upload is not a readable video; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the prober learned of an upload.
+
+    Parameters
+    ----------
+    width, height : int
+        Size of the first decoded frame in pixels, after rotation.
+    n_frames_hint : int
+        The container's frame count estimate; 0 when unknown.
+    """
+
+    width: int
+    height: int
+    n_frames_hint: int
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this process soon after the server's process is gone (a killed server must not leave writers)."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def _child_setup(parent_pid: int) -> None:
+    # Ctrl-C in the terminal goes to the whole process group; the server stops its children itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _user_message(err: Exception, video: Path) -> str:
+    """A VideoError/ModelError message without the server's folder names."""
+    return str(err).replace(str(video), video.name)
+
+
+def render_report_if_available(out_dir: Path) -> None:
+    """Write ``report.html`` into ``out_dir`` with :func:`twitchcam.report.render_report` when that exists.
+
+    The session page falls back to its own summary view when there is no report, so a report failure is logged,
+    not raised.
+    """
+    try:
+        from ..report import render_report
+    except ImportError:
+        return
+    try:
+        render_report(out_dir)
+    except Exception:  # the analysis itself is complete; the page shows the summary instead
+        logger.exception("report for %s failed", out_dir)
+
+
+def run_analysis(video: Path, session_dir: Path, progress=None) -> Path:
+    """Analyze a session's video and put the complete results into ``session_dir/results``.
+
+    Parameters
+    ----------
+    video : Path
+        The stored video.
+    session_dir : Path
+        The session's folder.
+    progress : callable | None
+        Called as ``progress(done_frames, total_frames_hint)``.
+
+    Returns
+    -------
+    Path
+        The results folder.
+    """
+    from ..outputs import write_analysis
+    from ..pipeline import analyze
+
+    analysis = analyze(video, progress=progress or False)
+    final = session_dir / "results"
+    tmp = Path(tempfile.mkdtemp(prefix=".results-", suffix=".tmp", dir=session_dir))
+    try:
+        write_analysis(analysis, tmp)
+        render_report_if_available(tmp)
+        os.rename(tmp, final)
+    except OSError:
+        if not (final / "summary.json").exists():
+            raise
+        # Another run of this session finished first (a restart re-queued it); its results are complete.
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _worker_main(conn, parent_pid: int) -> None:
+    """Worker process: analyze each ``(video, session_dir)`` received, answering progress, done or failed."""
+    _child_setup(parent_pid)
+    os.nice(WORKER_NICENESS)
+    from ..landmarks import ModelError
+    from ..video import VideoError
+
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        video, session_dir = Path(job[0]), Path(job[1])
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_S:
+                last[0] = now
+                conn.send(("progress", done, total))
+
+        try:
+            run_analysis(video, session_dir, progress)
+            conn.send(("done", ""))
+        except (VideoError, ModelError) as err:
+            conn.send(("failed", _user_message(err, video)))
+        except Exception:
+            traceback.print_exc()
+            conn.send(("failed", "the analysis stopped with an internal error (details in the server's console)"))
+
+
+def _probe_main(conn, parent_pid: int) -> None:
+    """Prober process: answer each path received with a :class:`ProbeResult` or a :class:`ProbeError`."""
+    _child_setup(parent_pid)
+    from ..video import VideoError, probe_video
+
+    while True:
+        try:
+            path = conn.recv()
+        except EOFError:
+            return
+        if path is None:
+            return
+        try:
+            info = probe_video(path)
+            conn.send(ProbeResult(info.width, info.height, info.n_frames_hint))
+        except VideoError:
+            conn.send(ProbeError("it is not a video that can be read (no decodable video frame)"))
+
+
+class _Child:
+    """One long-lived child process and the pipe to it, restarted after it dies."""
+
+    def __init__(self, target):
+        self.target = target
+        self.process = None
+        self.conn = None
+
+    def ensure(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            return
+        self.stop()
+        parent, child = _CTX.Pipe()
+        self.process = _CTX.Process(target=self.target, args=(child, os.getpid()), daemon=True,
+                                    name="twitchcam-" + self.target.__name__.strip("_"))
+        self.process.start()
+        child.close()
+        self.conn = parent
+
+    def receive(self, timeout_s: float | None = None):
+        """The next message, or None when the child died (or ``timeout_s`` passed)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            try:
+                if self.conn.poll(0.2):
+                    return self.conn.recv()
+            except (EOFError, OSError):
+                return None
+            if not self.process.is_alive() or (deadline is not None and time.monotonic() > deadline):
+                return None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join(5)
+        if self.conn is not None:
+            self.conn.close()
+        self.process = self.conn = None
+
+
+class Prober:
+    """Checks uploads in a child process, one at a time; thread-safe."""
+
+    def __init__(self):
+        self._child = _Child(_probe_main)
+        self._lock = threading.Lock()
+
+    def probe(self, path: Path) -> ProbeResult:
+        """Decode the first frame of ``path``.
+
+        Raises
+        ------
+        ProbeError
+            If it is not a readable video, or decoding crashed or hung.
+        """
+        with self._lock:
+            self._child.ensure()
+            self._child.conn.send(str(path))
+            answer = self._child.receive(PROBE_TIMEOUT_S)
+            if answer is None:
+                self._child.stop()
+                raise ProbeError("it is not a video that can be read (decoding failed)")
+        if isinstance(answer, ProbeError):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        """Stop the child process."""
+        with self._lock:
+            self._child.stop()
+
+
+class AnalysisQueue:
+    """Sessions waiting for analysis, and the worker processes working through them.
+
+    Parameters
+    ----------
+    store : SessionStore
+        Where sessions live; the queue updates their state and progress.
+    n_workers : int | None
+        Worker processes; one per core by default.
+    """
+
+    def __init__(self, store: SessionStore, n_workers: int | None = None):
+        self.store = store
+        self.n_workers = max(1, n_workers or os.cpu_count() or 1)
+        self._jobs: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._running: dict[str, _Child] = {}
+        self._cancelled: set[str] = set()
+        self._threads: list[threading.Thread] = []
+        self._children: list[_Child] = []
+        self._closing = False
+
+    def start(self) -> None:
+        """Start the worker threads (each starts its process at its first job)."""
+        for i in range(self.n_workers):
+            child = _Child(_worker_main)
+            thread = threading.Thread(target=self._work, args=(child,), name=f"twitchcam-slot-{i}", daemon=True)
+            self._children.append(child)
+            self._threads.append(thread)
+            thread.start()
+
+    def submit(self, sid: str) -> None:
+        """Queue a session for analysis."""
+        with self._lock:
+            self._cancelled.discard(sid)
+        self._jobs.put(sid)
+
+    def cancel(self, sid: str) -> None:
+        """Drop a session from the queue, stopping its analysis if running; returns once nothing writes to it."""
+        with self._lock:
+            self._cancelled.add(sid)
+            child = self._running.get(sid)
+        if child is None:
+            return
+        child.process.kill()
+        while True:
+            with self._lock:
+                if sid not in self._running:
+                    return
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        """Stop every worker. Sessions being analyzed stay queued on disk and are analyzed again at next start."""
+        with self._lock:
+            self._closing = True
+        for _ in self._threads:
+            self._jobs.put(None)
+        for child in self._children:
+            if child.process is not None and child.process.is_alive():
+                child.process.kill()
+        for thread in self._threads:
+            thread.join(10)
+        for child in self._children:
+            child.stop()
+
+    def _work(self, child: _Child) -> None:
+        while True:
+            sid = self._jobs.get()
+            if sid is None:
+                return
+            with self._lock:
+                if sid in self._cancelled:
+                    continue
+                session = self.store.get(sid)
+                if session is None or session.state != "queued":
+                    continue
+                self._running[sid] = child
+            try:
+                self._analyze(child, session)
+            finally:
+                with self._lock:
+                    self._running.pop(sid, None)
+
+    def _analyze(self, child: _Child, session) -> None:
+        store = self.store
+        store.set_state(session.id, "running")
+        child.ensure()
+        child.conn.send((str(store.video_path(session)), str(store.folder(session.id))))
+        while True:
+            message = child.receive()
+            if message is None:
+                exitcode = child.process.exitcode if child.process is not None else None
+                child.stop()
+                with self._lock:
+                    interrupted = session.id in self._cancelled or self._closing
+                if not interrupted:
+                    logger.error("worker for session %s died (exit code %s)", session.id, exitcode)
+                    for tmp in store.folder(session.id).glob(".results-*.tmp"):
+                        shutil.rmtree(tmp, ignore_errors=True)
+                    store.set_state(session.id, "failed", "the analysis process stopped unexpectedly")
+                return
+            if message[0] == "progress":
+                store.set_progress(session.id, message[1], message[2])
+            elif message[0] == "done":
+                store.set_state(session.id, "done")
+                return
+            else:
+                store.set_state(session.id, "failed", message[1])
+                return
