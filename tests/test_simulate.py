@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
+from twitchcam.events import Events
 from twitchcam.landmarks import LandmarkDetector
 from twitchcam.outputs import read_events_csv
 from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
 from twitchcam.simulate import (
-    EXPECTED_PATTERN, GENERATORS, LATERALIZED, MIN_GAP_S, Drive, Events, FaceFrame, Footage, HeadMotion,
-    envelope, eye_opening, load_footage, make_course, simulate, warp_face,
+    EXPECTED_PATTERN, GENERATORS, LATERALIZED, MAX_DISPLACEMENT_IOD, MIN_GAP_S, Drive, FaceFrame, Footage,
+    HeadMotion, check_course, envelope, eye_opening, load_footage, make_course, simulate, warp_face,
 )
 from twitchcam.video import iter_frames, read_image
 
@@ -180,6 +181,13 @@ def test_mimickers_differ_from_hfs_where_they_should():
     assert set(make_course("normal", 30.0, seed=1).kind) == {"blink"}
     low = make_course("hfs", 30.0, seed=1, amplitude=0.35, blinks=False)
     assert low.peak[low.region == "periocular"].max() <= 0.35
+    # Scaled beyond what the warp renders, peaks are clipped in the truth too.
+    high = make_course("hfs", 30.0, seed=1, amplitude=3.0, blinks=False)
+    assert high.peak[high.region == "periocular"].max() == 1.0
+    assert high.peak[high.region != "periocular"].max() == MAX_DISPLACEMENT_IOD
+    check_course(high)
+    with pytest.raises(ValueError, match="perioral and brow"):
+        check_course(Events.from_columns([1.0], [1.2], ["left"], ["perioral"], ["clonic"], [0.3]))
 
 
 def test_drive_from_events():

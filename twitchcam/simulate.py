@@ -79,7 +79,9 @@ CHEEK_LIFT_IOD = 0.05
 MOUTH_RADIUS_IOD = 0.45
 CHEEK_RADIUS_IOD = 0.35
 BROW_RADIUS_IOD = 0.35
-#: Largest perioral or brow displacement the warp accepts, in iod (about a third of the kernel radius).
+#: Largest perioral or brow displacement the warp renders, in iod: at most 0.43 of the smallest kernel radius, so
+#: the field's slope (1.72 shift / radius) stays below 0.75. Courses are clipped to it and a course of one's own
+#: asking for more is refused, so the truth never claims more than the video shows.
 MAX_DISPLACEMENT_IOD = 0.15
 
 
@@ -594,6 +596,28 @@ class _Plan:
         return Events.from_columns(*map(list, zip(*self.rows)))
 
 
+def _pull(iod: float) -> float:
+    return min(iod, MAX_DISPLACEMENT_IOD)
+
+
+def check_course(events: Events) -> None:
+    """Refuse a course the warp cannot render as its truth says.
+
+    Raises
+    ------
+    ValueError
+        If an eye closure exceeds 1, a mouth or brow displacement exceeds ``MAX_DISPLACEMENT_IOD``, or a mouth or
+        brow row is bilateral.
+    """
+    eye = events.region == "periocular"
+    if np.any(events.peak[eye] > 1):
+        raise ValueError("periocular peaks are eye closures and must not exceed 1")
+    if np.any(events.peak[~eye] > MAX_DISPLACEMENT_IOD):
+        raise ValueError(f"perioral and brow peaks must not exceed {MAX_DISPLACEMENT_IOD} iod")
+    if np.any(events.side[~eye] == "bilateral"):
+        raise ValueError("only eye closures can be bilateral; give mouth and brow rows a side")
+
+
 def _clonic_duration(rng: np.random.Generator) -> float:
     # Log-uniform over 0.1-0.6 s: most HFS twitches are brief, a few last half a second.
     return float(np.exp(rng.uniform(np.log(0.1), np.log(0.6))))
@@ -674,11 +698,11 @@ def hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude
         if onset >= duration_s / 3:
             lag = rng.uniform(0.0, 0.1)
             plan.add(onset + lag, length * rng.uniform(0.8, 1.0), side, "perioral",
-                     amplitude * rng.uniform(0.08, 0.15))
+                     _pull(amplitude * rng.uniform(0.08, 0.15)))
             if tonic or rng.random() < 0.15:
                 lag = rng.uniform(0.0, 0.1)
                 plan.add(onset + lag, length * rng.uniform(0.7, 0.9), side, "brow",
-                         amplitude * rng.uniform(0.08, 0.12))
+                         _pull(amplitude * rng.uniform(0.08, 0.12)))
     return plan.events()
 
 
@@ -701,7 +725,7 @@ def mouth_only_course(duration_s: float, side: str, rng: np.random.Generator, am
     """
     plan = _Plan()
     for onset, length in _episodes(duration_s, rng, tonic=True):
-        plan.add(onset, length, side, "perioral", amplitude * rng.uniform(0.08, 0.15))
+        plan.add(onset, length, side, "perioral", _pull(amplitude * rng.uniform(0.08, 0.15)))
     return plan.events()
 
 
@@ -1176,8 +1200,8 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     fps : float
         Output frame rate.
     events : Events | None
-        A course of your own instead of the generator's (with ``blinks``, natural blinks are added around it).
-        ``generator`` still names the expected pattern.
+        A course of your own instead of the generator's (checked with :func:`check_course`; with ``blinks``,
+        natural blinks are added around it). ``generator`` still names the expected pattern.
     blinks : bool
         Add natural blinks.
     name : str | None
@@ -1188,11 +1212,21 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     Returns
     -------
     SimulationResult
+
+    Raises
+    ------
+    ValueError
+        An unknown option, no face in the source, no stretch at rest in a source video, or a course the warp
+        cannot render.
+    twitchcam.video.VideoError
+        The source cannot be read.
     """
     _check_option("generator", generator, GENERATORS)
     _check_option("side", side, SIDES)
     if duration_s <= 0 or fps <= 0:
         raise ValueError("duration_s and fps must be > 0")
+    if events is not None:
+        check_course(events)
     footage = load_footage(source, config)
     if events is None:
         course = make_course(generator, duration_s, side, seed, amplitude, blinks)
