@@ -154,8 +154,9 @@ def test_variable_frame_rate_keeps_event_times_in_seconds():
 
 def test_thresholds_come_from_config():
     lm = make_landmarks(10, FPS, [Twitch(3, 0.3, "left", "periocular", 0.3)])
-    assert len(detect_events(compute_signals(lm), Config(eye_on_frac=0.2, eye_off_frac=0.1))) == 1
-    assert len(detect_events(compute_signals(lm), Config(eye_on_frac=0.4, eye_off_frac=0.1))) == 0
+    assert len(detect_events(compute_signals(lm), Config(eye_on_frac=0.2))) == 1
+    assert len(detect_events(compute_signals(lm), Config(eye_on_frac=0.4))) == 0
+    assert len(detect_events(compute_signals(lm), Config(eye_asym_frac=0.4))) == 0
 
 
 def test_rolling_baseline_ignores_a_tonic_spasm():
@@ -171,5 +172,5 @@ def test_config_rejects_unknown_keys_and_bad_values():
         Config.from_dict({"bogus": 1})
     with pytest.raises(ValueError, match="running_mode"):
         Config(running_mode="fast")
-    with pytest.raises(ValueError, match="eye_off_frac"):
-        Config(eye_on_frac=0.1, eye_off_frac=0.2)
+    with pytest.raises(ValueError, match="bilateral_off_frac"):
+        Config(bilateral_on_frac=0.1, bilateral_off_frac=0.2)

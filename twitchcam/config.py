@@ -42,19 +42,24 @@ class Config:
         are estimated. Longer than a tonic spasm, shorter than a slow change of posture.
     baseline_block_s : float
         The baseline is computed on blocks of this length, then smoothed across blocks; this keeps it O(n).
-    eye_on_frac, eye_off_frac : float
-        Hysteresis thresholds on eye closure (1 - opening / resting opening): an event starts where closure
-        exceeds ``eye_off_frac`` and counts only if it reaches ``eye_on_frac``.
-    mouth_on_iod, mouth_off_iod : float
-        Hysteresis thresholds on the mouth corner's pull up-and-out, in inter-ocular distances.
-    brow_on_iod, brow_off_iod : float
-        Hysteresis thresholds on brow elevation over the eye, in inter-ocular distances.
+    eye_on_frac, eye_asym_frac : float
+        A unilateral eye event needs that eye's closure (1 - opening / resting opening) to reach ``eye_on_frac``
+        and to exceed the other eye's closure by ``eye_asym_frac``. It spans the frames where both exceed half
+        their threshold (hysteresis). MediaPipe under-reports lid closure (a lid warped 30 % closed measures
+        ~10-15 %) and couples the eyes a little, hence the low values.
+    mouth_on_iod, mouth_asym_iod : float
+        The same for the mouth corner's pull up and out, in inter-ocular distances.
+    brow_on_iod, brow_asym_iod : float
+        The same for brow elevation, in inter-ocular distances.
+    bilateral_on_frac, bilateral_off_frac : float
+        Both eyes closed by at least ``bilateral_on_frac`` (spanning the frames where both exceed
+        ``bilateral_off_frac``) is a bilateral closure, if the eyes also agree to within ``bilateral_ratio``.
+    bilateral_ratio : float
+        Minimum ratio of the less closed to the more closed eye's peak for a bilateral closure. Blinks measure
+        ~0.9; one eye's twitch drags the other along to ~0.1-0.4 in MediaPipe's landmarks.
     noise_k : float
         Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
         noisier than the fixed thresholds assume.
-    bilateral_ratio : float
-        A movement is bilateral when the weaker side reaches at least this fraction of the stronger side's peak
-        during the same episode; it is unilateral when the other side stays below it.
     merge_gap_s : float
         Supra-threshold runs of one side and region separated by less than this are one event.
     min_event_s : float
@@ -90,14 +95,16 @@ class Config:
     min_analyzable_s: float = 2.0
     baseline_window_s: float = 12.0
     baseline_block_s: float = 1.0
-    eye_on_frac: float = 0.22
-    eye_off_frac: float = 0.11
-    mouth_on_iod: float = 0.045
-    mouth_off_iod: float = 0.022
-    brow_on_iod: float = 0.035
-    brow_off_iod: float = 0.018
+    eye_on_frac: float = 0.11
+    eye_asym_frac: float = 0.08
+    mouth_on_iod: float = 0.02
+    mouth_asym_iod: float = 0.018
+    brow_on_iod: float = 0.02
+    brow_asym_iod: float = 0.015
+    bilateral_on_frac: float = 0.3
+    bilateral_off_frac: float = 0.15
+    bilateral_ratio: float = 0.7
     noise_k: float = 4.0
-    bilateral_ratio: float = 0.5
     merge_gap_s: float = 0.08
     min_event_s: float = 0.05
     tonic_min_s: float = 1.0
@@ -116,10 +123,10 @@ class Config:
             value = getattr(self, field.name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"{field.name} must be >= 0, got {value}")
-        for on, off in (("eye_on_frac", "eye_off_frac"), ("mouth_on_iod", "mouth_off_iod"),
-                        ("brow_on_iod", "brow_off_iod")):
-            if getattr(self, off) > getattr(self, on):
-                raise ValueError(f"{off} must not exceed {on}")
+        if self.bilateral_off_frac > self.bilateral_on_frac:
+            raise ValueError("bilateral_off_frac must not exceed bilateral_on_frac")
+        if self.bilateral_ratio > 1:
+            raise ValueError("bilateral_ratio must be <= 1")
 
     def to_dict(self) -> dict:
         """Return the settings as a JSON-ready dict."""

@@ -127,43 +127,32 @@ def _close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
     return closed[max_gap + 1:-(max_gap + 1)] | mask
 
 
-def _side_runs(x: np.ndarray, other: np.ndarray, on: float, off: float, gap: int):
-    """Hysteresis runs of one side's signal and how the other side behaved during each.
+def _runs(active: np.ndarray, values: list[np.ndarray]):
+    """Runs of True in ``active`` and the maximum of each of ``values`` within each run.
 
     Parameters
     ----------
-    x, other : ndarray, shape (n_frames,)
-        This side's and the other side's signal (NaN where unknown).
-    on, off : float
-        A run is where ``x > off`` (gaps up to ``gap`` frames bridged) and it counts if it reaches ``on``.
-    gap : int
-        Largest gap in frames that is bridged.
+    active : ndarray, shape (n_frames,), bool
+    values : list of ndarray, each shape (n_frames,)
+        NaN counts as -inf.
 
     Returns
     -------
     start, stop : ndarray of int, shape (n_runs,)
         First and last frame of each run (inclusive).
-    peak, other_peak : ndarray of float, shape (n_runs,)
-        Maximum of ``x`` and of ``other`` within each run.
-    overlap : ndarray of float, shape (n_runs,)
-        Fraction of the run's frames in which ``other`` was also above ``off``.
+    peaks : list of ndarray, each shape (n_runs,)
+        Maximum of each of ``values`` within each run.
     """
-    xf = np.where(np.isfinite(x), x, -np.inf)
-    of = np.where(np.isfinite(other), other, -np.inf)
-    active = _close_gaps(xf > off, gap) & np.isfinite(x)
     labels, n = ndimage.label(active)
     if n == 0:
-        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
-        return empty_i, empty_i, empty_f, empty_f, empty_f
+        empty = np.zeros(0, np.int64)
+        return empty, empty, [np.zeros(0) for _ in values]
     idx = np.arange(1, n + 1)
-    peak = np.asarray(ndimage.maximum(xf, labels, idx))
-    other_peak = np.asarray(ndimage.maximum(of, labels, idx))
-    overlap = np.asarray(ndimage.mean((of > off).astype(float), labels, idx))
+    peaks = [np.asarray(ndimage.maximum(np.where(np.isfinite(v), v, -np.inf), labels, idx)) for v in values]
     slices = ndimage.find_objects(labels)
-    start = np.array([s[0].start for s in slices])
-    stop = np.array([s[0].stop - 1 for s in slices])
-    keep = peak >= on
-    return start[keep], stop[keep], peak[keep], other_peak[keep], overlap[keep]
+    start = np.array([sl[0].start for sl in slices])
+    stop = np.array([sl[0].stop - 1 for sl in slices])
+    return start, stop, peaks
 
 
 def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
@@ -173,14 +162,45 @@ def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
     return kind
 
 
+def _table(t, start, stop, side, region, peak, bilateral, cfg) -> Events:
+    n = len(start)
+    return Events.from_columns(t[start], t[stop], np.full(n, side), np.full(n, region),
+                               _kinds(t[stop] - t[start], bilateral, cfg), peak, start, stop)
+
+
+def _bilateral_closures(t, closure, gap, dt, cfg):
+    """Synchronous closures of both eyes: both closed, to within ``bilateral_ratio`` of each other.
+
+    Returns
+    -------
+    Events
+        The bilateral events.
+    mask : ndarray, shape (n_frames,), bool
+        Frames covered by a bilateral closure, widened by ``gap`` frames; unilateral runs inside it are the
+        unequal onsets and offsets of the same closure, not twitches.
+    """
+    both = np.fmin(closure[:, 0], closure[:, 1])
+    active = _close_gaps(both > cfg.bilateral_off_frac, gap)
+    start, stop, (p_left, p_right) = _runs(active, [closure[:, 0], closure[:, 1]])
+    weak, strong = np.minimum(p_left, p_right), np.maximum(p_left, p_right)
+    keep = ((weak >= cfg.bilateral_on_frac) & (weak >= cfg.bilateral_ratio * strong)
+            & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
+    start, stop = start[keep], stop[keep]
+    mask = np.zeros(len(t), bool)
+    for a, b in zip(start, stop):
+        mask[max(a - gap, 0):b + gap + 1] = True
+    return _table(t, start, stop, "bilateral", "periocular", strong[keep], True, cfg), mask
+
+
 def detect_events(signals: Signals, config: Config | None = None) -> Events:
     """Find twitches per side and region, and synchronous closures of both eyes.
 
-    For each region, every supra-threshold run of one side is compared with the other side during the same
-    frames. It is unilateral when the other side stayed below ``bilateral_ratio`` of its peak or was active for
-    less than half of it; otherwise both sides moved together, which for the eyes is a bilateral closure (a
-    blink when brief) and for the mouth and brow a voluntary expression, not an event. Comparing each side with
-    the other is what keeps talking, laughing, blinking and head motion from producing unilateral events.
+    Each side is compared with the other. A unilateral event is a run where one side's signal exceeds the other
+    side's by the asymmetry threshold (hysteresis: it starts above ``*_asym_*`` / 2 and must reach ``*_asym_*``)
+    while itself exceeding the region's own threshold. Eyes closing together to within ``bilateral_ratio`` of
+    each other are one bilateral event (a blink when brief), and the brief asymmetries at their start and end
+    are not unilateral events. Symmetric mouth and brow movements (talking, smiling) have no asymmetry and give
+    no event. This is what keeps talking, laughing, blinking and head motion from producing unilateral events.
 
     Parameters
     ----------
@@ -200,39 +220,28 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
         return Events.empty()
     dt = _frame_interval(t)
     gap = int(round(cfg.merge_gap_s / dt))
-    thresholds = {"periocular": (cfg.eye_on_frac, cfg.eye_off_frac, "eye_closure"),
-                  "perioral": (cfg.mouth_on_iod, cfg.mouth_off_iod, "mouth_pull"),
-                  "brow": (cfg.brow_on_iod, cfg.brow_off_iod, "brow_raise")}
+    thresholds = {"periocular": (cfg.eye_on_frac, cfg.eye_asym_frac, "eye_closure"),
+                  "perioral": (cfg.mouth_on_iod, cfg.mouth_asym_iod, "mouth_pull"),
+                  "brow": (cfg.brow_on_iod, cfg.brow_asym_iod, "brow_raise")}
     tables = []
-    for region, (on, off, name) in thresholds.items():
+    bilateral_mask = np.zeros(len(t), bool)
+    for region, (on, asym_on, name) in thresholds.items():
         sig = signals.region_signal(region)
-        shared = np.zeros(len(t), bool)
+        if region == "periocular":
+            bilateral, bilateral_mask = _bilateral_closures(t, sig, gap, dt, cfg)
+            tables.append(bilateral)
         for j, side in enumerate(("left", "right")):
-            noise = signals.noise[name][j]
-            on_j, off_j = max(on, cfg.noise_k * noise), max(off, 0.5 * cfg.noise_k * noise)
-            start, stop, peak, other_peak, overlap = _side_runs(sig[:, j], sig[:, 1 - j], on_j, off_j, gap)
-            unilateral = (other_peak < cfg.bilateral_ratio * peak) | (overlap < 0.5)
-            long_enough = (t[stop] - t[start] + dt) >= cfg.min_event_s
-            for a, b in zip(start[~unilateral], stop[~unilateral]):
-                shared[a:b + 1] = True
-            keep = unilateral & long_enough
-            start, stop, peak = start[keep], stop[keep], peak[keep]
-            duration = t[stop] - t[start]
-            tables.append(Events.from_columns(t[start], t[stop], np.full(len(start), side),
-                                              np.full(len(start), region), _kinds(duration, False, cfg), peak,
-                                              start, stop))
-        if region != "periocular":
-            continue
-        labels, n = ndimage.label(shared)
-        if n:
-            slices = ndimage.find_objects(labels)
-            start = np.array([s[0].start for s in slices])
-            stop = np.array([s[0].stop - 1 for s in slices])
-            both = np.where(np.isfinite(sig), sig, -np.inf).max(axis=1)
-            peak = np.asarray(ndimage.maximum(both, labels, np.arange(1, n + 1)))
-            keep = (t[stop] - t[start] + dt) >= cfg.min_event_s
-            start, stop, peak = start[keep], stop[keep], peak[keep]
-            tables.append(Events.from_columns(t[start], t[stop], np.full(len(start), "bilateral"),
-                                              np.full(len(start), region),
-                                              _kinds(t[stop] - t[start], True, cfg), peak, start, stop))
+            # On jittery footage the thresholds rise with the measured frame-to-frame noise.
+            floor = cfg.noise_k * signals.noise[name][j]
+            on_j, asym_j = max(on, floor), max(asym_on, floor)
+            excess = sig[:, j] - sig[:, 1 - j]
+            active = _close_gaps((excess > asym_j / 2) & (sig[:, j] > on_j / 2), gap)
+            start, stop, (peak, peak_excess) = _runs(active, [sig[:, j], excess])
+            keep = (peak >= on_j) & (peak_excess >= asym_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
+            if region == "periocular":
+                # Mostly inside a bilateral closure: one eye leading or trailing the other in a blink. A tonic
+                # spasm with a blink in the middle stays mostly outside and is kept.
+                inside = np.array([bilateral_mask[a:b + 1].mean() for a, b in zip(start, stop)])
+                keep &= ~(inside >= 0.5) if len(start) else keep
+            tables.append(_table(t, start[keep], stop[keep], side, region, peak[keep], False, cfg))
     return Events.concatenate(tables)
