@@ -619,8 +619,8 @@ def check_course(events: Events) -> None:
 
 
 def _clonic_duration(rng: np.random.Generator) -> float:
-    # Log-uniform over 0.1-0.6 s: most HFS twitches are brief, a few last half a second.
-    return float(np.exp(rng.uniform(np.log(0.1), np.log(0.6))))
+    # Log-uniform over 0.08-0.6 s: most HFS twitches are brief, a few last half a second.
+    return float(np.exp(rng.uniform(np.log(0.08), np.log(0.6))))
 
 
 def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_pause_s: float = 3.0,
