@@ -311,7 +311,7 @@ async def api_upload(request: Request) -> Response:
 
 def create_app(data_dir: str | Path = DEFAULT_DATA_DIR, workers: int | None = None,
                max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB, allowed_hosts: tuple[str, ...] | None = None,
-               token: str | None = None) -> Starlette:
+               token: str | None = None, warm_workers: bool = True) -> Starlette:
     """Build the web app.
 
     Parameters
@@ -326,6 +326,8 @@ def create_app(data_dir: str | Path = DEFAULT_DATA_DIR, workers: int | None = No
         ``Host`` header values answered (without port); by default ``127.0.0.1`` and ``localhost``.
     token : str | None
         The per-server token; random by default.
+    warm_workers : bool
+        Start the worker processes with the app rather than at the first analysis.
 
     Returns
     -------
@@ -344,7 +346,7 @@ def create_app(data_dir: str | Path = DEFAULT_DATA_DIR, workers: int | None = No
         app.state.prober = Prober()
         try:
             pending = store.recover()
-            queue.start()
+            queue.start(warm_workers)
             for sid in pending:
                 queue.submit(sid)
             yield

@@ -12,6 +12,7 @@ An analysis is written into ``<session>/.results-*.tmp/`` and renamed to ``<sess
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -139,6 +140,11 @@ def _worker_main(conn, parent_pid: int) -> None:
     os.nice(WORKER_NICENESS)
     from ..landmarks import ModelError
     from ..video import VideoError
+
+    # Import what every analysis needs now, while idle, rather than during the first job.
+    from .. import outputs, pipeline  # noqa: F401
+    with contextlib.suppress(ImportError):
+        from .. import report  # noqa: F401
 
     while True:
         try:
@@ -280,10 +286,19 @@ class AnalysisQueue:
         self._children: list[_Child] = []
         self._closing = False
 
-    def start(self) -> None:
-        """Start the worker threads (each starts its process at its first job)."""
+    def start(self, warm: bool = True) -> None:
+        """Start the worker threads.
+
+        Parameters
+        ----------
+        warm : bool
+            Start the worker processes now (they import MediaPipe and OpenCV while idle); otherwise each starts
+            at its first job.
+        """
         for i in range(self.n_workers):
             child = _Child(_worker_main)
+            if warm:
+                child.ensure()
             thread = threading.Thread(target=self._work, args=(child,), name=f"twitchcam-slot-{i}", daemon=True)
             self._children.append(child)
             self._threads.append(thread)
