@@ -22,9 +22,11 @@ class Config:
     Parameters
     ----------
     running_mode : {"image", "video"}
-        MediaPipe running mode. ``"image"`` runs detection and landmarks independently on every frame. VIDEO mode
-        tracks and smooths landmarks over time, which was measured to roughly halve the amplitude of 80-300 ms
-        eyelid twitches (see ``benchmarks/running_mode.py``), so it is not the default.
+        MediaPipe running mode. ``"image"`` runs detection and landmarks independently on every frame, so nothing
+        smooths a brief twitch away. VIDEO mode may track and smooth landmarks over time (it was reported to
+        roughly halve the amplitude of 80-300 ms eyelid twitches with earlier MediaPipe releases); with mediapipe
+        1.2 both modes were measured to give identical landmarks at the same cost
+        (``benchmarks/running_mode.py``). IMAGE stays the default because it cannot smooth.
     max_side_px : int
         Frames whose longer side exceeds this are downscaled before landmark inference. Landmarks are still
         reported in pixels of the original frame.
