@@ -64,6 +64,48 @@ def _cmd_analyze(args) -> int:
     return 1 if failed else 0
 
 
+def _cmd_batch(args) -> int:
+    from .batch import find_videos, run_batch
+
+    try:
+        n_videos = len(find_videos(args.inputs))
+    except ValueError as err:
+        print(f"twitchcam: error: {err}", file=sys.stderr)
+        return 2
+    if n_videos == 0:
+        print("twitchcam: error: no video found in the inputs", file=sys.stderr)
+        return 2
+    if args.scheduler is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            print("twitchcam: error: --scheduler needs the cluster extra: pip install 'twitchcam[cluster]'",
+                  file=sys.stderr)
+            return 1
+        if not args.verbose:
+            # Dask logs every connection and worker at INFO; the per-video lines are what a user follows.
+            logging.getLogger("distributed").setLevel(logging.WARNING)
+    finished = []
+
+    def on_result(row: dict) -> None:
+        finished.append(row)
+        line = f"[{len(finished)}] {Path(row['video']).name}: "
+        if row["status"] == "done":
+            side = f" ({row['side']})" if row["side"] else ""
+            print(f"{line}{row['pattern']}{side} -> {Path(args.out) / row['out_dir']}", flush=True)
+        else:
+            print(f"twitchcam: error: {row['error']}", file=sys.stderr, flush=True)
+
+    report = run_batch(args.inputs, args.out, _config_from_args(args), model=args.model, workers=args.workers,
+                       scheduler=args.scheduler, upload=args.upload, split_long_s=args.split_long,
+                       on_result=on_result)
+    n_done = sum(r["status"] == "done" for r in report.rows)
+    print(f"{len(report.rows)} videos: {n_done} done ({report.skipped} already done before), "
+          f"{len(report.failed)} failed; manifest {report.out_dir / 'batch.csv'}, "
+          f"cohort {report.out_dir / 'cohort.csv'}, {report.out_dir / 'cohort.html'}")
+    return 0 if report.ok else 1
+
+
 def _cmd_simulate(args) -> int:
     from .simulate import simulate
 
@@ -112,6 +154,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("batch", help="analyze a video archive on every core or on a Dask cluster, resumably",
+                       description="Analyze every video of the inputs (files, folders searched recursively, glob "
+                                   "patterns) into one folder per video under --out, with a manifest (batch.csv) "
+                                   "updated as each video finishes, and cohort.csv / cohort.html. A re-run skips "
+                                   "videos already done with the same content and settings. Exit code 0 only "
+                                   "when every video is done.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, folder or glob pattern")
+    p.add_argument("--out", "-o", required=True, help="output folder")
+    p.add_argument("--workers", "-j", type=int, help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster: scheduler address (tcp://host:8786), scheduler file (.json), or "
+                        "'local' for a local Dask cluster of --workers processes (needs twitchcam[cluster])")
+    p.add_argument("--upload", action="store_true",
+                   help="with --scheduler: send each video's bytes to the workers (no shared filesystem)")
+    p.add_argument("--split-long", type=float, metavar="SECONDS",
+                   help="local runs: split videos at least this long into time segments over all workers")
+    p.add_argument("--model", help="Face Landmarker .task bundle (default: bundled; or $TWITCHCAM_MODEL)")
+    p.add_argument("--config", help="JSON file of settings, e.g. a previous run's config.json")
+    p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")
+    p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("simulate", help="make a video with known twitches from a real face video or photo",
                        description="Inject twitches at known times into real face footage; writes the video and "

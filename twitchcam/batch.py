@@ -1,0 +1,537 @@
+"""Batch analysis of a video archive: every video analyzed once, on every local core or on a Dask cluster.
+
+Layout of the output folder
+---------------------------
+``batch.csv``
+    The manifest: one row per video (:data:`MANIFEST_COLUMNS`), rewritten atomically each time a video finishes,
+    so it always tells what is done, what failed and why, and what is still pending.
+``cohort.csv``, ``cohort.html``
+    One row per video and a one-page summary of the cohort (:mod:`twitchcam.cohort`).
+``<stem>_<sha10>/``
+    One analysis folder per video, holding exactly what ``twitchcam analyze`` writes
+    (:func:`twitchcam.outputs.write_analysis`). The name is the video's file name without suffix and the first 10
+    hex digits of the sha256 of its content: two videos with the same name in different folders never collide,
+    a copy of the same recording is analyzed once, and a re-run finds the folder whatever path the archive is
+    given under.
+
+Resuming
+--------
+A video is skipped when the manifest holds a ``done`` row with the same content sha256 and the same
+``config_sha256`` (a digest of the settings and of the model bundle) and its folder still holds ``summary.json``.
+Everything else, failures included, is analyzed again. A video in which no face is found in any frame is
+``failed`` (its outputs are written all the same, as ``twitchcam analyze`` does).
+
+Where videos run
+----------------
+Locally, one worker process per core (``spawn``: MediaPipe is not fork-safe); each worker analyzes one video at a
+time with :func:`twitchcam.pipeline.analyze`, which builds its detector once per video. MediaPipe's landmarker
+and the decoder together use about one core per process (measured: CPU time / wall time 0.98), so one process per
+core does not oversubscribe. When a worker process dies (killed, out of memory, a crash in native code), the pool
+is rebuilt and the videos that were in flight are run again one at a time, so a video that kills its worker is
+identified and marked failed after :data:`MAX_ATTEMPTS` deaths without taking innocent neighbours with it.
+
+With a Dask scheduler the same per-video task, :func:`analyze_video`, runs on the cluster's workers. The config
+travels as a dict, a custom model as bytes (workers otherwise use the model installed with twitchcam, and the
+task reports its sha256 so a mismatch is caught), and the rendered output files come back to the client as bytes:
+workers need no shared filesystem for outputs. Inputs are read by path, or sent as bytes with ``upload=True``.
+A task whose worker dies is rescheduled by the scheduler (``distributed.scheduler.allowed-failures``, 3 by
+default), after which it is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import io
+import json
+import logging
+import multiprocessing
+import os
+import tempfile
+import time
+import uuid
+import warnings
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .config import Config
+from .landmarks import find_model
+from .outputs import write_analysis, write_atomic
+from .pipeline import analyze, analyze_landmarks
+
+#: File suffixes taken as videos when a folder is searched.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".mts", ".m2ts",
+                  ".3gp")
+MANIFEST_NAME = "batch.csv"
+MANIFEST_COLUMNS = ("video", "sha256", "config_sha256", "status", "pattern", "side", "error", "out_dir",
+                    "elapsed_s")
+STATUSES = ("pending", "done", "failed")
+#: Deaths of a worker process while analyzing a video alone after which the video is recorded as failed.
+MAX_ATTEMPTS = 2
+
+
+def find_videos(inputs: Iterable[str | Path]) -> list[Path]:
+    """Expand files, folders (searched recursively for :data:`VIDEO_SUFFIXES`) and glob patterns.
+
+    Returns
+    -------
+    list of Path
+        Absolute paths without duplicates, in the order given (folders and globs sorted).
+
+    Raises
+    ------
+    ValueError
+        If an input does not exist or a pattern matches nothing.
+    """
+    found: dict[Path, None] = {}
+    for item in inputs:
+        item = str(item)
+        path = Path(item).expanduser()
+        if path.is_dir():
+            matches = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+        elif path.is_file():
+            matches = [path]
+        elif glob.has_magic(item):
+            matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(item), recursive=True)
+                             if Path(p).is_file())
+            if not matches:
+                raise ValueError(f"{item}: matches no file")
+        else:
+            raise ValueError(f"{item}: no such file or folder")
+        for match in matches:
+            found.setdefault(match.resolve(), None)
+    return list(found)
+
+
+def hash_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """The sha256 of a file's content, read in chunks (hex digest)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def config_digest(config: Config, model_sha256: str) -> str:
+    """The sha256 (hex) of the settings and the model bundle: what must match for a result to be reused."""
+    doc = json.dumps({"config": config.to_dict(), "model_sha256": model_sha256}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+def output_name(video: str | Path, sha256: str) -> str:
+    """The analysis folder name of a video: ``<stem>_<first 10 hex digits of its content sha256>``."""
+    return f"{Path(video).stem}_{sha256[:10]}"
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What analyzing one video sends back to the client.
+
+    Parameters
+    ----------
+    video : str
+        The video, as the client named it.
+    status : {"done", "failed"}
+    pattern, side : str | None
+        The classified pattern and affected side; None when the analysis failed before classification.
+    error : str
+        One line for the user; empty when done.
+    files : dict of str to bytes
+        The analysis folder's files by name (empty when the analysis failed before writing any).
+    model_sha256 : str
+        The model bundle the worker used.
+    elapsed_s : float
+        Wall time of the analysis on the worker, in seconds.
+    """
+
+    video: str
+    status: str
+    pattern: str | None
+    side: str | None
+    error: str
+    files: dict = field(repr=False)
+    model_sha256: str
+    elapsed_s: float
+
+
+def _model_file(model: str | bytes | None) -> str | None:
+    """A path for ``model``: bytes sent with a task are cached once per machine under a name from their digest."""
+    if not isinstance(model, bytes):
+        return model
+    path = Path(tempfile.gettempdir()) / f"twitchcam-model-{hashlib.sha256(model).hexdigest()[:16]}.task"
+    if not path.is_file():
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        tmp.write_bytes(model)
+        os.replace(tmp, path)
+    return str(path)
+
+
+def analyze_video(video: str, config: dict, model: str | bytes | None = None, data: bytes | None = None,
+                  workers: int = 1) -> VideoResult:
+    """Analyze one video and render its output files: the task a batch worker runs.
+
+    Parameters
+    ----------
+    video : str
+        Path of the video, as the client sees it. Read from there unless ``data`` is given.
+    config : dict
+        :meth:`Config.to_dict` of the settings.
+    model : str | bytes | None
+        Path of a Face Landmarker bundle, its bytes, or None for the installed one.
+    data : bytes | None
+        The video's content, for workers that cannot see the client's files; written to a temporary file of the
+        same name.
+    workers : int
+        More than one: the video's frames are split in time segments over this many processes
+        (:func:`twitchcam.parallel.detect_landmarks_parallel`).
+
+    Returns
+    -------
+    VideoResult
+        Never raises for a bad video: the error is in the result. A worker process dying is not caught.
+    """
+    start = time.perf_counter()
+    model_path = _model_file(model)
+    with tempfile.TemporaryDirectory(prefix="twitchcam-") as tmp:
+        path = video
+        if data is not None:
+            path = str(Path(tmp) / "in" / Path(video).name)
+            Path(path).parent.mkdir()
+            Path(path).write_bytes(data)
+        model_sha256 = ""
+        try:
+            model_sha256 = hash_file(find_model(model_path))
+            cfg = Config.from_dict(config)
+            if workers > 1:
+                from .parallel import detect_landmarks_parallel
+                from .video import probe_video
+
+                landmarks = detect_landmarks_parallel(path, workers, cfg, model_path)
+                analysis = analyze_landmarks(landmarks, cfg, source=path, video=probe_video(path))
+            else:
+                analysis = analyze(path, cfg, model_path)
+            out = Path(tmp) / "out"
+            write_analysis(analysis, out)
+            files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if not p.name.startswith(".")}
+        except BrokenProcessPool:
+            raise
+        except Exception as err:  # any failure of one video is recorded with it and must not stop the batch
+            message = str(err).replace(path, video) or type(err).__name__
+            return VideoResult(video, "failed", None, None, message, {}, model_sha256,
+                               time.perf_counter() - start)
+    found = bool(analysis.landmarks.face_found.any())
+    return VideoResult(video, "done" if found else "failed", analysis.pattern, analysis.side,
+                       "" if found else f"{video}: no face found in any frame", files, model_sha256,
+                       time.perf_counter() - start)
+
+
+def read_manifest(path: str | Path) -> dict[str, dict]:
+    """Rows of a ``batch.csv`` by video; empty when the file does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {row["video"]: row for row in csv.DictReader(fh)}
+
+
+def write_manifest(path: str | Path, rows: Iterable[dict]) -> None:
+    """Write ``batch.csv`` atomically, one row per video with :data:`MANIFEST_COLUMNS`."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, buf.getvalue())
+
+
+def _write_files(out_dir: Path, files: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        tmp = out_dir / f".{name}.tmp"
+        tmp.write_bytes(content)
+        os.replace(tmp, out_dir / name)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What a batch run did.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The output folder (holds ``batch.csv``, ``cohort.csv``, ``cohort.html``).
+    rows : list of dict
+        The manifest rows of this run's videos, in input order.
+    skipped : int
+        Videos already done with the same content and config.
+    retried : int
+        Videos run again because a worker process died under them.
+    """
+
+    out_dir: Path
+    rows: list
+    skipped: int
+    retried: int
+
+    @property
+    def failed(self) -> list:
+        """Rows of the videos that failed."""
+        return [r for r in self.rows if r["status"] != "done"]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every video is done."""
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class _Job:
+    video: str
+    out_name: str
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None,
+               retried: list) -> Iterator[VideoResult]:
+    """Run jobs on a pool of ``n_workers`` processes, yielding results as they finish.
+
+    At most one job per worker is in flight, so when a worker dies the jobs that were in flight are exactly the
+    suspects; they are re-run one at a time (see module docstring). ``retried`` collects the re-run videos.
+    """
+    pending = deque(jobs)
+    isolated: deque = deque()
+    deaths: dict[str, int] = {}
+    context = multiprocessing.get_context("spawn")
+    while pending or isolated:
+        pool = ProcessPoolExecutor(n_workers, mp_context=context)
+        running: dict = {}
+        try:
+            while pending or isolated or running:
+                if isolated:
+                    if not running:
+                        job = isolated.popleft()
+                        running[pool.submit(analyze_video, job.video, config, model)] = job
+                else:
+                    while pending and len(running) < n_workers:
+                        job = pending.popleft()
+                        running[pool.submit(analyze_video, job.video, config, model)] = job
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = []
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        broken.append(job)
+                if broken:
+                    broken += running.values()  # a broken pool fails every job in flight
+                    running.clear()
+                    if len(broken) == 1:
+                        job = broken[0]
+                        deaths[job.video] = deaths.get(job.video, 0) + 1
+                        if deaths[job.video] >= MAX_ATTEMPTS:
+                            yield VideoResult(job.video, "failed", None, None,
+                                              f"{job.video}: the worker process died while analyzing it "
+                                              f"({deaths[job.video]} times)", {}, "", 0.0)
+                            break
+                    retried.extend(j.video for j in broken)
+                    isolated.extend(broken)
+                    break
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _open_client(scheduler: str, n_workers: int):
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                               scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
+        return Client(cluster, set_as_default=False), cluster
+    if scheduler.endswith(".json") and Path(scheduler).is_file():
+        return Client(scheduler_file=scheduler, set_as_default=False), None
+    return Client(scheduler, set_as_default=False), None
+
+
+def _run_dask(jobs: list[_Job], scheduler: str, n_workers: int, config: dict, model: str | None,
+              upload: bool) -> Iterator[VideoResult]:
+    """Run jobs on a Dask cluster, yielding results as they finish.
+
+    Jobs are submitted in a window of twice the cluster's threads, so uploaded videos do not pile up in the
+    scheduler's memory and the manifest's ``pending`` rows stay meaningful.
+    """
+    from distributed import as_completed
+
+    client, cluster = _open_client(scheduler, n_workers)
+    try:
+        model_ref = client.scatter(Path(model).read_bytes(), broadcast=True) if model is not None else None
+        queue = deque(jobs)
+        by_key: dict = {}
+        running = as_completed(loop=client.loop)
+
+        def submit_more():
+            window = 2 * max(sum(client.nthreads().values()), 4)
+            while queue and running.count() < window:
+                job = queue.popleft()
+                data = Path(job.video).read_bytes() if upload else None
+                with warnings.catch_warnings():
+                    # An uploaded video is meant to travel inside its task.
+                    warnings.filterwarnings("ignore", message=".*Large object.*")
+                    future = client.submit(analyze_video, job.video, config, model_ref, data,
+                                           key=f"twitchcam-{job.out_name}-{uuid.uuid4().hex[:8]}", pure=False)
+                by_key[future.key] = job
+                running.add(future)
+
+        submit_more()
+        for future in running:
+            job = by_key.pop(future.key)
+            try:
+                result = future.result()
+            except Exception as err:  # KilledWorker after repeated worker deaths, or a lost connection
+                result = VideoResult(job.video, "failed", None, None,
+                                     f"{job.video}: {type(err).__name__}: {err}", {}, "", 0.0)
+            future.release()
+            yield result
+            submit_more()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _duration_s(video: str) -> float:
+    from .video import probe_video
+
+    try:
+        info = probe_video(video)
+    except Exception:  # an unreadable video fails later, in its worker, with its own message
+        return 0.0
+    return info.n_frames_hint / info.fps_nominal if info.fps_nominal > 0 else 0.0
+
+
+def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config | None = None,
+              model: str | Path | None = None, workers: int | None = None, scheduler: str | None = None,
+              upload: bool = False, split_long_s: float | None = None,
+              on_result: Callable[[dict], None] | None = None) -> BatchReport:
+    """Analyze every video of an archive, resumably; write the manifest and the cohort outputs.
+
+    Parameters
+    ----------
+    inputs : iterable of str | Path
+        Files, folders (searched recursively) and glob patterns.
+    out_dir : str | Path
+        Output folder (layout in the module docstring).
+    config : Config | None
+        Settings; defaults to ``Config()``.
+    model : str | Path | None
+        Face Landmarker bundle; defaults to the installed one.
+    workers : int | None
+        Local worker processes (default: one per core), or the workers of a ``"local"`` Dask cluster.
+    scheduler : str | None
+        None runs on local processes; ``"local"`` starts a Dask ``LocalCluster``; otherwise the address of a Dask
+        scheduler (``tcp://host:8786``) or the path of its scheduler file (``.json``).
+    upload : bool
+        Send each video's bytes with its Dask task (workers that cannot read the client's files).
+    split_long_s : float | None
+        Local runs only: videos at least this long (seconds) are analyzed first, one at a time, with their
+        frames split in time segments over all workers.
+    on_result : callable | None
+        Called with the manifest row of each video as it finishes.
+
+    Returns
+    -------
+    BatchReport
+
+    Raises
+    ------
+    ValueError
+        If an input does not exist, or ``split_long_s`` is combined with a Dask scheduler.
+    """
+    if split_long_s is not None and scheduler is not None:
+        raise ValueError("--split-long runs on local processes only; drop it or --scheduler")
+    cfg = config or Config()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    videos = [str(v) for v in find_videos(inputs)]
+    model_path = str(find_model(model))
+    model_sha256 = hash_file(model_path)
+    config_sha256 = config_digest(cfg, model_sha256)
+    manifest_path = out / MANIFEST_NAME
+    manifest = read_manifest(manifest_path)
+    finished = [r for r in manifest.values()
+                if r["status"] == "done" and (out / r["out_dir"] / "summary.json").is_file()]
+    # Any finished analysis of the same content and settings will do; the video's own row is preferred.
+    done_by_content = {(r["sha256"], r["config_sha256"]): r for r in finished}
+    done_by_content.update({(r["sha256"], r["config_sha256"], r["video"]): r for r in finished})
+
+    jobs: dict[str, _Job] = {}  # by output folder: identical copies are analyzed once
+    copies: dict[str, list[str]] = {}
+    skipped = 0
+    for video in videos:
+        sha = hash_file(video)
+        previous = done_by_content.get((sha, config_sha256, video)) or done_by_content.get((sha, config_sha256))
+        if previous is not None:
+            manifest[video] = {**previous, "video": video}
+            skipped += 1
+            continue
+        name = output_name(video, sha)
+        manifest[video] = {"video": video, "sha256": sha, "config_sha256": config_sha256, "status": "pending",
+                           "pattern": "", "side": "", "error": "", "out_dir": name, "elapsed_s": ""}
+        copies.setdefault(name, []).append(video)
+        jobs.setdefault(name, _Job(video, name))
+    write_manifest(manifest_path, manifest.values())
+
+    n_workers = workers or _cpu_count()
+    config_dict = cfg.to_dict()
+    retried: list[str] = []
+    todo = list(jobs.values())
+    long_jobs = [j for j in todo if split_long_s is not None and _duration_s(j.video) >= split_long_s]
+    short_jobs = [j for j in todo if j not in long_jobs]
+
+    def results() -> Iterator[VideoResult]:
+        for job in long_jobs:
+            for attempt in range(MAX_ATTEMPTS):
+                try:
+                    yield analyze_video(job.video, config_dict, model_path, workers=n_workers)
+                    break
+                except BrokenProcessPool:
+                    retried.append(job.video)
+            else:
+                yield VideoResult(job.video, "failed", None, None,
+                                  f"{job.video}: a worker process died while analyzing it", {}, "", 0.0)
+        if not short_jobs:
+            return
+        if scheduler is None:
+            yield from _run_local(short_jobs, n_workers, config_dict, model_path, retried)
+        else:
+            yield from _run_dask(short_jobs, scheduler, n_workers, config_dict,
+                                 model_path if model is not None else None, upload)
+
+    for result in results():
+        name = output_name(result.video, manifest[result.video]["sha256"])
+        status, error = result.status, result.error
+        if result.files and result.model_sha256 != model_sha256:
+            status, error = "failed", (f"{result.video}: the worker's model (sha256 {result.model_sha256[:12]}) "
+                                       f"differs from the client's ({model_sha256[:12]}); install the same "
+                                       "twitchcam on every worker")
+        elif result.files:
+            _write_files(out / name, result.files)
+        for video in copies[name]:
+            manifest[video].update(status=status, pattern=result.pattern or "", side=result.side or "",
+                                   error=error, elapsed_s=f"{result.elapsed_s:.2f}")
+        write_manifest(manifest_path, manifest.values())
+        if on_result is not None:
+            for video in copies[name]:
+                on_result(manifest[video])
+
+    from .cohort import write_cohort
+
+    write_cohort(out, list(manifest.values()))
+    return BatchReport(out, [manifest[v] for v in videos], skipped, len(retried))
