@@ -5,10 +5,10 @@ survives a killed worker, resumes, records failures, and that seeking workers st
 """
 
 import json
+import multiprocessing
 import os
 import shutil
 import signal
-import multiprocessing
 
 import numpy as np
 import pytest
@@ -57,7 +57,8 @@ def _kill_one(pids):
 
 def test_local_batch_survives_killed_worker_records_failure_and_resumes(archive, tmp_path, single_face_analysis):
     out = tmp_path / "out"
-    on_result = _kill_one(lambda: [p.pid for p in multiprocessing.active_children()])
+    before = {p.pid for p in multiprocessing.active_children()}
+    on_result = _kill_one(lambda: [p.pid for p in multiprocessing.active_children() if p.pid not in before])
     report = run_batch([archive], out, workers=2, on_result=on_result)
 
     assert on_result.killed and report.retried >= 1

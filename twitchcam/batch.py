@@ -269,7 +269,7 @@ class BatchReport:
     skipped : int
         Videos already done with the same content and config.
     retried : int
-        Videos run again because a worker process died under them.
+        Re-runs of videos because a worker process died while they were in flight.
     """
 
     out_dir: Path

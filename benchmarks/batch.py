@@ -1,0 +1,118 @@
+"""Wall time of batch analysis: 8 clips one after another vs a local process pool vs a local Dask cluster, and one
+long video read sequentially vs split in time segments over the cores.
+
+Run: python benchmarks/batch.py [--clips 8] [--clip-s 15] [--long-s 600 120] [--workers N] [--skip-clips]
+
+Clips and long videos are made in a temporary folder by looping tests/data/single_face.mp4 back and forth (a real
+face, no jump cut) with twitchcam.video.VideoWriter. Every timing is end to end: the sequential run is
+``analyze`` + ``write_analysis`` per clip in one process (what ``twitchcam analyze`` does); the pool and Dask runs
+are ``run_batch`` (hashing, worker start-up, manifest, cohort included; Dask also starts its cluster). The long
+video is ``analyze`` vs ``detect_landmarks_parallel`` + ``analyze_landmarks``; its events must be identical.
+
+The machine may be shared: the load average is printed before and after each measurement, and CPU time of the
+sequential run shows how many cores one analysis process uses.
+"""
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from twitchcam.batch import run_batch
+from twitchcam.outputs import format_events_csv, write_analysis
+from twitchcam.parallel import detect_landmarks_parallel
+from twitchcam.pipeline import analyze, analyze_landmarks
+from twitchcam.video import VideoWriter, iter_frames, probe_video
+
+CLIP = Path(__file__).resolve().parent.parent / "tests" / "data" / "single_face.mp4"
+
+
+def make_video(path: Path, duration_s: float) -> Path:
+    """Loop the test clip forwards and backwards up to ``duration_s`` seconds at its frame rate."""
+    frames = [f.image for f in iter_frames(CLIP)]
+    cycle = frames + frames[-2:0:-1]
+    info = probe_video(CLIP)
+    with VideoWriter(path, info.fps_nominal, (info.width, info.height)) as writer:
+        for i in range(round(duration_s * info.fps_nominal)):
+            writer.write(cycle[i % len(cycle)])
+    return path
+
+
+def load() -> str:
+    return "load %.2f %.2f %.2f" % os.getloadavg()
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_clips(tmp: Path, n_clips: int, clip_s: float, workers: int) -> None:
+    clips = tmp / "clips"
+    for i in range(n_clips):
+        # Each clip its own length so that no two are identical (identical copies would be analyzed once).
+        make_video(clips / f"clip{i}.mp4", clip_s + i / 30)
+    n_frames = sum(probe_video(p).n_frames_hint for p in clips.iterdir())
+    print(f"{n_clips} clips of ~{clip_s:.0f} s, {n_frames} frames; {workers} workers; {load()}")
+
+    analyze(CLIP)  # import and first-detector costs out of the sequential timing, as a warm process would
+    t0, c0 = time.perf_counter(), cpu_s()
+    for path in sorted(clips.iterdir()):
+        write_analysis(analyze(path), tmp / "seq" / path.stem)
+    sequential = time.perf_counter() - t0
+    print(f"  sequential : {sequential:7.1f} s  ({sequential / n_frames * 1000:.1f} ms/frame, "
+          f"CPU/wall {(cpu_s() - c0) / sequential:.2f})  {load()}")
+
+    for label, scheduler in (("local pool", None), ("dask local", "local")):
+        t0 = time.perf_counter()
+        report = run_batch([clips], tmp / label.replace(" ", "_"), workers=workers, scheduler=scheduler)
+        wall = time.perf_counter() - t0
+        assert report.ok and report.skipped == 0, report.failed
+        same = all((tmp / "seq" / Path(r["video"]).stem / "events.csv").read_text()
+                   == (report.out_dir / r["out_dir"] / "events.csv").read_text() for r in report.rows)
+        print(f"  {label:<11}: {wall:7.1f} s  speed-up {sequential / wall:.2f}x  ({wall / sequential:.2f} of "
+              f"sequential)  events identical: {same}  {load()}")
+
+
+def bench_long(tmp: Path, duration_s: float, workers: int) -> None:
+    path = make_video(tmp / f"long_{duration_s:.0f}s.mp4", duration_s)
+    print(f"long video {duration_s / 60:.1f} min ({probe_video(path).n_frames_hint} frames); {workers} workers; "
+          f"{load()}")
+    t0 = time.perf_counter()
+    sequential = analyze(path)
+    t_seq = time.perf_counter() - t0
+    print(f"  sequential : {t_seq:7.1f} s  {load()}")
+    t0 = time.perf_counter()
+    landmarks = detect_landmarks_parallel(path, workers, sequential.config)
+    split = analyze_landmarks(landmarks, sequential.config, source=str(path), video=probe_video(path))
+    t_split = time.perf_counter() - t0
+    same_lm = bool(len(landmarks) == len(sequential.landmarks)
+                   and (landmarks.t == sequential.landmarks.t).all()
+                   and ((landmarks.xyz == sequential.landmarks.xyz)
+                        | (landmarks.xyz != landmarks.xyz)).all())
+    same_ev = format_events_csv(split.events) == format_events_csv(sequential.events)
+    print(f"  split      : {t_split:7.1f} s  speed-up {t_seq / t_split:.2f}x  landmarks identical: {same_lm}  "
+          f"events identical: {same_ev} ({len(split.events)} events)  {load()}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--clip-s", type=float, default=15.0)
+    parser.add_argument("--long-s", type=float, nargs="*", default=[600.0, 120.0])
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--skip-clips", action="store_true")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="twitchcam-bench-") as tmp:
+        if not args.skip_clips:
+            bench_clips(Path(tmp), args.clips, args.clip_s, args.workers)
+        for duration_s in args.long_s:
+            bench_long(Path(tmp), duration_s, args.workers)
+
+
+if __name__ == "__main__":
+    main()
