@@ -174,3 +174,25 @@ def test_config_rejects_unknown_keys_and_bad_values():
         Config(running_mode="fast")
     with pytest.raises(ValueError, match="bilateral_off_frac"):
         Config(bilateral_on_frac=0.1, bilateral_off_frac=0.2)
+
+
+def test_unequal_blinks_with_one_eye_lagging_are_bilateral_not_unilateral():
+    moves = []
+    for t in np.arange(1, 29, 2.9):
+        moves.append(Twitch(t, 0.25, "left", "periocular", 0.9))
+        moves.append(Twitch(t + 1 / FPS, 0.25, "right", "periocular", 0.7))
+    events = detect_events(compute_signals(make_landmarks(30, FPS, moves, noise_px=0.2)))
+    assert len(unilateral(events)) == 0
+    assert (events.side == "bilateral").sum() == 10
+
+
+def test_a_tonic_spasm_with_a_blink_in_the_middle_is_still_a_unilateral_tonic_event():
+    # During the blink both eyes reach 0.9 closure: the spasming left eye closes the rest of the way.
+    moves = [Twitch(5.0, 3.0, "left", "periocular", 0.5), Twitch(6.3, 0.25, "right", "periocular", 0.9),
+             Twitch(6.3, 0.25, "left", "periocular", 0.4)]
+    events = detect_events(compute_signals(make_landmarks(15, FPS, moves)))
+    left = events[events.side == "left"]
+    assert len(left) >= 1
+    assert left.onset_s[0] == pytest.approx(5.0, abs=0.1)
+    assert left.kind[0] == "tonic"
+    assert (events.side == "bilateral").sum() == 1

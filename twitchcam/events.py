@@ -236,12 +236,10 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
             on_j, asym_j = max(on, floor), max(asym_on, floor)
             excess = sig[:, j] - sig[:, 1 - j]
             active = _close_gaps((excess > asym_j / 2) & (sig[:, j] > on_j / 2), gap)
-            start, stop, (peak, peak_excess) = _runs(active, [sig[:, j], excess])
+            # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on
+            # its frames outside it (a tonic spasm with a blink in the middle still does).
+            evidence = np.where(bilateral_mask, np.nan, 0.0) if region == "periocular" else 0.0
+            start, stop, (peak, peak_excess) = _runs(active, [sig[:, j] + evidence, excess + evidence])
             keep = (peak >= on_j) & (peak_excess >= asym_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
-            if region == "periocular":
-                # Mostly inside a bilateral closure: one eye leading or trailing the other in a blink. A tonic
-                # spasm with a blink in the middle stays mostly outside and is kept.
-                inside = np.array([bilateral_mask[a:b + 1].mean() for a, b in zip(start, stop)])
-                keep &= ~(inside >= 0.5) if len(start) else keep
             tables.append(_table(t, start[keep], stop[keep], side, region, peak[keep], False, cfg))
     return Events.concatenate(tables)
