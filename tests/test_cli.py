@@ -86,3 +86,12 @@ def test_missing_model_is_a_one_line_error(data_dir, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0
     assert "model file not found" in proc.stderr
+
+
+def test_package_api_is_lazy_and_returns_the_same_result(data_dir):
+    code = ("import sys, twitchcam; assert 'cv2' not in sys.modules and 'mediapipe' not in sys.modules; "
+            f"a = twitchcam.analyze({str(data_dir / 'single_face.mp4')!r}); "
+            "print(a.pattern, len(a.events), len(a.landmarks))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["none", "1", "72"]
