@@ -1,0 +1,131 @@
+"""The streaming analyzer against the offline core, on generated landmarks with known twitches (milliseconds each)."""
+
+import numpy as np
+import pytest
+
+from twitchcam.config import Config
+from twitchcam.events import Events
+from twitchcam.landmarks import Landmarks
+from twitchcam.pipeline import analyze_landmarks
+from twitchcam.stream import StreamingAnalyzer
+from twitchcam.testing import Twitch, hfs_course, make_landmarks
+
+
+def stream(lm: Landmarks, chunk: int = 8, **kwargs) -> tuple[Events, StreamingAnalyzer, list]:
+    analyzer = StreamingAnalyzer(**kwargs)
+    updates = [analyzer.push(lm[s:s + chunk]) for s in range(0, len(lm), chunk)]
+    updates.append(analyzer.finish())
+    return Events.concatenate([u.events for u in updates]), analyzer, updates
+
+
+def match(live: Events, offline: Events) -> tuple[int, int]:
+    """Pair events of the same side, region and kind; return (unpaired count, worst onset difference in frames)."""
+    used: set[int] = set()
+    worst = 0
+    unpaired = 0
+    for i in range(len(live)):
+        candidates = [(abs(int(live.onset_frame[i]) - int(offline.onset_frame[j])), j) for j in range(len(offline))
+                      if j not in used and (live.side[i], live.region[i], live.kind[i])
+                      == (offline.side[j], offline.region[j], offline.kind[j])]
+        if not candidates or min(candidates)[0] > 1:
+            unpaired += 1
+            continue
+        d, j = min(candidates)
+        used.add(j)
+        worst = max(worst, d)
+    return unpaired + len(offline) - len(used), worst
+
+
+def test_clean_course_gives_exactly_the_offline_events():
+    lm = make_landmarks(60, 30, hfs_course("left", 60, seed=0))
+    offline = analyze_landmarks(lm)
+    live, analyzer, updates = stream(lm)
+    assert len(offline.events) > 20
+    for name in ("side", "region", "kind", "onset_frame", "offset_frame"):
+        np.testing.assert_array_equal(getattr(live, name), getattr(offline.events, name))
+    np.testing.assert_allclose(live.onset_s, offline.events.onset_s)
+    # Every frame gets its signals exactly once, and at rest they equal the offline ones.
+    frames = np.concatenate([u.frames for u in updates])
+    np.testing.assert_array_equal(frames, np.arange(len(lm)))
+    eye = np.concatenate([u.signals.eye_closure for u in updates])
+    np.testing.assert_allclose(eye, offline.signals.eye_closure, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_head_motion_and_jitter_agree_within_one_frame(seed):
+    # Jitter of 0.15 px gives about the frame-to-frame noise MediaPipe has on real footage (eye closure ~0.013).
+    lm = make_landmarks(90, 30, hfs_course("right", 90, seed=seed), head_yaw_deg=10, head_roll_deg=4, zoom=0.05,
+                        noise_px=0.15, seed=seed)
+    offline = analyze_landmarks(lm).events
+    live, _, _ = stream(lm)
+    unpaired, worst = match(live, offline)
+    assert len(offline) > 20
+    assert unpaired == 0 and worst <= 1
+
+
+def test_result_does_not_depend_on_chunk_size():
+    lm = make_landmarks(40, 30, hfs_course("left", 40, seed=3), noise_px=0.15, seed=3)
+    results = [stream(lm, chunk)[0] for chunk in (1, 5, 30)]
+    for other in results[1:]:
+        np.testing.assert_array_equal(other.onset_frame, results[0].onset_frame)
+        np.testing.assert_array_equal(other.side, results[0].side)
+
+
+def test_events_are_reported_shortly_after_they_end():
+    lm = make_landmarks(20, 30, [Twitch(8.0, 0.3, "left", "periocular", 0.6)])
+    analyzer = StreamingAnalyzer()
+    reported_at = None
+    for s in range(0, len(lm), 8):
+        update = analyzer.push(lm[s:s + 8])
+        if len(update.events):
+            reported_at = lm.t[min(s + 7, len(lm) - 1)]
+            event = update.events
+    assert reported_at is not None, "the twitch was not reported before the end of the stream"
+    assert event.side.tolist() == ["left"] and event.region.tolist() == ["periocular"]
+    # Known once ended (offset ~8.3 s) plus merge_gap_s plus at most one chunk: well under half a second.
+    assert 0 < reported_at - event.offset_s[0] < 0.5
+
+
+def test_state_stays_bounded_over_a_long_stream():
+    lm = make_landmarks(120, 30, hfs_course("left", 120, seed=1))
+    live, analyzer, _ = stream(lm, chunk=16, history_s=15)
+    assert len(analyzer._hist) <= 15 * 30 + 16 + 1
+    assert len(analyzer._blocks) <= analyzer._n_blocks_window + 2
+    assert len(analyzer._emitted) < 20
+    assert analyzer.n_detections < 2 * len(live)
+    offline = analyze_landmarks(lm).events
+    assert match(live, offline) == (0, 0)
+
+
+def test_dropped_frames_and_face_loss():
+    lm = make_landmarks(40, 30, hfs_course("left", 40, seed=2), missing=[(15.0, 17.0)], seed=2)
+    rng = np.random.default_rng(0)
+    kept = np.sort(rng.choice(len(lm), size=int(0.97 * len(lm)), replace=False))
+    sub = lm[kept]
+    live, _, updates = stream(sub)
+    offline = analyze_landmarks(sub).events
+    unpaired, worst = match(live, offline)
+    assert unpaired <= 1 and worst <= 1
+    measured = np.concatenate([u.signals.measured for u in updates])
+    t = np.concatenate([u.signals.t for u in updates])
+    assert not measured[(t >= 15.0) & (t <= 17.0)].any()
+
+
+def test_face_appearing_late_and_a_stream_shorter_than_the_warmup():
+    lm = make_landmarks(30, 30, [Twitch(12.0, 0.3, "left", "periocular", 0.6)], missing=[(0.0, 5.0)])
+    live, analyzer, _ = stream(lm)
+    assert analyzer.ready
+    assert live.side.tolist() == ["left"] and abs(live.onset_s[0] - 12.0) < 0.1
+
+    short = make_landmarks(1.5, 30, [Twitch(0.6, 0.3, "right", "periocular", 0.6)])
+    live, analyzer, _ = stream(short, warmup_s=2.0)
+    offline = analyze_landmarks(short).events
+    np.testing.assert_array_equal(live.onset_frame, offline.onset_frame)
+
+    nothing, analyzer, _ = stream(make_landmarks(3, 30, missing=[(0.0, 3.0)]))
+    assert len(nothing) == 0 and not analyzer.ready
+
+
+def test_history_must_hold_the_baseline_window():
+    with pytest.raises(ValueError, match="history_s"):
+        StreamingAnalyzer(Config(baseline_window_s=12.0), history_s=10.0)

@@ -1,0 +1,427 @@
+"""Incremental analysis for live sessions: the offline core fed a few frames at a time, with bounded state.
+
+:class:`StreamingAnalyzer` takes landmarks as they come (a chunk of a few frames per call) and returns, for each
+chunk, the new frames' :class:`~twitchcam.signals.Signals` and the events that have become final. It runs the same
+functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implementation:
+
+- :func:`~twitchcam.signals.estimate_head_frame` once, after a warm-up of ``warmup_s`` seconds with a face;
+- :func:`~twitchcam.signals.measure_frames` on every new chunk (frames are independent there);
+- the baseline of :func:`~twitchcam.signals.rolling_baseline`, block by block: each completed block's quantile
+  (:func:`~twitchcam.signals.nanquantile_sorted`, 80th percentile of the eye opening, median of the mouth and brow
+  positions, as ``compute_signals``) is kept, and a frame's resting level is the median of the
+  ``2 * round(baseline_window_s / baseline_block_s / 2) + 1`` blocks before its own block. Offline that window is
+  centred on the frame; live the future is not known yet, so it trails. On a face at rest the two agree; the
+  agreement on generated and real footage is measured in ``tests/test_stream.py`` and ``benchmarks/live.py``;
+- :func:`~twitchcam.signals.robust_noise` on the last ``history_s`` seconds, refreshed every ``noise_every_s``;
+- :func:`~twitchcam.events.detect_events` on a short trailing window (the frames it has not decided on, plus
+  ``lookback_s``): once a stretch of movement is over, at every ``detect_every_s`` while it goes on, never while
+  every signal stays below the level where a run can start. An event is reported once it is final: ended more than ``merge_gap_s`` ago, so that no later run can
+  merge with it. Events are therefore known shortly after they end, never while they last.
+
+State is bounded: the last ``history_s`` seconds of measures and signals, the last few block quantiles, the keys of
+recently reported events. Work per frame is bounded too: nothing is re-run over the whole history (the one
+exception, a run already going at the start of the trailing window, looks over ``history_s``).
+
+Time is whatever the frames carry (a live session's monotonic capture clock, in seconds from the first frame);
+frame indices count the frames pushed, so frames dropped before analysis are simply absent.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Config
+from .events import Events, detect_events
+from .landmarks import Landmarks
+from .signals import (SIGNAL_NAMES, HeadFrame, Measures, Signals, estimate_head_frame, measure_frames,
+                      nanquantile_sorted, robust_noise)
+
+#: Quantile of each block taken as that block's resting value, per raw measure (as in ``compute_signals``): the
+#: eye opening's resting value is a high quantile because closures are its excursions.
+BLOCK_QUANTILE = {"eye_opening": 80.0, "mouth_position": 50.0, "brow_height": 50.0}
+
+#: Fraction of a region's ``*_on_*`` threshold below which no run of :func:`~twitchcam.events.detect_events` can
+#: start; used only to skip detection on frames where nothing moves.
+START_LEVEL_FRAC = 0.5
+
+# Columns of the history table: one float64 row per frame.
+_T, _FOUND, _MEASURED = 0, 1, 2
+_MEASURE_COLS = {"eye_opening": slice(3, 5), "mouth_position": slice(5, 7), "brow_height": slice(7, 9)}
+_SIGNAL_COLS = {"eye_closure": slice(9, 11), "mouth_pull": slice(11, 13), "brow_raise": slice(13, 15)}
+_SIGNALS = slice(9, 15)  # all three signals, in SIGNAL_NAMES order
+_ROT, _SCALE, _INDEX = 15, 16, 17
+_N_COLS = 18
+_BASELINE = slice(3, 9)
+_QUANTILES = np.array([BLOCK_QUANTILE["eye_opening"]] * 2 + [BLOCK_QUANTILE["mouth_position"]] * 2
+                      + [BLOCK_QUANTILE["brow_height"]] * 2)
+# The quantiles take two values: the baseline columns that use the higher one.
+_HIGH = _QUANTILES == _QUANTILES.max()
+
+
+@dataclass(frozen=True)
+class StreamUpdate:
+    """What one chunk of frames produced.
+
+    Parameters
+    ----------
+    frames : ndarray, shape (n_new,), int64
+        Frame indices (count of frames pushed) of the rows of ``signals``. Usually the chunk's frames; at the end
+        of the warm-up also the earlier frames held back until the head frame was known; empty during warm-up.
+    signals : Signals
+        Signals of those frames (a :class:`~twitchcam.signals.Signals` over ``n_new`` frames).
+    events : Events
+        Events that became final with this chunk, sorted by onset; ``onset_frame``/``offset_frame`` are frame
+        indices as in ``frames``.
+    """
+
+    frames: np.ndarray
+    signals: Signals
+    events: Events
+
+
+def _empty_signals() -> Signals:
+    nan2 = np.zeros((0, 2))
+    return Signals(np.zeros(0), np.zeros(0, bool), np.zeros(0, bool), nan2, nan2, nan2, nan2, np.zeros(0),
+                   np.zeros(0), {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"))
+
+
+class StreamingAnalyzer:
+    """Analyze a face's landmarks incrementally, with bounded memory and work.
+
+    Parameters
+    ----------
+    config : Config | None
+        The same settings as an offline analysis.
+    warmup_s : float
+        Seconds of frames with a face collected before the head-fixed frame is estimated. Signals of those frames
+        are computed then; events in them are reported at the end of the warm-up.
+    history_s : float
+        Seconds of measures and signals kept: the window for the noise estimate and the longest event that can be
+        reported whole. Must exceed ``baseline_window_s`` so the trailing baseline window fits.
+    detect_every_s : float
+        :func:`~twitchcam.events.detect_events` runs once a stretch of movement is over (every signal back below
+        the level where a run can start, :data:`START_LEVEL_FRAC` of its threshold, for longer than
+        ``merge_gap_s``), and at this interval while movement goes on (a long spasm, talking).
+    noise_every_s : float
+        How often the noise estimate is refreshed.
+    lookback_s : float
+        Each run of :func:`~twitchcam.events.detect_events` starts this long before the frames it has not seen, so
+        that a movement that had begun to rise without being an event yet is seen whole.
+
+    Attributes
+    ----------
+    head : HeadFrame | None
+        The head-fixed frame once the warm-up is over.
+    n_frames : int
+        Frames pushed so far.
+    core_s : float
+        Wall-clock seconds spent in :meth:`push` and :meth:`finish` (the streaming core's cost).
+    n_detections : int
+        How many times :func:`~twitchcam.events.detect_events` ran.
+    """
+
+    def __init__(self, config: Config | None = None, warmup_s: float = 2.0, history_s: float = 20.0,
+                 detect_every_s: float = 1.0, lookback_s: float = 1.0, noise_every_s: float = 5.0):
+        self.config = cfg = config or Config()
+        if history_s <= cfg.baseline_window_s + 2 * cfg.baseline_block_s:
+            raise ValueError(f"history_s must exceed baseline_window_s + 2 blocks "
+                             f"({cfg.baseline_window_s + 2 * cfg.baseline_block_s} s), got {history_s}")
+        self.warmup_s = warmup_s
+        self.history_s = history_s
+        self.detect_every_s = detect_every_s
+        self.lookback_s = lookback_s
+        self.noise_every_s = noise_every_s
+        self._noise_t = -np.inf
+        self.head: HeadFrame | None = None
+        self.n_frames = 0
+        self.core_s = 0.0
+        self.n_detections = 0
+        self._t0: float | None = None
+        self._frame_size = (0, 0)
+        self._held: list[Landmarks] = []  # chunks pushed before the head frame is known
+        self._hist = np.zeros((0, _N_COLS))
+        self._n_blocks_window = 2 * max(int(round(cfg.baseline_window_s / cfg.baseline_block_s / 2)), 0) + 1
+        self._blocks: dict[int, np.ndarray] = {}  # completed block -> its quantiles, shape (6,)
+        self._next_block = 0  # first block not completed yet
+        self._warmup_blocks = 1
+        self._last_baseline = np.full(6, np.nan)
+        self._baseline_cache: tuple[int, np.ndarray] = (-1, self._last_baseline)
+        self._noise = {name: np.zeros(2) for name in SIGNAL_NAMES}
+        self._noise_known = False
+        self._next_detection_t = -np.inf
+        self._unseen_from = 0  # first frame that detect_events has not decided on yet
+        self._active = False  # a signal has reached a run's start level and not all runs have ended since
+        self._gated_from = 0
+        # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
+        # max(*_on_*, noise_k * noise), so frames below that cannot hold an event and need no detection.
+        self._on = np.repeat([cfg.eye_on_frac, cfg.mouth_on_iod, cfg.brow_on_iod], 2)
+        self._emitted: dict[tuple, int] = {}  # (side, region, onset_frame) -> offset_frame of emitted events
+
+    @property
+    def ready(self) -> bool:
+        """Whether the warm-up is over and signals are being computed."""
+        return self.head is not None
+
+    @property
+    def noise(self) -> dict:
+        """Current robust noise per signal, each shape (2,) (see :func:`~twitchcam.signals.robust_noise`)."""
+        return dict(self._noise)
+
+    def push(self, landmarks: Landmarks) -> StreamUpdate:
+        """Analyze the next chunk of frames.
+
+        Parameters
+        ----------
+        landmarks : Landmarks
+            The next frames, in time order, later than every frame pushed before (a chunk of a few frames; one
+            frame works but costs more per frame).
+
+        Returns
+        -------
+        StreamUpdate
+        """
+        start = time.perf_counter()
+        try:
+            return self._push(landmarks, final=False)
+        finally:
+            self.core_s += time.perf_counter() - start
+
+    def finish(self) -> StreamUpdate:
+        """End of the stream: report every event not reported yet, as an offline analysis ending here would."""
+        start = time.perf_counter()
+        try:
+            return self._push(Landmarks.empty(self._frame_size), final=True)
+        finally:
+            self.core_s += time.perf_counter() - start
+
+    def _push(self, lm: Landmarks, final: bool) -> StreamUpdate:
+        cfg = self.config
+        n = len(lm)
+        if n:
+            if self._t0 is None:
+                self._t0 = float(lm.t[0])
+                self._frame_size = lm.frame_size
+            first = self.n_frames
+            self.n_frames += n
+            if self.head is None:
+                self._held.append(lm)
+                self._trim_held()
+                lm = self._try_warmup()
+                if lm is None:
+                    return StreamUpdate(np.zeros(0, np.int64), _empty_signals(), Events.empty())
+                first = self.n_frames - len(lm)
+            signals = self._measure_chunk(lm, first)
+        elif final and self.head is None and self._held:
+            # A stream shorter than the warm-up: analyze what there is, as offline would.
+            lm = self._concat_held()
+            self.head = estimate_head_frame(lm, cfg)
+            if self.head is None:
+                return StreamUpdate(np.zeros(0, np.int64), _empty_signals(), Events.empty())
+            self._held = []
+            first = self.n_frames - len(lm)
+            self._warmup_blocks = self._block_of(lm.t[-1]) + 1
+            signals = self._measure_chunk(lm, first)
+        else:
+            signals = _empty_signals()
+        frames = np.arange(self.n_frames - len(signals), self.n_frames, dtype=np.int64)
+        return StreamUpdate(frames, signals, self._schedule_events(final))
+
+    # -- warm-up -------------------------------------------------------------------------------------------------
+
+    def _concat_held(self) -> Landmarks:
+        held = self._held
+        return Landmarks(np.concatenate([h.t for h in held]), np.concatenate([h.xyz for h in held]),
+                         np.concatenate([h.face_found for h in held]), np.concatenate([h.n_faces for h in held]),
+                         held[0].frame_size)
+
+    def _trim_held(self) -> None:
+        """Forget held frames older than ``history_s`` (a face that takes long to appear); they stay unanalyzed."""
+        newest = self._held[-1].t[-1]
+        while len(self._held) > 1 and self._held[0].t[-1] < newest - self.history_s:
+            self._held.pop(0)
+
+    def _try_warmup(self) -> Landmarks | None:
+        """Estimate the head frame once ``warmup_s`` of frames with a face are held; return the held frames."""
+        found_t = [h.t[h.face_found] for h in self._held if h.face_found.any()]
+        if not found_t or found_t[-1][-1] - found_t[0][0] < self.warmup_s:
+            return None
+        held = self._concat_held()
+        head = estimate_head_frame(held, self.config)
+        if head is None:
+            return None
+        self.head = head
+        self._held = []
+        # Blocks completed during the warm-up share one baseline: there is no earlier block to trail.
+        self._warmup_blocks = max(self._block_of(held.t[-1]), 1)
+        return held
+
+    # -- measures, baselines, signals ----------------------------------------------------------------------------
+
+    def _block_of(self, t):
+        return np.floor((np.asarray(t) - self._t0) / self.config.baseline_block_s).astype(np.int64)
+
+    def _complete_blocks(self, until: int) -> bool:
+        """Compute the quantiles of every block before ``until`` from the history; forget blocks no longer needed.
+
+        Returns whether a block was completed.
+        """
+        if until <= self._next_block:
+            return False
+        blocks = self._block_of(self._hist[:, _T])
+        for b in range(self._next_block, until):
+            rows = self._hist[blocks == b, _BASELINE]
+            self._blocks[b] = (np.where(_HIGH, nanquantile_sorted(rows, _QUANTILES.max(), axis=0),
+                                        nanquantile_sorted(rows, _QUANTILES.min(), axis=0))
+                               if len(rows) else np.full(6, np.nan))
+        self._next_block = until
+        for b in [b for b in self._blocks if b < until - self._n_blocks_window]:
+            del self._blocks[b]
+        return True
+
+    def _baseline_of_block(self, b: int) -> np.ndarray:
+        """Resting levels of a block, shape (6,): median of the quantiles of the blocks trailing it."""
+        if self._baseline_cache[0] == b:
+            return self._baseline_cache[1]
+        if b < self._warmup_blocks:
+            window = range(0, self._warmup_blocks)
+        else:
+            window = range(max(b - self._n_blocks_window, 0), b)
+        stack = np.array([self._blocks[k] for k in window if k in self._blocks])
+        base = nanquantile_sorted(stack, 50, axis=0) if len(stack) else np.full(6, np.nan)
+        # After a long stretch without a face the trailing blocks are empty: keep the last resting level known,
+        # as the offline baseline carries its nearest value across a gap.
+        base = np.where(np.isfinite(base), base, self._last_baseline)
+        self._last_baseline = np.where(np.isfinite(base), base, self._last_baseline)
+        # Fixed once the blocks before b are complete, which they are whenever a frame of block b exists.
+        self._baseline_cache = (b, base)
+        return base
+
+    def _measure_chunk(self, lm: Landmarks, first: int) -> Signals:
+        cfg = self.config
+        m: Measures = measure_frames(lm, self.head, cfg)
+        n = len(lm)
+        rows = np.full((n, _N_COLS), np.nan)
+        rows[:, _T] = lm.t
+        rows[:, _FOUND] = lm.face_found
+        rows[:, _MEASURED] = m.measured
+        rows[:, _MEASURE_COLS["eye_opening"]] = m.eye_opening
+        rows[:, _MEASURE_COLS["mouth_position"]] = m.mouth_position
+        rows[:, _MEASURE_COLS["brow_height"]] = m.brow_height
+        rows[:, _ROT] = m.head_rotation_deg
+        rows[:, _SCALE] = m.head_scale
+        rows[:, _INDEX] = np.arange(first, first + n)
+        self._hist = np.concatenate([self._hist, rows])
+        blocks = self._block_of(lm.t)
+        base = np.empty((n, 6))
+        completed = False
+        for b in np.unique(blocks):
+            completed |= self._complete_blocks(max(int(b), self._warmup_blocks))
+            base[blocks == b] = self._baseline_of_block(int(b))
+        # The three signals exactly as compute_signals forms them from measures and baselines.
+        eye_closure = 1 - m.eye_opening / base[:, 0:2]
+        mouth_pull = m.mouth_position - base[:, 2:4]
+        brow_raise = m.brow_height - base[:, 4:6]
+        tail = self._hist[-n:]
+        tail[:, _SIGNAL_COLS["eye_closure"]] = eye_closure
+        tail[:, _SIGNAL_COLS["mouth_pull"]] = mouth_pull
+        tail[:, _SIGNAL_COLS["brow_raise"]] = brow_raise
+        keep = self._hist[:, _T] >= self._hist[-1, _T] - self.history_s
+        if not keep.all():
+            self._hist = self._hist[keep]
+        if not self._noise_known or (completed and lm.t[-1] >= self._noise_t + self.noise_every_s):
+            self._refresh_noise()
+        return Signals(lm.t, lm.face_found.copy(), m.measured, eye_closure, mouth_pull, brow_raise, m.eye_opening,
+                       m.head_rotation_deg, m.head_scale, self.noise, self.head.iod)
+
+    def _refresh_noise(self) -> None:
+        h = self._hist
+        noise = robust_noise(h[:, _SIGNALS])
+        self._noise = {name: noise[2 * i:2 * i + 2] for i, name in enumerate(SIGNAL_NAMES)}
+        self._noise_known = True
+        self._noise_t = float(h[-1, _T])
+
+    def _window_signals(self, rows: np.ndarray) -> Signals:
+        """The history rows as a Signals object for detect_events."""
+        col = {name: rows[:, sl] for name, sl in _SIGNAL_COLS.items()}
+        return Signals(rows[:, _T], rows[:, _FOUND] > 0, rows[:, _MEASURED] > 0, col["eye_closure"],
+                       col["mouth_pull"], col["brow_raise"], rows[:, _MEASURE_COLS["eye_opening"]], rows[:, _ROT],
+                       rows[:, _SCALE], self.noise, self.head.iod)
+
+    # -- events --------------------------------------------------------------------------------------------------
+
+    def _schedule_events(self, final: bool) -> Events:
+        """Run detect_events on the trailing frames when due, and return the events that became final.
+
+        An event is final once it has ended at least ``merge_gap_s`` plus one frame before the newest frame: no
+        later run can merge with it any more. This relies only on detect_events being local (an event depends on
+        the frames from its onset to its offset, each widened by ``merge_gap_s``), not on its thresholds.
+        """
+        h = self._hist
+        if not len(h):
+            return Events.empty()
+        dt = float(np.median(np.diff(h[-64:, _T]))) if len(h) > 1 else 1 / 30
+        guard = int(round(self.config.merge_gap_s / dt)) + 1
+        noise = np.concatenate([self._noise[name] for name in SIGNAL_NAMES])
+        level = START_LEVEL_FRAC * np.maximum(self._on, self.config.noise_k * noise)
+        recent = h[-max(self.n_frames - self._gated_from, guard):]
+        with np.errstate(invalid="ignore"):
+            above = (recent[:, _SIGNALS] > level).any(axis=1)
+        now = float(h[-1, _T])
+        if not self._active and above[recent[:, _INDEX] >= self._gated_from].any():
+            self._active = True
+            self._next_detection_t = now + self.detect_every_s
+        self._gated_from = self.n_frames
+        # Quiet: every run has ended (no signal at a run's start level for longer than merge_gap_s).
+        quiet = len(recent) >= guard and not above[-guard:].any()
+        if not (final or (self._active and (quiet or now >= self._next_detection_t))):
+            return Events.empty()
+        index = h[:, _INDEX].astype(np.int64)
+        start = min(int(np.searchsorted(h[:, _T], self._t_of(self._unseen_from) - self.lookback_s)), len(h) - 1)
+        events = self._detect(h, start)
+        # Overlapping a reported event of the same side and region: that event again, whole or cut by the window.
+        events = events[~self._reported(events)]
+        cut = events.onset_frame == index[start]
+        if start > 0 and cut.any():
+            # A run already going at the window's start: look over the whole history.
+            start = 0
+            events = self._detect(h, start)
+            events = events[~self._reported(events)]
+            cut = events.onset_frame == index[start]
+        if index[start] > 0:
+            # A run cut by the start of the history began more than history_s ago: it cannot be reported whole.
+            events = events[~cut]
+        done = np.ones(len(events), bool) if final else events.offset_frame + guard <= index[-1]
+        pending = events[~done]
+        events = events[done]
+        for s, r, a, b in zip(events.side, events.region, events.onset_frame, events.offset_frame):
+            self._emitted[(s, r, int(a))] = int(b)
+        self._emitted = {k: v for k, v in self._emitted.items() if v >= index[0]}
+        self._unseen_from = int(pending.onset_frame.min()) if len(pending) else int(index[max(len(h) - guard, 0)])
+        self._next_detection_t = now + self.detect_every_s
+        self._active = not (quiet or final)
+        return events
+
+    def _t_of(self, frame: int) -> float:
+        """Time of a frame still in the history (or of the oldest one kept)."""
+        h = self._hist
+        i = int(np.searchsorted(h[:, _INDEX], frame))
+        return float(h[min(i, len(h) - 1), _T])
+
+    def _reported(self, events: Events) -> np.ndarray:
+        """Which events overlap an event of the same side and region reported already, shape (n_events,)."""
+        return np.array([any(s == side and r == region and a <= offset and b >= onset
+                             for (s, r, a), b in self._emitted.items())
+                         for side, region, onset, offset in
+                         zip(events.side, events.region, events.onset_frame, events.offset_frame)], bool)
+
+    def _detect(self, h: np.ndarray, start: int) -> Events:
+        """detect_events on the history from row ``start``, with frame indices of the stream."""
+        self.n_detections += 1
+        rows = h[start:]
+        events = detect_events(self._window_signals(rows), self.config)
+        index = rows[:, _INDEX].astype(np.int64)
+        return Events(events.onset_s, events.offset_s, events.side, events.region, events.kind, events.peak,
+                      index[events.onset_frame], index[events.offset_frame])
