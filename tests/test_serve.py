@@ -6,6 +6,7 @@ Python package; every request the browser makes to anything but the local server
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -57,6 +58,18 @@ def _wait_done(client: TestClient, sid: str, timeout_s: float = 120.0) -> tuple[
     raise AssertionError(f"session {sid} not finished after {timeout_s} s: {seen[-1]}")
 
 
+def _check_annotation(client: TestClient, sid: str) -> None:
+    assert client.post(f"/api/sessions/{sid}/annotate").status_code == 403
+    r = client.post(f"/api/sessions/{sid}/annotate", headers=AUTH)
+    assert r.status_code == 202 and r.json()["state"] == "annotating"
+    s, _ = _wait_done(client, sid)
+    assert s["state"] == "done" and s["error"] == "", s
+    video = client.get(f"/sessions/{sid}/results/annotated.webm")
+    assert video.headers["content-type"] == "video/webm" and video.content[:4] == b"\x1aE\xdf\xa3"
+    assert video.headers["content-disposition"].startswith("attachment")
+    assert client.post(f"/api/sessions/{sid}/annotate", headers=AUTH).status_code == 409
+
+
 def test_upload_progress_report_download_delete(tmp_path):
     data = tmp_path / "data"
     with _client(data) as client:
@@ -99,9 +112,15 @@ def test_upload_progress_report_download_delete(tmp_path):
         assert video.headers["content-disposition"].startswith("attachment")
         if (data / sid / "results" / "report.html").exists():
             report = client.get(f"/sessions/{sid}/results/report.html")
-            assert report.headers["content-security-policy"].startswith("sandbox")
-            assert "script-src" not in report.headers["content-security-policy"]  # default-src 'none' forbids it
-            assert 'sandbox src="/sessions/' in page.text
+            csp = report.headers["content-security-policy"]
+            assert csp.startswith("sandbox") and "allow-scripts" not in csp and "default-src 'none'" in csp
+            assert 'sandbox="allow-same-origin" src="/sessions/' in page.text
+
+        # The annotated video, on demand: written whole, then offered for download.
+        if importlib.util.find_spec("twitchcam.annotate") is None:
+            assert client.post(f"/api/sessions/{sid}/annotate", headers=AUTH).status_code == 409
+        else:
+            _check_annotation(client, sid)
 
         # Only listed files are served: no way out of the results folder.
         for bad in (f"/sessions/{sid}/results/../session.json", f"/sessions/{sid}/results/..%2Fsession.json",
@@ -310,7 +329,7 @@ def test_browser_upload_report_and_record(server, tmp_path):
         assert "E2E recording" in page.inner_text("h1")
         page.goto(url)
         page.wait_for_selector("#sessions tbody tr:nth-child(2)")
-        assert page.inner_text("#sessions tbody tr:first-child td:first-child") == "E2E recording"
+        assert page.inner_text("#sessions tbody tr:first-child td:first-child a") == "E2E recording"
         browser.close()
     assert errors == []
     assert outside == []

@@ -3,7 +3,8 @@
 Pages: ``/`` (sessions and the drop zone), ``/sessions/<id>`` (progress, then the report and downloads),
 ``/record`` (record with the browser's camera). JSON API: ``GET /api/sessions``, ``GET /api/sessions/<id>``,
 ``POST /api/upload?name=&label=`` (the request body is the file itself), ``DELETE /api/sessions/<id>``,
-``POST /api/sessions/<id>/retry``.
+``POST /api/sessions/<id>/retry`` (a failed analysis), ``POST /api/sessions/<id>/annotate`` (make the annotated
+video of a done session). Result files: ``/sessions/<id>/results/<name>``; the video: ``/sessions/<id>/video``.
 
 Safety rules
 ------------
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 import ipaddress
 import logging
 import os
@@ -64,9 +66,11 @@ WRITE_CHUNK_BYTES = 1 << 20
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
             "media-src 'self' blob:; connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
             "form-action 'self'; frame-ancestors 'self'")
-# The report is self-contained (inline styles, base64 figures); it may show the annotated video next to it.
-REPORT_CSP = ("sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; media-src 'self'; "
-              "frame-ancestors 'self'")
+# The report is self-contained (inline styles, base64 figures) and may play the annotated video beside it. It runs
+# no script (sandbox without allow-scripts, and default-src 'none'), so keeping its origin (allow-same-origin)
+# only lets it load that video past Cross-Origin-Resource-Policy.
+REPORT_CSP = ("sandbox allow-same-origin; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+              "media-src 'self'; frame-ancestors 'self'")
 DOWNLOAD_CSP = "sandbox; default-src 'none'"
 
 SECURITY_HEADERS = (
@@ -81,7 +85,8 @@ SECURITY_HEADERS = (
 )
 
 RESULT_MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json",
-                      ".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8", ".png": "image/png", ".pdf": "application/pdf",
+                      ".tsv": "text/tab-separated-values; charset=utf-8", ".vtt": "text/vtt; charset=utf-8",
+                      ".eaf": "application/xml", ".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8", ".png": "image/png", ".pdf": "application/pdf",
                       ".webm": "video/webm", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
 
 #: What the session page calls each known result file.
@@ -91,8 +96,16 @@ RESULT_TITLES = {
     "report.html": "Report (HTML, to print or file)",
     "signals.csv": "Per-frame signals (CSV)",
     "config.json": "Analysis settings (JSON)",
-    "annotated.webm": "Annotated video",
+    "annotated.webm": "Annotated video (WebM)",
+    "events.tsv": "Timeline for BIDS (TSV)",
+    "events.json": "BIDS sidecar (JSON)",
+    "events.vtt": "Captions for video players (WebVTT)",
+    "events.eaf": "Timeline for ELAN (EAF)",
+    "landmarks.npz": "Face landmarks per frame (NumPy)",
 }
+
+#: Result files offered as buttons; the others are listed under "Other formats".
+PRIMARY_RESULTS = ("events.csv", "summary.json", "report.html", "annotated.webm")
 
 PATTERN_TITLES = {
     "hemifacial_spasm": "consistent with hemifacial spasm",
@@ -202,16 +215,17 @@ async def session_page(request: Request) -> Response:
     store = request.app.state.store
     files = []
     events, n_events = [], 0
-    if session.state == "done":
+    if session.state in ("done", "annotating"):
         out = store.results_dir(session.id)
         for name in store.result_files(session.id):
-            files.append({"name": name, "title": RESULT_TITLES.get(name, name), "size": (out / name).stat().st_size})
+            files.append({"name": name, "title": RESULT_TITLES.get(name, name), "size": (out / name).stat().st_size,
+                          "primary": name in PRIMARY_RESULTS})
         files.sort(key=lambda f: (list(RESULT_TITLES).index(f["name"]) if f["name"] in RESULT_TITLES else 99,
                                   f["name"]))
         events, n_events = _read_events(out / "events.csv", 200)
     return _page(request, "session.html", page="session", s=session.to_dict(), files=files,
                  has_report=any(f["name"] == "report.html" for f in files),
-                 has_annotated=any(f["name"] == "annotated.webm" for f in files),
+                 has_annotated=any(f["name"] == "annotated.webm" for f in files), can_annotate=_can_annotate(),
                  events=events, n_events=n_events)
 
 
@@ -263,6 +277,24 @@ async def api_retry(request: Request) -> Response:
     request.app.state.store.set_state(session.id, "queued")
     request.app.state.queue.submit(session.id)
     return JSONResponse(request.app.state.store.get(session.id).to_dict(), 202)
+
+
+def _can_annotate() -> bool:
+    return importlib.util.find_spec("twitchcam.annotate") is not None
+
+
+async def api_annotate(request: Request) -> Response:
+    session = _session_or_404(request)
+    state = request.app.state
+    if not _can_annotate():
+        return _error(request, 409, "Annotated videos are not available in this installation.")
+    if session.state != "done":
+        return _error(request, 409, "The annotated video can be made once the analysis is done.")
+    if "annotated.webm" in state.store.result_files(session.id):
+        return _error(request, 409, "This session already has its annotated video.")
+    state.store.set_state(session.id, "annotating")
+    state.queue.submit(session.id, "annotate")
+    return JSONResponse(state.store.get(session.id).to_dict(), 202)
 
 
 async def api_upload(request: Request) -> Response:
@@ -367,6 +399,7 @@ def create_app(data_dir: str | Path = DEFAULT_DATA_DIR, workers: int | None = No
             Route("/api/sessions/{sid}", api_session),
             Route("/api/sessions/{sid}", api_delete, methods=["DELETE"]),
             Route("/api/sessions/{sid}/retry", api_retry, methods=["POST"]),
+            Route("/api/sessions/{sid}/annotate", api_annotate, methods=["POST"]),
             Route("/api/upload", api_upload, methods=["POST"]),
             Mount("/static", StaticFiles(directory=_STATIC), name="static"),
         ],

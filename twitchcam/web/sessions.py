@@ -9,7 +9,7 @@ Layout of the data folder::
         session.json           label, date, original file name, state, error
         video.<ext>            the video as uploaded (the extension only from a fixed list)
         .results-*.tmp/        an analysis being written; removed at start
-        results/               a finished analysis, renamed into place whole
+        results/               a finished analysis, renamed into place whole; later maybe annotated.webm
 
 A session id is generated (date, time and random hex); nothing a user sends ever becomes part of a path. An
 analysis is written into a temporary folder and renamed to ``results/``, so ``results/`` is either absent or
@@ -31,8 +31,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The states of a session; ``running`` is written too, and read back as ``queued`` at start.
-STATES = ("queued", "running", "done", "failed")
+#: The states of a session. ``running`` is read back as ``queued`` at start; ``annotating`` (a done session
+#: getting its annotated video) as ``done``.
+STATES = ("queued", "running", "done", "failed", "annotating")
 
 #: Extensions kept for a stored upload (FFmpeg reads the content, not the name); anything else is stored as .video.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
@@ -70,9 +71,9 @@ class Session:
         Size of the stored video.
     frame_size : tuple of int
         ``(width, height)`` of the video in pixels, from the probe at upload.
-    state : {"queued", "running", "done", "failed"}
+    state : {"queued", "running", "done", "failed", "annotating"}
     error : str
-        Why the analysis failed (one line for the user); empty otherwise.
+        Why the analysis (or the annotated video) failed, one line for the user; empty otherwise.
     summary : dict | None
         ``results/summary.json`` once done.
     frames_done, frames_total : int
@@ -196,6 +197,8 @@ class SessionStore:
                 continue
             for tmp in folder.glob(".results-*.tmp"):
                 shutil.rmtree(tmp, ignore_errors=True)
+            for tmp in folder.glob("results/.*.tmp*"):
+                tmp.unlink()
             try:
                 record = json.loads((folder / "session.json").read_text(encoding="utf-8"))
                 session = Session(id=folder.name, label=record["label"], created=record["created"],
@@ -299,12 +302,12 @@ class SessionStore:
             session = self._sessions.get(sid)
             if session is None:
                 return None
-            summary = self._read_summary(self.folder(sid)) if state == "done" else None
-            if state == "done" and summary is None:
+            summary = self._read_summary(self.folder(sid)) if state in ("done", "annotating") else None
+            if state in ("done", "annotating") and summary is None:
                 state, error = "failed", "the analysis finished without a summary"
             # The frame count estimated at upload stays while running, so progress has a total from the start.
             session = dataclasses.replace(session, state=state, error=error, summary=summary, frames_done=0,
-                                          frames_total=session.frames_total if state == "running" else 0)
+                                          frames_total=session.frames_total if state != "done" else 0)
             _write_json(self.folder(sid) / "session.json", session.record())
             self._sessions[sid] = session
             return session

@@ -82,19 +82,23 @@ def _user_message(err: Exception, video: Path) -> str:
     return str(err).replace(str(video), video.name)
 
 
-def render_report_if_available(out_dir: Path) -> None:
-    """Write ``report.html`` into ``out_dir`` with :func:`twitchcam.report.render_report` when that exists.
+def write_extras(out_dir: Path, video: Path) -> None:
+    """Write the timeline exports (BIDS events, WebVTT, ELAN) and ``report.html`` into an analysis folder.
 
-    The session page falls back to its own summary view when there is no report, so a report failure is logged,
-    not raised.
+    The analysis itself is complete before this runs and the session page falls back to its own summary view
+    without a report, so a failure here is logged, not raised.
     """
     try:
-        from ..report import render_report
-    except ImportError:
-        return
+        from ..exports import FORMATS, write_exports
+
+        write_exports(out_dir, FORMATS, video=video)
+    except Exception:
+        logger.exception("exports for %s failed", out_dir)
     try:
+        from ..report import render_report
+
         render_report(out_dir)
-    except Exception:  # the analysis itself is complete; the page shows the summary instead
+    except Exception:
         logger.exception("report for %s failed", out_dir)
 
 
@@ -123,7 +127,9 @@ def run_analysis(video: Path, session_dir: Path, progress=None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".results-", suffix=".tmp", dir=session_dir))
     try:
         write_analysis(analysis, tmp)
-        render_report_if_available(tmp)
+        # Kept so that an annotated video, asked for later, needs no second landmark pass.
+        analysis.landmarks.save(tmp / "landmarks.npz")
+        write_extras(tmp, video)
         os.rename(tmp, final)
     except OSError:
         if not (final / "summary.json").exists():
@@ -134,8 +140,39 @@ def run_analysis(video: Path, session_dir: Path, progress=None) -> Path:
     return final
 
 
+def run_annotation(video: Path, results_dir: Path, progress=None) -> Path:
+    """Write ``annotated.webm`` into a finished analysis folder and render its report again to show it.
+
+    Parameters
+    ----------
+    video : Path
+        The stored video.
+    results_dir : Path
+        The session's ``results/`` folder.
+    progress : callable | None
+        Called as ``progress(done_frames, total_frames_hint)``.
+
+    Returns
+    -------
+    Path
+        The annotated video (written under a temporary name and renamed, by
+        :func:`twitchcam.annotate.annotate_video`).
+    """
+    from ..annotate import annotate_video
+
+    path = annotate_video(video, results_dir, progress=progress)
+    try:
+        from ..report import render_report
+
+        render_report(results_dir)
+    except Exception:
+        logger.exception("report for %s failed", results_dir)
+    return path
+
+
 def _worker_main(conn, parent_pid: int) -> None:
-    """Worker process: analyze each ``(video, session_dir)`` received, answering progress, done or failed."""
+    """Worker process: run each ``(kind, video, session_dir)`` received (kind ``analyze`` or ``annotate``),
+    answering progress, done or failed."""
     _child_setup(parent_pid)
     os.nice(WORKER_NICENESS)
     from ..landmarks import ModelError
@@ -144,7 +181,7 @@ def _worker_main(conn, parent_pid: int) -> None:
     # Import what every analysis needs now, while idle, rather than during the first job.
     from .. import outputs, pipeline  # noqa: F401
     with contextlib.suppress(ImportError):
-        from .. import report  # noqa: F401
+        from .. import annotate, exports, report  # noqa: F401
 
     while True:
         try:
@@ -153,7 +190,7 @@ def _worker_main(conn, parent_pid: int) -> None:
             return
         if job is None:
             return
-        video, session_dir = Path(job[0]), Path(job[1])
+        kind, video, session_dir = job[0], Path(job[1]), Path(job[2])
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -163,7 +200,10 @@ def _worker_main(conn, parent_pid: int) -> None:
                 conn.send(("progress", done, total))
 
         try:
-            run_analysis(video, session_dir, progress)
+            if kind == "annotate":
+                run_annotation(video, session_dir / "results", progress)
+            else:
+                run_analysis(video, session_dir, progress)
             conn.send(("done", ""))
         except (VideoError, ModelError) as err:
             conn.send(("failed", _user_message(err, video)))
@@ -304,11 +344,11 @@ class AnalysisQueue:
             self._threads.append(thread)
             thread.start()
 
-    def submit(self, sid: str) -> None:
-        """Queue a session for analysis."""
+    def submit(self, sid: str, kind: str = "analyze") -> None:
+        """Queue a session for analysis (a ``queued`` session), or for its annotated video (``annotating``)."""
         with self._lock:
             self._cancelled.discard(sid)
-        self._jobs.put(sid)
+        self._jobs.put((sid, kind))
 
     def cancel(self, sid: str) -> None:
         """Drop a session from the queue, stopping its analysis if running; returns once nothing writes to it."""
@@ -340,27 +380,31 @@ class AnalysisQueue:
 
     def _work(self, child: _Child) -> None:
         while True:
-            sid = self._jobs.get()
-            if sid is None:
+            job = self._jobs.get()
+            if job is None:
                 return
+            sid, kind = job
             with self._lock:
                 if sid in self._cancelled:
                     continue
                 session = self.store.get(sid)
-                if session is None or session.state != "queued":
+                if session is None or session.state != {"analyze": "queued", "annotate": "annotating"}[kind]:
                     continue
                 self._running[sid] = child
             try:
-                self._analyze(child, session)
+                self._run(child, session, kind)
             finally:
                 with self._lock:
                     self._running.pop(sid, None)
 
-    def _analyze(self, child: _Child, session) -> None:
+    def _run(self, child: _Child, session, kind: str) -> None:
         store = self.store
-        store.set_state(session.id, "running")
+        # After an annotation, success or not, the analysis itself is still done.
+        on_failure = "failed" if kind == "analyze" else "done"
+        if kind == "analyze":
+            store.set_state(session.id, "running")
         child.ensure()
-        child.conn.send((str(store.video_path(session)), str(store.folder(session.id))))
+        child.conn.send((kind, str(store.video_path(session)), str(store.folder(session.id))))
         while True:
             message = child.receive()
             if message is None:
@@ -372,7 +416,10 @@ class AnalysisQueue:
                     logger.error("worker for session %s died (exit code %s)", session.id, exitcode)
                     for tmp in store.folder(session.id).glob(".results-*.tmp"):
                         shutil.rmtree(tmp, ignore_errors=True)
-                    store.set_state(session.id, "failed", "the analysis process stopped unexpectedly")
+                    for tmp in store.folder(session.id).glob("results/.*.tmp*"):
+                        tmp.unlink()
+                    task = "the analysis" if kind == "analyze" else "making the annotated video"
+                    store.set_state(session.id, on_failure, f"{task} stopped unexpectedly")
                 return
             if message[0] == "progress":
                 store.set_progress(session.id, message[1], message[2])
@@ -380,5 +427,5 @@ class AnalysisQueue:
                 store.set_state(session.id, "done")
                 return
             else:
-                store.set_state(session.id, "failed", message[1])
+                store.set_state(session.id, on_failure, message[1])
                 return

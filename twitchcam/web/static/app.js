@@ -68,6 +68,9 @@ function statusText(s) {
   if (s.state === "failed") return `failed: ${s.error}`;
   if (s.state === "queued") return "waiting";
   const { frames_done: done, frames_total: total } = s.progress;
+  if (s.state === "annotating") {
+    return total > 0 ? `making the annotated video ${Math.floor((100 * done) / total)} %` : "making the annotated video";
+  }
   if (total > 0 && done >= total) return "writing the report";
   if (total > 0) return `analyzing ${Math.floor((100 * done) / total)} %`;
   return done > 0 ? `analyzing (${done} frames)` : "analyzing";
@@ -83,13 +86,14 @@ function sessionRow(s) {
   const perMin = s.events_per_minute
     ? `${(s.events_per_minute.left ?? 0).toFixed(1)} / ${(s.events_per_minute.right ?? 0).toFixed(1)}` : "";
   const status = el("td", { class: `state state-${s.state}` }, statusText(s));
-  if (s.state === "running" && progressFraction(s) !== null) {
+  if ((s.state === "running" || s.state === "annotating") && progressFraction(s) !== null) {
     const bar = el("progress", { max: "1" });
     bar.value = progressFraction(s);
     status.prepend(bar, " ");
   }
   return el("tr", { "data-sid": s.id, "data-state": s.state },
-    el("td", {}, el("a", { href: `/sessions/${s.id}` }, s.label || s.original_name)),
+    el("td", {}, el("a", { href: `/sessions/${s.id}` }, s.label || s.original_name),
+      s.label ? el("span", { class: "file" }, s.original_name) : ""),
     el("td", {}, formatDate(s.created)),
     el("td", {}, formatDuration(s.duration_s)),
     el("td", {}, s.pattern ? PATTERN_TITLES[s.pattern] || s.pattern : ""),
@@ -106,7 +110,7 @@ async function refreshSessions() {
     tbody.replaceChildren(...sessions.map(sessionRow));
     document.getElementById("no-sessions").hidden = sessions.length > 0;
     document.getElementById("sessions").hidden = sessions.length === 0;
-    pending = sessions.some((s) => s.state === "queued" || s.state === "running");
+    pending = sessions.some((s) => ["queued", "running", "annotating"].includes(s.state));
   } catch (err) {
     pending = true; // server restarting: keep trying
   }
@@ -177,16 +181,33 @@ function setupSession() {
       window.location.reload();
     });
   }
-  if (status.dataset.state !== "queued" && status.dataset.state !== "running") return;
+  const annotate = document.getElementById("annotate");
+  if (annotate) {
+    annotate.addEventListener("click", async () => {
+      annotate.disabled = true;
+      try {
+        await api("POST", `/api/sessions/${sid}/annotate`);
+        window.location.reload();
+      } catch (err) {
+        window.alert(err.message);
+        annotate.disabled = false;
+      }
+    });
+  }
+  if (!["queued", "running", "annotating"].includes(status.dataset.state)) return;
   const bar = document.getElementById("progress");
   const text = document.getElementById("progress-text");
   async function poll() {
     try {
       const s = await api("GET", `/api/sessions/${sid}`);
-      if (s.state === "done" || s.state === "failed") { window.location.reload(); return; }
+      if (s.state !== status.dataset.state && (s.state === "done" || s.state === "failed")) {
+        window.location.reload();
+        return;
+      }
       const f = progressFraction(s);
       if (f === null) bar.removeAttribute("value"); else bar.value = f;
-      text.textContent = s.state === "queued" ? "Waiting for a free worker…" : `${statusText(s)[0].toUpperCase()}${statusText(s).slice(1)}…`;
+      const words = statusText(s);
+      text.textContent = s.state === "queued" ? "Waiting for a free worker…" : `${words[0].toUpperCase()}${words.slice(1)}…`;
     } catch (err) {
       text.textContent = "Waiting for the server…";
     }

@@ -1,0 +1,175 @@
+"""``twitchcam serve`` under load: wall time of 4 uploads at once against the command line, page latency meanwhile,
+and the server's memory while a 2 GB file streams in.
+
+Run: python benchmarks/serve.py [--clips 4] [--seconds 20] [--upload-gb 2]
+
+1. Makes ``--clips`` clips of ``--seconds`` from ``sample_videos/`` (alternately ``hfs_left.mp4`` and
+   ``normal.mp4``; ``tests/data/single_face.mp4`` looped when they are missing).
+2. Baseline: two ``twitchcam analyze`` processes at once, each working through half of the clips one after the
+   other; wall time from start to both exiting.
+3. Server: ``twitchcam serve`` (default workers: one per core) is started and ready; then all clips are uploaded at
+   once and the wall time runs until every session is done (analysis, exports and report written). Meanwhile a
+   client asks for a page, the session list, a script, or a session page every 100 ms and records each answer's
+   latency.
+4. Memory: a sparse file of ``--upload-gb`` is uploaded to the same server; its peak resident memory (VmHWM)
+   before and after is printed. (The probe refuses it afterwards: zeros are not a video.)
+
+The machine should otherwise be idle: the numbers are wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from twitchcam.video import VideoWriter, iter_frames
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-c", "import sys; from twitchcam.cli import main; sys.exit(main())"]
+
+
+def make_clips(folder: Path, n: int, seconds: float) -> list[Path]:
+    """``n`` clips of ``seconds`` at 30 fps, cut (or looped forward and backward) from the sample videos."""
+    sources = [REPO / "sample_videos" / "hfs_left.mp4", REPO / "sample_videos" / "normal.mp4"]
+    if not all(p.exists() for p in sources):
+        sources = [REPO / "tests" / "data" / "single_face.mp4"]
+    clips = []
+    for i in range(n):
+        frames = [f.image for f in iter_frames(sources[i % len(sources)])]
+        loop = frames + frames[::-1]
+        path = folder / f"clip{i}_{sources[i % len(sources)].stem}.mp4"
+        with VideoWriter(path, 30, (frames[0].shape[1], frames[0].shape[0])) as writer:
+            for k in range(int(seconds * 30)):
+                writer.write(loop[k % len(loop)])
+        clips.append(path)
+    return clips
+
+
+def baseline(clips: list[Path], out: Path) -> float:
+    """Wall time of two ``twitchcam analyze`` processes, each analyzing half the clips in turn."""
+    halves = [clips[0::2], clips[1::2]]
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(CLI + ["analyze", *map(str, half), "--out", str(out / f"p{i}"), "--quiet"],
+                              stdout=subprocess.DEVNULL) for i, half in enumerate(halves)]
+    for proc in procs:
+        if proc.wait() != 0:
+            raise SystemExit("twitchcam analyze failed")
+    return time.perf_counter() - t0
+
+
+def start_server(data: Path) -> tuple[subprocess.Popen, str, str]:
+    proc = subprocess.Popen(CLI + ["serve", "--data", str(data), "--port", "0"], stdout=subprocess.PIPE, text=True)
+    url = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline()).group(0)
+    token = re.search(r'name="twitchcam-token" content="([^"]+)"', httpx.get(url).text).group(1)
+    time.sleep(5)  # let the worker processes finish importing, as on a server that has been running a while
+    return proc, url, token
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+class LatencyProbe(threading.Thread):
+    """Ask the server for something every ``interval_s`` and keep each answer's latency in seconds."""
+
+    def __init__(self, url: str, interval_s: float = 0.1):
+        super().__init__(daemon=True)
+        self.url, self.interval_s = url, interval_s
+        self.latencies: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+        self.paths = ["", "api/sessions", "static/app.js", "record"]
+
+    def run(self):
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            i = 0
+            while not self.stop.is_set():
+                path = self.paths[i % len(self.paths)]
+                t0 = time.perf_counter()
+                r = client.get(path)
+                self.latencies.append((time.perf_counter() - t0, path))
+                r.raise_for_status()
+                if path == "api/sessions" and r.json()["sessions"]:
+                    sid = r.json()["sessions"][0]["id"]
+                    self.paths = ["", "api/sessions", "static/app.js", f"sessions/{sid}"]
+                i += 1
+                self.stop.wait(self.interval_s)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--upload-gb", type=float, default=2.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="twitchcam-bench-serve-") as tmp:
+        tmp = Path(tmp)
+        clips = make_clips(tmp, args.clips, args.seconds)
+        print(f"{len(clips)} clips of {args.seconds:.0f} s: {', '.join(p.name for p in clips)}")
+
+        t_cli = baseline(clips, tmp / "cli")
+        print(f"two `twitchcam analyze` processes, {len(clips) // 2} clips each: {t_cli:.1f} s")
+
+        proc, url, token = start_server(tmp / "data")
+        try:
+            probe = LatencyProbe(url)
+            probe.start()
+            t0 = time.perf_counter()
+
+            def upload(path: Path) -> str:
+                r = httpx.post(url + "api/upload", params={"name": path.name, "label": path.stem},
+                               content=path.read_bytes(), headers={"X-Twitchcam-Token": token}, timeout=60)
+                r.raise_for_status()
+                return r.json()["id"]
+
+            with ThreadPoolExecutor(len(clips)) as pool:
+                ids = list(pool.map(upload, clips))
+            t_uploaded = time.perf_counter() - t0
+            while True:
+                states = {s["id"]: s["state"] for s in httpx.get(url + "api/sessions").json()["sessions"]}
+                if all(states[i] in ("done", "failed") for i in ids):
+                    break
+                time.sleep(0.1)
+            t_serve = time.perf_counter() - t0
+            probe.stop.set()
+            probe.join()
+            failed = [i for i in ids if states[i] != "done"]
+            print(f"`twitchcam serve`, {len(clips)} uploads at once: all uploaded after {t_uploaded:.2f} s, all "
+                  f"reports ready after {t_serve:.1f} s{f' ({len(failed)} FAILED)' if failed else ''}")
+            print(f"ratio serve / command line: {t_serve / t_cli:.2f} (target <= 1.2)")
+            lat = np.array([x for x, _ in probe.latencies]) * 1000
+            worst = max(probe.latencies)
+            print(f"page latency during the analyses, {len(lat)} requests: median {np.median(lat):.0f} ms, "
+                  f"p99 {np.percentile(lat, 99):.0f} ms, max {lat.max():.0f} ms (/{worst[1]}) (target < 200 ms)")
+
+            size = int(args.upload_gb * (1 << 30))
+            big = tmp / "big.mp4"
+            with open(big, "wb") as fh:
+                fh.truncate(size)
+            before = peak_rss_mb(proc.pid)
+            t0 = time.perf_counter()
+            with open(big, "rb") as fh:
+                r = httpx.post(url + "api/upload", params={"name": big.name}, content=fh, timeout=600,
+                               headers={"X-Twitchcam-Token": token, "Content-Length": str(size)})
+            t_big = time.perf_counter() - t0
+            print(f"{args.upload_gb:g} GB upload: {t_big:.1f} s ({size / t_big / 1e6:.0f} MB/s), answered "
+                  f"{r.status_code}; server peak memory {before:.0f} MB before, {peak_rss_mb(proc.pid):.0f} MB "
+                  "after")
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()
