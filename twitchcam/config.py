@@ -27,6 +27,9 @@ class Config:
         roughly halve the amplitude of 80-300 ms eyelid twitches with earlier MediaPipe releases); with mediapipe
         1.2 both modes were measured to give identical landmarks at the same cost
         (``benchmarks/running_mode.py``). IMAGE stays the default because it cannot smooth.
+    inference_threads : int
+        MediaPipe instances run side by side on the frames of one video (IMAGE mode only); 0 means one per CPU
+        core, at most 4. Batch workers set 1, since they already use one process per core.
     max_side_px : int
         Frames whose longer side exceeds this are downscaled before landmark inference. Landmarks are still
         reported in pixels of the original frame.
@@ -62,6 +65,10 @@ class Config:
     noise_k : float
         Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
         noisier than the fixed thresholds assume.
+    asym_spread_k : float
+        Asymmetry thresholds are raised to ``asym_spread_k`` times the robust spread (scaled MAD) of the
+        left-right difference over the recording, for footage whose sides disagree more at rest (strong head
+        motion, uneven light).
     merge_gap_s : float
         Supra-threshold runs of one side and region separated by less than this are one event.
     min_event_s : float
@@ -89,6 +96,7 @@ class Config:
     """
 
     running_mode: str = "image"
+    inference_threads: int = 0
     max_side_px: int = 1280
     min_face_detection_confidence: float = 0.5
     min_face_presence_confidence: float = 0.5
@@ -107,6 +115,7 @@ class Config:
     bilateral_off_frac: float = 0.15
     bilateral_ratio: float = 0.7
     noise_k: float = 4.0
+    asym_spread_k: float = 3.0
     merge_gap_s: float = 0.08
     min_event_s: float = 0.05
     tonic_min_s: float = 1.0

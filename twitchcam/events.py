@@ -230,10 +230,15 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
         if region == "periocular":
             bilateral, bilateral_mask = _bilateral_closures(t, sig, gap, dt, cfg)
             tables.append(bilateral)
+        # How far the two sides differ at rest on this recording (robust, so twitches barely count): strong head
+        # motion or a poorly lit side make the sides disagree more, and the asymmetry threshold rises with it.
+        difference = sig[:, 0] - sig[:, 1]
+        difference = difference[np.isfinite(difference)]
+        spread = 1.4826 * np.median(np.abs(difference - np.median(difference))) if len(difference) else 0.0
         for j, side in enumerate(("left", "right")):
             # On jittery footage the thresholds rise with the measured frame-to-frame noise.
             floor = cfg.noise_k * signals.noise[name][j]
-            on_j, asym_j = max(on, floor), max(asym_on, floor)
+            on_j, asym_j = max(on, floor), max(asym_on, floor, cfg.asym_spread_k * spread)
             excess = sig[:, j] - sig[:, 1 - j]
             active = _close_gaps((excess > asym_j / 2) & (sig[:, j] > on_j / 2), gap)
             # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on

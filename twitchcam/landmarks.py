@@ -18,10 +18,13 @@ more than 1.5 times larger.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import os
+import queue
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -239,8 +242,37 @@ class LandmarkDetector:
             self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)
         self._previous = None
 
+    def detect_faces(self, image: np.ndarray, t: float) -> list[np.ndarray]:
+        """Every face in one frame.
+
+        Parameters
+        ----------
+        image : ndarray, shape (height, width, 3), uint8
+            BGR frame, upright and unmirrored.
+        t : float
+            Presentation time in seconds (used by VIDEO mode).
+
+        Returns
+        -------
+        list of ndarray, each shape (478, 3), float32
+            Landmarks of each face in pixels of ``image``.
+        """
+        h, w = image.shape[:2]
+        small = downscale(image, self.config.max_side_px)
+        rgb = np.ascontiguousarray(small[:, :, ::-1])
+        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+        if self.config.running_mode == "video":
+            # MediaPipe needs strictly increasing integer milliseconds.
+            ms = max(int(round(t * 1000)), self._last_ms + 1)
+            self._last_ms = ms
+            result = self._landmarker.detect_for_video(mp_image, ms)
+        else:
+            result = self._landmarker.detect(mp_image)
+        return [np.array([(p.x * w, p.y * h, p.z * w) for p in face], dtype=np.float32)
+                for face in result.face_landmarks]
+
     def detect(self, image: np.ndarray, t: float) -> tuple[np.ndarray | None, int]:
-        """Find the patient's landmarks in one frame.
+        """Find the patient's landmarks in one frame, following the patient from frame to frame.
 
         Parameters
         ----------
@@ -256,19 +288,7 @@ class LandmarkDetector:
         n_faces : int
             Number of faces found.
         """
-        h, w = image.shape[:2]
-        small = downscale(image, self.config.max_side_px)
-        rgb = np.ascontiguousarray(small[:, :, ::-1])
-        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
-        if self.config.running_mode == "video":
-            # MediaPipe needs strictly increasing integer milliseconds.
-            ms = max(int(round(t * 1000)), self._last_ms + 1)
-            self._last_ms = ms
-            result = self._landmarker.detect_for_video(mp_image, ms)
-        else:
-            result = self._landmarker.detect(mp_image)
-        faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in face], dtype=np.float32)
-                 for face in result.face_landmarks]
+        faces = self.detect_faces(image, t)
         if not faces:
             return None, 0
         xyz = faces[choose_patient(faces, self._previous)]
@@ -286,6 +306,56 @@ class LandmarkDetector:
         self.close()
 
 
+def inference_threads(config: Config) -> int:
+    """How many MediaPipe instances to run side by side: ``config.inference_threads``, or with 0 one per core
+    (at most 4). VIDEO mode tracks from frame to frame, so it always uses one."""
+    if config.running_mode == "video":
+        return 1
+    if config.inference_threads:
+        return config.inference_threads
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                      4))
+
+
+def _faces_in_order(frames: Iterable, config: Config, model, n_threads: int):
+    """Yield ``(frame, faces)`` in frame order, with inference spread over ``n_threads`` MediaPipe instances.
+
+    Each instance has its own native dispatch thread and releases the GIL while it runs, so instances on
+    different cores run in parallel. At most ``2 * n_threads`` frames are in flight, so memory stays flat.
+    """
+    detectors: queue.Queue = queue.Queue()
+    made: list[LandmarkDetector] = []
+    try:
+        for _ in range(n_threads):
+            made.append(LandmarkDetector(config, model))
+            detectors.put(made[-1])
+
+        def run(frame):
+            detector = detectors.get()
+            try:
+                return detector.detect_faces(frame.image, frame.t)
+            finally:
+                detectors.put(detector)
+
+        if n_threads == 1:
+            for frame in frames:
+                yield frame, made[0].detect_faces(frame.image, frame.t)
+            return
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="twitchcam-landmarks") as pool:
+            pending: collections.deque = collections.deque()
+            for frame in frames:
+                pending.append((frame, pool.submit(run, frame)))
+                if len(pending) >= 2 * n_threads:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+    finally:
+        for detector in made:
+            detector.close()
+
+
 def detect_landmarks(frames: Iterable, config: Config | None = None, model: str | Path | None = None,
                      on_frame: Callable[[int], None] | None = None) -> Landmarks:
     """Run the Face Landmarker over a sequence of frames.
@@ -295,7 +365,7 @@ def detect_landmarks(frames: Iterable, config: Config | None = None, model: str 
     frames : iterable of Frame
         Objects with ``t`` (seconds) and ``image`` (BGR uint8, shape (height, width, 3)), in time order.
     config : Config | None
-        Settings; defaults to ``Config()``.
+        Settings; defaults to ``Config()``. ``inference_threads`` MediaPipe instances share the frames.
     model : str | Path | None
         Model bundle, see :func:`find_model`.
     on_frame : callable | None
@@ -304,25 +374,28 @@ def detect_landmarks(frames: Iterable, config: Config | None = None, model: str 
     Returns
     -------
     Landmarks
-        One row per frame; NaN rows where no face was found.
+        One row per frame; NaN rows where no face was found. With several faces in a frame the patient is chosen
+        in frame order by :func:`choose_patient`.
     """
+    cfg = config or Config()
     ts: list[float] = []
     rows: list[np.ndarray] = []
-    found: list[bool] = []
     counts: list[int] = []
     nan_row = np.full((N_LANDMARKS, 3), np.nan, np.float32)
     size = (0, 0)
-    with LandmarkDetector(config, model) as detector:
-        for i, frame in enumerate(frames):
-            size = (frame.image.shape[1], frame.image.shape[0])
-            xyz, n = detector.detect(frame.image, frame.t)
-            ts.append(frame.t)
-            rows.append(nan_row if xyz is None else xyz)
-            found.append(xyz is not None)
-            counts.append(n)
-            if on_frame is not None:
-                on_frame(i)
+    previous = None
+    for i, (frame, faces) in enumerate(_faces_in_order(frames, cfg, model, inference_threads(cfg))):
+        size = (frame.image.shape[1], frame.image.shape[0])
+        if faces:
+            previous = faces[choose_patient(faces, previous)]
+            rows.append(previous)
+        else:
+            rows.append(nan_row)
+        ts.append(frame.t)
+        counts.append(len(faces))
+        if on_frame is not None:
+            on_frame(i)
     if not ts:
         return Landmarks.empty(size)
-    return Landmarks(np.asarray(ts, np.float64), np.stack(rows), np.asarray(found), np.asarray(counts, np.int16),
-                     size)
+    counts_arr = np.asarray(counts, np.int16)
+    return Landmarks(np.asarray(ts, np.float64), np.stack(rows), counts_arr > 0, counts_arr, size)
