@@ -255,7 +255,7 @@ def server(tmp_path):
     """``twitchcam serve`` in a subprocess on a free port; yields ``(url, process)``."""
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from twitchcam.cli import main; sys.exit(main())", "serve",
-         "--data", str(tmp_path / "data"), "--port", "0", "--workers", "2"],
+         "--data", str(tmp_path / "data"), "--port", "0", "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = proc.stdout.readline()
     match = re.search(r"http://127\.0\.0\.1:\d+/", line)
@@ -349,9 +349,9 @@ def test_browser_upload_report_and_record(server, tmp_path):
     token = re.search(r'name="twitchcam-token" content="([^"]+)"', httpx.get(url).text).group(1)
     big = tmp_path / "big.mp4"
     with open(big, "wb") as fh:
-        fh.truncate(256 << 20)  # sparse: costs no disk
+        fh.truncate(128 << 20)  # sparse: costs no disk
     with open(big, "rb") as fh:
         r = httpx.post(url + "api/upload", params={"name": "big.mp4"}, content=fh,
-                       headers={"X-Twitchcam-Token": token, "Content-Length": str(256 << 20)}, timeout=60)
+                       headers={"X-Twitchcam-Token": token, "Content-Length": str(128 << 20)}, timeout=60)
     assert r.status_code == 422  # received whole, then refused by the probe: zeros are not a video
     assert _peak_rss_mb(proc.pid) - before < 48

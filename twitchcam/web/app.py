@@ -210,7 +210,7 @@ def _read_events(path: Path, limit: int) -> tuple[list[dict], int]:
     return rows[:limit], len(rows)
 
 
-async def session_page(request: Request) -> Response:
+def session_page(request: Request) -> Response:
     session = _session_or_404(request)
     store = request.app.state.store
     files = []
@@ -229,7 +229,7 @@ async def session_page(request: Request) -> Response:
                  events=events, n_events=n_events)
 
 
-async def result_file(request: Request) -> Response:
+def result_file(request: Request) -> Response:
     session = _session_or_404(request)
     store = request.app.state.store
     name = request.path_params["name"]
@@ -245,7 +245,7 @@ async def result_file(request: Request) -> Response:
                         headers={"content-security-policy": DOWNLOAD_CSP})
 
 
-async def video_file(request: Request) -> Response:
+def video_file(request: Request) -> Response:
     session = _session_or_404(request)
     path = request.app.state.store.video_path(session)
     suffix = Path(session.video).suffix
@@ -270,7 +270,7 @@ async def api_delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def api_retry(request: Request) -> Response:
+def api_retry(request: Request) -> Response:
     session = _session_or_404(request)
     if session.state != "failed":
         return _error(request, 409, "Only a failed analysis can be retried.")
@@ -283,7 +283,7 @@ def _can_annotate() -> bool:
     return importlib.util.find_spec("twitchcam.annotate") is not None
 
 
-async def api_annotate(request: Request) -> Response:
+def api_annotate(request: Request) -> Response:
     session = _session_or_404(request)
     state = request.app.state
     if not _can_annotate():

@@ -153,7 +153,8 @@ class SessionStore:
         self.incoming = self.root / ".incoming"
         self.incoming.mkdir(parents=True, exist_ok=True)
         self._sessions: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the dict of sessions
+        self._write_lock = threading.Lock()  # session.json files
         self._lock_file = None
 
     def acquire(self) -> None:
@@ -298,18 +299,23 @@ class SessionStore:
 
     def set_state(self, sid: str, state: str, error: str = "") -> Session | None:
         """Change a session's state (and store it); ``done`` reads the summary. None if the session is gone."""
-        with self._lock:
-            session = self._sessions.get(sid)
-            if session is None:
-                return None
+        # Disk work happens outside the lock that readers of the session list take, so the pages never wait on it.
+        with self._write_lock:
             summary = self._read_summary(self.folder(sid)) if state in ("done", "annotating") else None
             if state in ("done", "annotating") and summary is None:
                 state, error = "failed", "the analysis finished without a summary"
+            with self._lock:
+                session = self._sessions.get(sid)
+            if session is None:
+                return None
             # The frame count estimated at upload stays while running, so progress has a total from the start.
             session = dataclasses.replace(session, state=state, error=error, summary=summary, frames_done=0,
                                           frames_total=session.frames_total if state != "done" else 0)
             _write_json(self.folder(sid) / "session.json", session.record())
-            self._sessions[sid] = session
+            with self._lock:
+                if sid not in self._sessions:
+                    return None
+                self._sessions[sid] = session
             return session
 
     def set_progress(self, sid: str, frames_done: int, frames_total: int) -> None:
