@@ -58,6 +58,8 @@ def _cmd_analyze(args) -> int:
                   file=sys.stderr)
             failed += 1
             continue
+        _write_extras(out_dir, path, annotate=args.annotate, export=args.export, report=args.report,
+                      model=args.model, quiet=args.quiet, landmarks=analysis.landmarks)
         events = analysis.events
         counts = ", ".join(f"{side} {int((events.side == side).sum())}" for side in ("left", "right", "bilateral"))
         print(f"{path.name}: {analysis.summary.finding} {len(events)} events ({counts}) -> {out_dir}")
@@ -133,6 +135,63 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _export_formats(text: str) -> tuple[str, ...]:
+    from .exports import parse_formats
+
+    try:
+        return parse_formats(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _write_extras(out_dir: Path, video: Path | None, annotate: bool, export: tuple | None, report: bool,
+                  model: str | None, quiet: bool, landmarks=None) -> list[Path]:
+    """Annotated video, timeline exports and report.html of an analysis folder, as the options ask."""
+    written = []
+    if video is not None and annotate:
+        from .annotate import annotate_video
+
+        bar = None
+        progress = None
+        if not quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(unit="frame", desc=f"annotating {video.name}", leave=False)
+            progress = lambda done, total: (setattr(bar, "total", total or None), bar.update(1))  # noqa: E731
+        try:
+            written.append(annotate_video(video, out_dir, landmarks=landmarks, model=model, progress=progress))
+        finally:
+            if bar is not None:
+                bar.close()
+    if export:
+        from .exports import write_exports
+
+        written += write_exports(out_dir, export, video=video)
+    if report:
+        from .report import render_report
+
+        written.append(render_report(out_dir))
+    return written
+
+
+def _cmd_report(args) -> int:
+    video = args.annotate or args.video
+    for path in _write_extras(Path(args.dir), Path(video) if video else None, annotate=bool(args.annotate),
+                              export=args.export, report=True, model=args.model, quiet=args.quiet):
+        print(path)
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from .compare import compare_sessions, format_table, write_comparison
+
+    comparison = compare_sessions(args.dir_a, args.dir_b, tuple(args.labels) if args.labels else None)
+    print(format_table(comparison), end="")
+    for path in write_comparison(comparison, args.out):
+        print(f"-> {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``twitchcam`` command."""
     parser = argparse.ArgumentParser(
@@ -153,7 +212,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of settings, e.g. a previous run's config.json")
     p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                   help="write report.html, the one-file clinical report (default: yes)")
+    p.add_argument("--annotate", action="store_true",
+                   help="also write annotated.webm: the video with tracked regions, meters and event labels")
+    p.add_argument("--export", type=_export_formats, metavar="FORMATS",
+                   help="also write timelines: comma-separated among bids (events.tsv + events.json), "
+                        "vtt (events.vtt captions), eaf (events.eaf for ELAN)")
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("report", help="(re)write report.html of an analysis folder, optionally with annotated "
+                                      "video and timeline exports",
+                       description="Render report.html from an analysis folder (events.csv, summary.json, "
+                                   "signals.csv, config.json): one self-contained file that opens offline.")
+    p.add_argument("dir", metavar="DIR", help="analysis folder written by twitchcam analyze")
+    p.add_argument("--annotate", metavar="VIDEO",
+                   help="also write annotated.webm from the analyzed VIDEO (landmarks are detected again unless "
+                        "the folder has landmarks.npz)")
+    p.add_argument("--export", type=_export_formats, metavar="FORMATS",
+                   help="also write timelines: comma-separated among bids, vtt, eaf")
+    p.add_argument("--video", metavar="VIDEO", help="the analyzed video, linked from events.eaf")
+    p.add_argument("--model", help="Face Landmarker .task bundle, for --annotate (default: bundled)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("compare", help="compare two analysis folders of one patient (e.g. before/after botulinum "
+                                       "toxin)",
+                       description="Per side: frequency, duration, amplitude and severity proxies of two sessions, "
+                                   "with the change B - A. Prints a table and writes compare.html and "
+                                   "compare.json.")
+    p.add_argument("dir_a", metavar="DIR_A", help="first analysis folder (e.g. before)")
+    p.add_argument("dir_b", metavar="DIR_B", help="second analysis folder (e.g. after)")
+    p.add_argument("--out", "-o", default="twitchcam-compare", help="output folder (default: %(default)s)")
+    p.add_argument("--labels", nargs=2, metavar=("A", "B"), help="names of the sessions, e.g. before after")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("batch", help="analyze a video archive on every core or on a Dask cluster, resumably",
                        description="Analyze every video of the inputs (files, folders searched recursively, glob "

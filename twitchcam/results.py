@@ -1,0 +1,200 @@
+"""An analysis folder read back: what the report, the exports, the annotated video and the comparison start from.
+
+:func:`read_results` reads the files :func:`twitchcam.outputs.write_analysis` writes (``summary.json``,
+``events.csv``, ``signals.csv``, ``config.json``), so everything downstream works the same whether the analysis
+ran a minute ago, on another machine, or in a live session that writes the same files. ``landmarks.npz`` is read
+when present (it is optional).
+
+Sides are the PATIENT's; times are presentation times in seconds, as in the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .events import Events
+from .landmarks import Landmarks
+from .outputs import SIGNAL_COLUMNS, read_events_csv
+
+logger = logging.getLogger(__name__)
+
+#: The files an analysis folder must hold.
+REQUIRED_FILES = ("summary.json", "events.csv", "signals.csv", "config.json")
+
+
+@dataclass(frozen=True)
+class Results:
+    """The contents of one analysis folder.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The folder.
+    summary : dict
+        ``summary.json``: pattern, side, finding, criteria, metrics, video facts, notes, source.
+    events : Events
+        ``events.csv``.
+    config : Config
+        ``config.json``, the settings the analysis ran with (settings this version does not know are left out,
+        settings it adds take their defaults; see ``settings``).
+    settings : dict
+        ``config.json`` exactly as written.
+    t : ndarray, shape (n_frames,), float64
+        Presentation time of each frame in seconds.
+    face_found, measured : ndarray, shape (n_frames,), bool
+        Whether a face was found, and whether it was measured (found and not turned too far).
+    eye_closure : ndarray, shape (n_frames, 2), float64
+        Fraction of the resting eye opening lost, columns (left, right); NaN where not measured.
+    mouth_pull : ndarray, shape (n_frames, 2), float64
+        Mouth-corner pull up and out, columns (left, right), in inter-ocular distances.
+    brow_raise : ndarray, shape (n_frames, 2), float64
+        Brow elevation, columns (left, right), in inter-ocular distances.
+    head_rotation_deg : ndarray, shape (n_frames,), float64
+        Head rotation away from the recording's reference pose, in degrees.
+    head_scale : ndarray, shape (n_frames,), float64
+        Apparent face size relative to the reference (1 = unchanged).
+    """
+
+    out_dir: Path
+    summary: dict
+    events: Events
+    config: Config
+    settings: dict
+    t: np.ndarray
+    face_found: np.ndarray
+    measured: np.ndarray
+    eye_closure: np.ndarray
+    mouth_pull: np.ndarray
+    brow_raise: np.ndarray
+    head_rotation_deg: np.ndarray
+    head_scale: np.ndarray
+
+    def __post_init__(self):
+        n = len(self.t)
+        for name in ("face_found", "measured", "head_rotation_deg", "head_scale"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"Results.{name} must have shape ({n},)")
+        for name in ("eye_closure", "mouth_pull", "brow_raise"):
+            if getattr(self, name).shape != (n, 2):
+                raise ValueError(f"Results.{name} must have shape ({n}, 2)")
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the recording in seconds (from ``summary.json``)."""
+        return float(self.summary["video"]["duration_s"])
+
+    @property
+    def measured_minutes(self) -> float:
+        """Minutes of video in which the face was measured: the denominator of every rate per minute."""
+        video = self.summary["video"]
+        return self.duration_s * float(video.get("measured_fraction", video["face_found_fraction"])) / 60
+
+    @property
+    def source_name(self) -> str:
+        """File name of the analyzed video, or the folder name when unknown."""
+        source = self.summary.get("source") or {}
+        return source.get("file") or self.out_dir.name
+
+    def region_signal(self, region: str) -> np.ndarray:
+        """The signal of a region, shape (n_frames, 2), columns (left, right)."""
+        return {"periocular": self.eye_closure, "perioral": self.mouth_pull, "brow": self.brow_raise}[region]
+
+    def landmarks(self) -> Landmarks | None:
+        """``landmarks.npz`` of the folder when the analysis saved it, else None."""
+        path = self.out_dir / "landmarks.npz"
+        return Landmarks.load(path) if path.exists() else None
+
+
+def read_signals_csv(path: str | Path) -> dict[str, np.ndarray]:
+    """Read ``signals.csv`` into one array per column (empty cells are NaN).
+
+    Returns
+    -------
+    dict of str to ndarray, each shape (n_frames,)
+        Keyed by the column names of :data:`twitchcam.outputs.SIGNAL_COLUMNS`.
+
+    Raises
+    ------
+    ValueError
+        If a contract column is missing.
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    missing = [c for c in SIGNAL_COLUMNS if c not in header]
+    if missing:
+        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+    table = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float64, filling_values=np.nan,
+                          ndmin=2)
+    if table.size == 0:
+        table = np.zeros((0, len(header)))
+    return {name: table[:, i] for i, name in enumerate(header)}
+
+
+def read_config(path: str | Path) -> tuple[Config, dict]:
+    """Read ``config.json`` leniently, so folders written by an older or newer version can still be reported.
+
+    Returns
+    -------
+    config : Config
+        The known settings; unknown ones are left out (with a warning), missing ones take their defaults.
+    settings : dict
+        The file's settings as written.
+    """
+    settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        logger.warning("%s: settings of another twitchcam version ignored: %s", path, ", ".join(unknown))
+    return Config.from_dict({k: v for k, v in settings.items() if k in known}), settings
+
+
+def read_results(out_dir: str | Path) -> Results:
+    """Read an analysis folder.
+
+    Parameters
+    ----------
+    out_dir : str | Path
+        A folder written by ``twitchcam analyze`` (or a live session).
+
+    Returns
+    -------
+    Results
+
+    Raises
+    ------
+    ValueError
+        If the folder lacks one of :data:`REQUIRED_FILES` or a file breaks its contract.
+    """
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise ValueError(f"{out}: no such folder")
+    missing = [name for name in REQUIRED_FILES if not (out / name).exists()]
+    if missing:
+        raise ValueError(f"{out}: not a twitchcam analysis folder (missing {', '.join(missing)})")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    config, settings = read_config(out / "config.json")
+    cols = read_signals_csv(out / "signals.csv")
+    pair = lambda name: np.column_stack([cols[f"{name}_left"], cols[f"{name}_right"]])  # noqa: E731
+    return Results(
+        out_dir=out,
+        summary=summary,
+        events=read_events_csv(out / "events.csv"),
+        config=config,
+        settings=settings,
+        t=cols["t_s"],
+        face_found=cols["face_found"] > 0.5,
+        measured=cols["measured"] > 0.5,
+        eye_closure=pair("eye_closure"),
+        mouth_pull=pair("mouth_pull"),
+        brow_raise=pair("brow_raise"),
+        head_rotation_deg=cols["head_rotation_deg"],
+        head_scale=cols["head_scale"],
+    )
