@@ -119,11 +119,14 @@ def criteria_rows(results: Results) -> list[dict]:
     """
     s = results.summary
     m, c, cfg = s["metrics"], s["criteria"], results.config
+    # Without a face there is nothing to judge; without one-sided twitching the side-specific criteria have no side.
+    unknown = "not assessed" if s["pattern"] == "insufficient_data" else None
+    no_side = "no one-sided twitching" if s.get("side") is None and m["laterality_index"] == 0 else None
     n = m.get("unilateral_events", {})
     li = m["laterality_index"]
     rows = [{
         "name": "One-sided",
-        "status": "met" if c["unilateral"] else "not met",
+        "status": unknown or ("met" if c["unilateral"] else "not met"),
         "measurement": f"laterality index {li:+.2f} ({n.get('left', 0)} left vs {n.get('right', 0)} right "
                        "eye and mouth events)",
         "rule": f"|(left − right) / (left + right)| ≥ {cfg.unilateral_min_li:g}, with at least "
@@ -132,13 +135,15 @@ def criteria_rows(results: Results) -> list[dict]:
     cv = m.get("interval_cv")
     rows.append({
         "name": "Irregular intervals",
-        "status": "not assessed" if cv is None else ("met" if c["irregular"] else "not met"),
+        "status": unknown or ("not assessed" if cv is None else ("met" if c["irregular"] else "not met")),
         "measurement": ("fewer than three intervals between episodes" if cv is None else
                         f"coefficient of variation {cv:.2f} over {m.get('episodes', 0)} episodes"),
         "rule": f"CV of the intervals between episodes ≥ {cfg.irregular_min_cv:g} (a metronomic rhythm is near 0)",
     })
     coupling, lag = m.get("eye_mouth_coupling"), m.get("eye_mouth_lag_s")
-    if coupling is None:
+    if no_side:
+        measurement = no_side
+    elif coupling is None:
         measurement = "no mouth twitches on the affected side"
     else:
         measurement = f"{coupling:.0%} of mouth twitches start within {cfg.coupling_window_s:g} s of an eye twitch"
@@ -146,7 +151,7 @@ def criteria_rows(results: Results) -> list[dict]:
             measurement += f"; median lag {lag * 1000:+.0f} ms ({'mouth after eye' if lag >= 0 else 'mouth first'})"
     rows.append({
         "name": "Eye → mouth spread (facial nerve territory)",
-        "status": "met" if c["cn7_spread"] else "not met",
+        "status": unknown or ("met" if c["cn7_spread"] else "not met"),
         "measurement": measurement,
         "rule": f"eye and mouth of the same side both twitch, ≥ {cfg.min_coupling_frac:.0%} of mouth twitches "
                 "together with the eye (synkinesis)",
@@ -154,8 +159,8 @@ def criteria_rows(results: Results) -> list[dict]:
     sign, frac = m.get("other_babinski_sign"), m.get("brow_with_eye_closure_fraction")
     rows.append({
         "name": "Brow elevation during eye closure (“other Babinski sign”)",
-        "status": "not assessed" if sign is None else ("present" if sign else "absent"),
-        "measurement": ("no eye twitches on the affected side" if sign is None else
+        "status": unknown or ("not assessed" if sign is None else ("present" if sign else "absent")),
+        "measurement": (no_side or "no eye twitches on the affected side" if sign is None else
                         f"brow raised during {frac:.0%} of eye twitches on the affected side"),
         "rule": "specific for hemifacial spasm when present; often absent, and its absence never counts against it",
     })
@@ -226,7 +231,7 @@ def mimickers(results: Results, measures: dict[str, SideMeasures]) -> list[dict]
                 + ("small eye-only twitches are compatible with eyelid myokymia." if small and not mouth_n else
                    "closures of the lid and spread argue against simple eyelid myokymia."))
     else:
-        myok = "No periocular twitch on the affected side to judge."
+        myok = "No one-sided periocular twitch to judge."
     myok += " Fine rippling below the detection threshold is not captured."
     if affected and eye_n:
         hemimast = ("The eye is involved, which argues against it (hemimasticatory spasm spares the eye). "
