@@ -220,3 +220,12 @@ def test_report_command_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["report", str(tmp_path), "--export", "srt"])
     assert exc.value.code == 2
+
+
+def test_analyze_options_parse():
+    from twitchcam.cli import build_parser
+
+    args = build_parser().parse_args(["analyze", "v.mp4"])
+    assert args.report is True and args.annotate is False and args.export is None
+    args = build_parser().parse_args(["analyze", "v.mp4", "--no-report", "--annotate", "--export", "eaf,bids"])
+    assert args.report is False and args.annotate is True and args.export == ("eaf", "bids")

@@ -13,6 +13,10 @@ What is drawn
 - The events on screen, e.g. ``LEFT eye: clonic``, held :data:`LABEL_HOLD_S` after the event so a 100 ms twitch
   can be read, and the time.
 
+Frames larger than ``max_side_px`` are shrunk before drawing: OpenCV's VP8 encoder takes about 25 ms per
+640x360 frame on one core and grows with the pixel count, so a full-HD annotated video would take longer to write
+than the analysis.
+
 Landmarks come from the caller (an analysis in memory), from ``landmarks.npz`` of the folder, or are detected
 again from the video. Frame ``i`` of the video is drawn with landmark and signal row ``i``: the pipeline keeps one
 row per decoded frame.
@@ -29,7 +33,7 @@ import numpy as np
 from .landmarks import Landmarks, detect_landmarks
 from .regions import BROW, EYE_OUTLINE, LIPS_OUTLINE, MOUTH_CORNER, SIDES
 from .results import Results, read_results
-from .video import VideoWriter, iter_frames, probe_video
+from .video import VideoWriter, downscale, iter_frames, probe_video
 
 ANNOTATED_NAME = "annotated.webm"
 
@@ -162,7 +166,7 @@ def _event_label(side: str, region: str, kind: str) -> str:
 
 
 def annotate_video(video: str | Path, out_dir: str | Path, landmarks: Landmarks | None = None,
-                   model: str | Path | None = None, out_path: str | Path | None = None,
+                   model: str | Path | None = None, out_path: str | Path | None = None, max_side_px: int = 854,
                    progress: Callable[[int, int], None] | None = None) -> Path:
     """Write the annotated video of an analysis.
 
@@ -180,6 +184,8 @@ def annotate_video(video: str | Path, out_dir: str | Path, landmarks: Landmarks 
     out_path : str | Path | None
         Output file; default ``annotated.webm`` in the folder. Its suffix picks the codec (see
         :class:`twitchcam.video.VideoWriter`).
+    max_side_px : int
+        Longer side of the written video in pixels; larger frames are shrunk (see module docstring).
     progress : callable | None
         Called as ``progress(done_frames, total_frames_hint)``.
 
@@ -205,11 +211,13 @@ def annotate_video(video: str | Path, out_dir: str | Path, landmarks: Landmarks 
     labels = np.array([_event_label(s, r, k) for s, r, k in zip(ev.side, ev.region, ev.kind)], dtype=object)
     scales = meter_scales(results)
     n_rows = len(results.t)
+    scale = min(1.0, max_side_px / max(info.width, info.height))
+    size = (round(info.width * scale), round(info.height * scale))
     tmp = out_path.with_name(f".{out_path.stem}.tmp{out_path.suffix}")
-    with VideoWriter(tmp, fps, (info.width, info.height)) as writer:
+    with VideoWriter(tmp, fps, size) as writer:
         for frame in iter_frames(video):
             i = frame.index
-            xyz = landmarks.xyz[i] if i < len(landmarks) and landmarks.face_found[i] else None
+            xyz = landmarks.xyz[i] * scale if i < len(landmarks) and landmarks.face_found[i] else None
             t = float(results.t[i]) if i < n_rows else frame.t
             on = (ev.onset_s <= t + 1e-6) & (ev.offset_s >= t - 1e-6)
             shown = (ev.onset_s <= t + 1e-6) & (ev.offset_s + LABEL_HOLD_S >= t)
@@ -221,7 +229,10 @@ def annotate_video(video: str | Path, out_dir: str | Path, landmarks: Landmarks 
                 for region in ("periocular", "perioral", "brow"):
                     row = results.region_signal(region)[i]
                     values.update({(side, region): row[j] for j, side in enumerate(SIDES)})
-            writer.write(draw_overlay(frame.image, xyz, values, active, list(dict.fromkeys(labels[shown])), t,
+            image = downscale(frame.image, max_side_px) if scale < 1 else frame.image
+            if image.shape[1::-1] != size:  # rounding of the two resizes may differ by a pixel
+                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            writer.write(draw_overlay(image, xyz, values, active, list(dict.fromkeys(labels[shown])), t,
                                       scales))
             if progress is not None:
                 progress(i + 1, info.n_frames_hint)
