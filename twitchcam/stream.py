@@ -12,15 +12,21 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
   ``2 * round(baseline_window_s / baseline_block_s / 2) + 1`` blocks before its own block. Offline that window is
   centred on the frame; live the future is not known yet, so it trails. On a face at rest the two agree; the
   agreement on generated and real footage is measured in ``tests/test_stream.py`` and ``benchmarks/live.py``;
-- :func:`~twitchcam.signals.robust_noise` on the last ``history_s`` seconds, refreshed every ``noise_every_s``;
-- :func:`~twitchcam.events.detect_events` on a short trailing window (the frames it has not decided on, plus
-  ``lookback_s``): once a stretch of movement is over, at every ``detect_every_s`` while it goes on, never while
-  every signal stays below the level where a run can start. An event is reported once it is final: ended more than ``merge_gap_s`` ago, so that no later run can
-  merge with it. Events are therefore known shortly after they end, never while they last.
+- :func:`~twitchcam.signals.robust_noise` on the last ``history_s`` seconds, refreshed every ``noise_every_s``
+  while nothing moves (it sets the event thresholds, so a run is judged with one value);
+- :func:`~twitchcam.events.detect_events` on the history: when a signal's run has ended (it fell below the level
+  where a run can start and stayed there longer than ``merge_gap_s``), at least every ``detect_every_s`` while
+  movement goes on, never while every signal stays below that level. An event is reported once it is final
+  (ended more than ``merge_gap_s`` ago, so no later run can merge with it), and decided once, at the first
+  detection after that. Events are therefore known shortly after they end, never while they last.
 
 State is bounded: the last ``history_s`` seconds of measures and signals, the last few block quantiles, the keys of
-recently reported events. Work per frame is bounded too: nothing is re-run over the whole history (the one
-exception, a run already going at the start of the trailing window, looks over ``history_s``).
+recently reported events. Work per frame is bounded too: nothing is ever re-run over the session so far.
+
+Where live and offline can differ: the offline baseline window is centred, the live one trails; the offline noise
+and left-right spread (which raise detect_events' thresholds on jittery footage) are those of the whole
+recording, the live ones those of the last ``history_s`` seconds; the head frame comes from the warm-up. With
+thresholds set by the configuration (footage with ordinary landmark jitter) events agree to within a frame.
 
 Time is whatever the frames carry (a live session's monotonic capture clock, in seconds from the first frame);
 frame indices count the frames pushed, so frames dropped before analysis are simply absent.
@@ -102,14 +108,11 @@ class StreamingAnalyzer:
         Seconds of measures and signals kept: the window for the noise estimate and the longest event that can be
         reported whole. Must exceed ``baseline_window_s`` so the trailing baseline window fits.
     detect_every_s : float
-        :func:`~twitchcam.events.detect_events` runs once a stretch of movement is over (every signal back below
-        the level where a run can start, :data:`START_LEVEL_FRAC` of its threshold, for longer than
-        ``merge_gap_s``), and at this interval while movement goes on (a long spasm, talking).
+        :func:`~twitchcam.events.detect_events` runs when a signal falls back below the level where a run can
+        start (:data:`START_LEVEL_FRAC` of its threshold) for longer than ``merge_gap_s``, and at least at this
+        interval while movement goes on (a long spasm, talking).
     noise_every_s : float
         How often the noise estimate is refreshed.
-    lookback_s : float
-        Each run of :func:`~twitchcam.events.detect_events` starts this long before the frames it has not seen, so
-        that a movement that had begun to rise without being an event yet is seen whole.
 
     Attributes
     ----------
@@ -124,7 +127,7 @@ class StreamingAnalyzer:
     """
 
     def __init__(self, config: Config | None = None, warmup_s: float = 2.0, history_s: float = 20.0,
-                 detect_every_s: float = 1.0, lookback_s: float = 1.0, noise_every_s: float = 5.0):
+                 detect_every_s: float = 1.0, noise_every_s: float = 5.0):
         self.config = cfg = config or Config()
         if history_s <= cfg.baseline_window_s + 2 * cfg.baseline_block_s:
             raise ValueError(f"history_s must exceed baseline_window_s + 2 blocks "
@@ -132,7 +135,6 @@ class StreamingAnalyzer:
         self.warmup_s = warmup_s
         self.history_s = history_s
         self.detect_every_s = detect_every_s
-        self.lookback_s = lookback_s
         self.noise_every_s = noise_every_s
         self._noise_t = -np.inf
         self.head: HeadFrame | None = None
@@ -152,8 +154,9 @@ class StreamingAnalyzer:
         self._noise = {name: np.zeros(2) for name in SIGNAL_NAMES}
         self._noise_known = False
         self._next_detection_t = -np.inf
-        self._unseen_from = 0  # first frame that detect_events has not decided on yet
         self._active = False  # a signal has reached a run's start level and not all runs have ended since
+        self._last_above = np.full(6, -1, np.int64)  # per signal column, the last frame at a run's start level
+        self._detected_until = -1  # newest frame at the last detection
         self._gated_from = 0
         # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
         # max(*_on_*, noise_k * noise), so frames below that cannot hold an event and need no detection.
@@ -331,7 +334,10 @@ class StreamingAnalyzer:
         keep = self._hist[:, _T] >= self._hist[-1, _T] - self.history_s
         if not keep.all():
             self._hist = self._hist[keep]
-        if not self._noise_known or (completed and lm.t[-1] >= self._noise_t + self.noise_every_s):
+        # Noise sets detect_events' thresholds: it changes only between stretches of movement, so that every run
+        # is judged with one threshold, however many detections it spans.
+        due = completed and lm.t[-1] >= self._noise_t + self.noise_every_s and not self._active
+        if not self._noise_known or due:
             self._refresh_noise()
         return Signals(lm.t, lm.face_found.copy(), m.measured, eye_closure, mouth_pull, brow_raise, m.eye_opening,
                        m.head_rotation_deg, m.head_scale, self.noise, self.head.iod)
@@ -353,11 +359,11 @@ class StreamingAnalyzer:
     # -- events --------------------------------------------------------------------------------------------------
 
     def _schedule_events(self, final: bool) -> Events:
-        """Run detect_events on the trailing frames when due, and return the events that became final.
+        """Run detect_events on the history when due, and return the events that became final since the last run.
 
         An event is final once it has ended at least ``merge_gap_s`` plus one frame before the newest frame: no
-        later run can merge with it any more. This relies only on detect_events being local (an event depends on
-        the frames from its onset to its offset, each widened by ``merge_gap_s``), not on its thresholds.
+        later run can merge with it any more. This relies on detect_events deciding an event from the frames of
+        its run (widened by ``merge_gap_s``) and from statistics of the whole window, not on its thresholds.
         """
         h = self._hist
         if not len(h):
@@ -368,47 +374,45 @@ class StreamingAnalyzer:
         level = START_LEVEL_FRAC * np.maximum(self._on, self.config.noise_k * noise)
         recent = h[-max(self.n_frames - self._gated_from, guard):]
         with np.errstate(invalid="ignore"):
-            above = (recent[:, _SIGNALS] > level).any(axis=1)
+            above = recent[:, _SIGNALS] > level
+        frames = recent[:, _INDEX].astype(np.int64)
+        newest = int(frames[-1])
+        seen = above.any(axis=0)
+        self._last_above[seen] = np.maximum(self._last_above[seen],
+                                            frames[len(frames) - 1 - np.argmax(above[::-1], axis=0)][seen])
         now = float(h[-1, _T])
-        if not self._active and above[recent[:, _INDEX] >= self._gated_from].any():
+        if not self._active and above[frames >= self._gated_from].any():
             self._active = True
             self._next_detection_t = now + self.detect_every_s
         self._gated_from = self.n_frames
-        # Quiet: every run has ended (no signal at a run's start level for longer than merge_gap_s).
-        quiet = len(recent) >= guard and not above[-guard:].any()
-        if not (final or (self._active and (quiet or now >= self._next_detection_t))):
+        # A signal that was at a run's start level has been below it for longer than merge_gap_s: a run of it
+        # has ended (when every signal has, the stretch of movement is over).
+        ended = ((self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
+        quiet = not above[-guard:].any()
+        if not (final or (self._active and (ended or quiet or now >= self._next_detection_t))):
             return Events.empty()
+        # Over the whole history, not just the last frames: detect_events estimates statistics of the recording
+        # (how far the sides differ at rest), which need more than the few seconds around an event.
+        events = self._detect(h)
         index = h[:, _INDEX].astype(np.int64)
-        start = min(int(np.searchsorted(h[:, _T], self._t_of(self._unseen_from) - self.lookback_s)), len(h) - 1)
-        events = self._detect(h, start)
-        # Overlapping a reported event of the same side and region: that event again, whole or cut by the window.
-        events = events[~self._reported(events)]
-        cut = events.onset_frame == index[start]
-        if start > 0 and cut.any():
-            # A run already going at the window's start: look over the whole history.
-            start = 0
-            events = self._detect(h, start)
-            events = events[~self._reported(events)]
-            cut = events.onset_frame == index[start]
-        if index[start] > 0:
+        final_at = events.offset_frame + guard
+        # Each event is decided once, at the first detection after it became final: later statistics of the
+        # history can neither add it late nor take it back.
+        decide = final_at > self._detected_until
+        if not final:
+            decide &= final_at <= newest
+        if index[0] > 0:
             # A run cut by the start of the history began more than history_s ago: it cannot be reported whole.
-            events = events[~cut]
-        done = np.ones(len(events), bool) if final else events.offset_frame + guard <= index[-1]
-        pending = events[~done]
-        events = events[done]
-        for s, r, a, b in zip(events.side, events.region, events.onset_frame, events.offset_frame):
-            self._emitted[(s, r, int(a))] = int(b)
+            decide &= events.onset_frame > index[0]
+        events = events[decide]
+        events = events[~self._reported(events)]
+        for side, region, onset, offset in zip(events.side, events.region, events.onset_frame, events.offset_frame):
+            self._emitted[(side, region, int(onset))] = int(offset)
         self._emitted = {k: v for k, v in self._emitted.items() if v >= index[0]}
-        self._unseen_from = int(pending.onset_frame.min()) if len(pending) else int(index[max(len(h) - guard, 0)])
+        self._detected_until = newest
         self._next_detection_t = now + self.detect_every_s
         self._active = not (quiet or final)
         return events
-
-    def _t_of(self, frame: int) -> float:
-        """Time of a frame still in the history (or of the oldest one kept)."""
-        h = self._hist
-        i = int(np.searchsorted(h[:, _INDEX], frame))
-        return float(h[min(i, len(h) - 1), _T])
 
     def _reported(self, events: Events) -> np.ndarray:
         """Which events overlap an event of the same side and region reported already, shape (n_events,)."""
@@ -417,10 +421,9 @@ class StreamingAnalyzer:
                          for side, region, onset, offset in
                          zip(events.side, events.region, events.onset_frame, events.offset_frame)], bool)
 
-    def _detect(self, h: np.ndarray, start: int) -> Events:
-        """detect_events on the history from row ``start``, with frame indices of the stream."""
+    def _detect(self, rows: np.ndarray) -> Events:
+        """detect_events on history rows, with frame indices of the stream."""
         self.n_detections += 1
-        rows = h[start:]
         events = detect_events(self._window_signals(rows), self.config)
         index = rows[:, _INDEX].astype(np.int64)
         return Events(events.onset_s, events.offset_s, events.side, events.region, events.kind, events.peak,
