@@ -192,6 +192,48 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _cmd_live(args) -> int:
+    import datetime
+    import os
+
+    from .live import run_session
+
+    size = None
+    if args.size:
+        try:
+            size = tuple(int(v) for v in args.size.lower().split("x"))
+            assert len(size) == 2
+        except (ValueError, AssertionError):
+            print(f"twitchcam: error: --size must be WIDTHxHEIGHT, got {args.size!r}", file=sys.stderr)
+            return 2
+    if (not args.no_window and sys.platform.startswith("linux")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        print("twitchcam: error: no display for the live window; run with --no-window", file=sys.stderr)
+        return 1
+    # FFmpeg's own lines when a network camera drops would bury the one-line ending.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    out = Path(args.out or f"twitchcam-live-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+
+    def show(events):
+        for i in range(len(events)):
+            print(f"{events.onset_s[i]:9.2f} s  {events.side[i]:<9} {events.region[i]:<10} {events.kind[i]:<6} "
+                  f"{events.duration_s[i]:5.2f} s  peak {events.peak[i]:.3f}", flush=True)
+
+    result = run_session(args.source if args.source is not None else args.camera, out, _config_from_args(args),
+                         window=not args.no_window, markers_from_stdin=True, realtime=args.realtime,
+                         duration_s=args.duration, model=args.model, size=size, on_event=show)
+    frames = result.stats["frames"]
+    if result.status == "source_lost":
+        print(f"twitchcam: error: {result.ended_by} after {result.duration_s:.1f} s; the session so far is saved "
+              f"in {out}", file=sys.stderr)
+        return 1
+    finding = result.analysis.summary.finding if result.analysis is not None else "no frame analyzed."
+    print(f"{out}: {result.ended_by} after {result.duration_s:.1f} s; {frames['captured']} frames, "
+          f"{frames['dropped']} dropped by the analysis, {frames['recorded']} recorded; {len(result.events)} "
+          f"events live. {finding}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``twitchcam`` command."""
     parser = argparse.ArgumentParser(
@@ -299,6 +341,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest accepted video in MB (default: %(default)s)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("live", help="follow a patient's face live from a camera and record the session",
+                       description="Show a camera (or a stream or file) live with the tracked eye, mouth and brow "
+                                   "regions, per-side meters and events as they happen, and record a session "
+                                   "that survives a crash: the raw video, frame times, events and markers are "
+                                   "written as they come. On a normal stop the folder also gets what "
+                                   "'twitchcam analyze' writes. Keys: q quit, space marker, r pause/resume "
+                                   "recording; a line typed on standard input is a marker with that text.")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, default=0, help="camera index (default: %(default)s)")
+    source.add_argument("--source", help="a video file or a stream URL (MJPEG over HTTP, RTSP) instead of a camera")
+    p.add_argument("--realtime", action="store_true",
+                   help="play a --source file at its real pace, as a camera would deliver it (default: as fast "
+                        "as the analysis goes, nothing dropped)")
+    p.add_argument("--out", "-o", help="session folder, new for each session (default: twitchcam-live-<time>)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--no-window", action="store_true", help="no window: events are printed, Ctrl-C stops")
+    p.add_argument("--size", help="WIDTHxHEIGHT to ask of the camera, e.g. 1280x720")
+    p.add_argument("--model", help="Face Landmarker .task bundle (default: bundled; or $TWITCHCAM_MODEL)")
+    p.add_argument("--config", help="JSON file of settings, e.g. a previous run's config.json")
+    p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")
+    p.set_defaults(func=_cmd_live)
     return parser
 
 
