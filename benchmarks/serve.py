@@ -6,7 +6,9 @@ Run: python benchmarks/serve.py [--clips 4] [--seconds 20] [--upload-gb 2]
 1. Makes ``--clips`` clips of ``--seconds`` from ``sample_videos/`` (alternately ``hfs_left.mp4`` and
    ``normal.mp4``; ``tests/data/single_face.mp4`` looped when they are missing).
 2. Baseline: two ``twitchcam analyze`` processes at once, each working through half of the clips one after the
-   other; wall time from start to both exiting.
+   other; wall time from start to both exiting. They run at the niceness of the server's workers
+   (``--baseline-nice``, default :data:`twitchcam.web.workers.WORKER_NICENESS`): on an idle machine niceness
+   changes nothing, and on a shared one it keeps the comparison like for like.
 3. Server: ``twitchcam serve`` (default workers: one per core) is started and ready; then all clips are uploaded at
    once and the wall time runs until every session is done (analysis, exports and report written). Meanwhile a
    client asks for a page, the session list, a script, or a session page every 100 ms and records each answer's
@@ -14,13 +16,15 @@ Run: python benchmarks/serve.py [--clips 4] [--seconds 20] [--upload-gb 2]
 4. Memory: a sparse file of ``--upload-gb`` is uploaded to the same server; its peak resident memory (VmHWM)
    before and after is printed. (The probe refuses it afterwards: zeros are not a video.)
 
-The machine should otherwise be idle: the numbers are wall times.
+The numbers are wall times: the load average of the machine is printed before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +37,7 @@ import httpx
 import numpy as np
 
 from twitchcam.video import VideoWriter, iter_frames
+from twitchcam.web.workers import WORKER_NICENESS
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import sys; from twitchcam.cli import main; sys.exit(main())"]
@@ -55,16 +60,32 @@ def make_clips(folder: Path, n: int, seconds: float) -> list[Path]:
     return clips
 
 
-def baseline(clips: list[Path], out: Path) -> float:
-    """Wall time of two ``twitchcam analyze`` processes, each analyzing half the clips in turn."""
+def baseline(clips: list[Path], out: Path, nice: int) -> tuple[float, float]:
+    """Wall time and CPU seconds of two ``twitchcam analyze`` processes, each analyzing half the clips in turn."""
     halves = [clips[0::2], clips[1::2]]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     procs = [subprocess.Popen(CLI + ["analyze", *map(str, half), "--out", str(out / f"p{i}"), "--quiet"],
-                              stdout=subprocess.DEVNULL) for i, half in enumerate(halves)]
+                              stdout=subprocess.DEVNULL, preexec_fn=lambda: os.nice(nice))
+             for i, half in enumerate(halves)]
     for proc in procs:
         if proc.wait() != 0:
             raise SystemExit("twitchcam analyze failed")
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its live children have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    # Children are listed by the thread that started them (the prober starts from a pool thread).
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    for p in [pid, *children]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def start_server(data: Path) -> tuple[subprocess.Popen, str, str]:
@@ -111,20 +132,24 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--upload-gb", type=float, default=2.0)
+    parser.add_argument("--baseline-nice", type=int, default=WORKER_NICENESS)
     args = parser.parse_args()
+    print("load average before: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
     with tempfile.TemporaryDirectory(prefix="twitchcam-bench-serve-") as tmp:
         tmp = Path(tmp)
         clips = make_clips(tmp, args.clips, args.seconds)
         print(f"{len(clips)} clips of {args.seconds:.0f} s: {', '.join(p.name for p in clips)}")
 
-        t_cli = baseline(clips, tmp / "cli")
-        print(f"two `twitchcam analyze` processes, {len(clips) // 2} clips each: {t_cli:.1f} s")
+        t_cli, cpu_cli = baseline(clips, tmp / "cli", args.baseline_nice)
+        print(f"two `twitchcam analyze` processes (nice {args.baseline_nice}), {len(clips) // 2} clips each: "
+              f"{t_cli:.1f} s wall, {cpu_cli:.1f} CPU s")
 
         proc, url, token = start_server(tmp / "data")
         try:
             probe = LatencyProbe(url)
             probe.start()
+            cpu0 = cpu_seconds(proc.pid)
             t0 = time.perf_counter()
 
             def upload(path: Path) -> str:
@@ -142,11 +167,13 @@ def main() -> None:
                     break
                 time.sleep(0.1)
             t_serve = time.perf_counter() - t0
+            cpu_serve = cpu_seconds(proc.pid) - cpu0
             probe.stop.set()
             probe.join()
             failed = [i for i in ids if states[i] != "done"]
             print(f"`twitchcam serve`, {len(clips)} uploads at once: all uploaded after {t_uploaded:.2f} s, all "
-                  f"reports ready after {t_serve:.1f} s{f' ({len(failed)} FAILED)' if failed else ''}")
+                  f"reports ready after {t_serve:.1f} s wall, {cpu_serve:.1f} CPU s (server and workers; "
+                  f"includes exports and report.html){f' ({len(failed)} FAILED)' if failed else ''}")
             print(f"ratio serve / command line: {t_serve / t_cli:.2f} (target <= 1.2)")
             lat = np.array([x for x, _ in probe.latencies]) * 1000
             worst = max(probe.latencies)
@@ -169,6 +196,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
+    print("load average after: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

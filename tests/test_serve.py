@@ -38,7 +38,8 @@ AUTH = {"X-Twitchcam-Token": TOKEN}
 
 def _client(data: Path, **kwargs) -> TestClient:
     app = create_app(data, workers=1, token=TOKEN, **kwargs)
-    return TestClient(app, base_url="http://127.0.0.1")
+    # Server errors are answered as the app answers them, not raised into the test.
+    return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 def _upload(client: TestClient, path: Path, name: str | None = None, label: str = ""):
@@ -169,6 +170,13 @@ def test_upload_rejects_what_is_not_a_face_video(tmp_path):
         # A page asked for under another host name (DNS rebinding) is refused.
         assert client.get("/", headers={"Host": "evil.example:8765"}).status_code == 400
         assert client.get("/api/sessions").json()["sessions"] == []
+        # A bug shows one sentence, never a stack trace.
+        store = client.app.state.store
+        store.list = lambda: 1 / 0
+        r = client.get("/api/sessions")
+        assert r.status_code == 500 and "console" in r.json()["error"]
+        assert "Traceback" not in r.text and "ZeroDivision" not in r.text
+        del store.list
     assert [p.name for p in data.iterdir() if not p.name.startswith(".")] == []
     assert list((data / ".incoming").iterdir()) == []
 

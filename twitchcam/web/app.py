@@ -86,7 +86,8 @@ SECURITY_HEADERS = (
 
 RESULT_MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json",
                       ".tsv": "text/tab-separated-values; charset=utf-8", ".vtt": "text/vtt; charset=utf-8",
-                      ".eaf": "application/xml", ".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8", ".png": "image/png", ".pdf": "application/pdf",
+                      ".eaf": "application/xml", ".html": "text/html; charset=utf-8",
+                      ".txt": "text/plain; charset=utf-8", ".png": "image/png", ".pdf": "application/pdf",
                       ".webm": "video/webm", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
 
 #: What the session page calls each known result file.

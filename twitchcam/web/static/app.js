@@ -69,7 +69,8 @@ function statusText(s) {
   if (s.state === "queued") return "waiting";
   const { frames_done: done, frames_total: total } = s.progress;
   if (s.state === "annotating") {
-    return total > 0 ? `making the annotated video ${Math.floor((100 * done) / total)} %` : "making the annotated video";
+    const words = "making the annotated video";
+    return total > 0 ? `${words} ${Math.floor((100 * done) / total)} %` : words;
   }
   if (total > 0 && done >= total) return "writing the report";
   if (total > 0) return `analyzing ${Math.floor((100 * done) / total)} %`;
@@ -166,7 +167,8 @@ function setupSession() {
   const status = document.getElementById("status");
   const sid = status.dataset.sid;
   document.getElementById("delete").addEventListener("click", async () => {
-    if (!window.confirm("Delete this session? The video and every result of it are removed from this computer.")) return;
+    const question = "Delete this session? The video and every result of it are removed from this computer.";
+    if (!window.confirm(question)) return;
     try {
       await api("DELETE", `/api/sessions/${sid}`);
       window.location.assign("/");
@@ -207,7 +209,8 @@ function setupSession() {
       const f = progressFraction(s);
       if (f === null) bar.removeAttribute("value"); else bar.value = f;
       const words = statusText(s);
-      text.textContent = s.state === "queued" ? "Waiting for a free worker…" : `${words[0].toUpperCase()}${words.slice(1)}…`;
+      text.textContent = s.state === "queued"
+        ? "Waiting for a free worker…" : `${words[0].toUpperCase()}${words.slice(1)}…`;
     } catch (err) {
       text.textContent = "Waiting for the server…";
     }
