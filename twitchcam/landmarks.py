@@ -19,11 +19,9 @@ more than 1.5 times larger.
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import os
 import queue
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,7 @@ import numpy as np
 
 from .config import Config
 from .regions import EYE_CORNERS, N_LANDMARKS
-from .video import downscale
+from .video import downscale, quiet_native_stderr
 
 #: sha256 of the MediaPipe model bundle shipped in ``models/``.
 BUNDLED_MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
@@ -145,29 +143,6 @@ def _check_bundled(path: Path) -> None:
         raise ModelError(f"{path}: corrupt model (sha256 {digest[:12]}..., expected {BUNDLED_MODEL_SHA256[:12]}...)")
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr():
-    """Silence the C++ log lines MediaPipe prints while it builds its graph and runs it once.
-
-    They are informational (XNNPACK delegate, feedback tensors) and would bury twitchcam's one-line messages.
-    Errors still surface as Python exceptions.
-    """
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), fd)
-        try:
-            yield
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-
-
 def _bbox_area(points: np.ndarray) -> float:
     span = points[:, :2].max(axis=0) - points[:, :2].min(axis=0)
     return float(span[0] * span[1])
@@ -231,14 +206,14 @@ class LandmarkDetector:
             min_face_presence_confidence=self.config.min_face_presence_confidence,
         )
         try:
-            with _quiet_native_stderr():
+            with quiet_native_stderr():
                 self._landmarker = vision.FaceLandmarker.create_from_options(options)
         except Exception as err:  # MediaPipe raises bare RuntimeError/ValueError on a bad bundle
             raise ModelError(f"{self.model_path}: cannot load as a Face Landmarker model ({err})") from None
         self._previous: np.ndarray | None = None
         self._last_ms = -1
         # The first inference prints more set-up lines; run it here, on a blank frame, while silenced.
-        with _quiet_native_stderr():
+        with quiet_native_stderr():
             self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)
         self._previous = None
 

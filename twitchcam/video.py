@@ -19,8 +19,11 @@ inference and memory stays flat however long the video is.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,30 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 #: File suffixes read as a still photo rather than a video.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence what native libraries print straight to the stderr file descriptor.
+
+    MediaPipe logs graph set-up lines (XNNPACK delegate, feedback tensors) and OpenCV's FFmpeg backend logs codec
+    tag notes when a writer opens; they are informational and would bury twitchcam's one-line messages. Errors
+    still surface as Python exceptions.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 class VideoError(RuntimeError):
@@ -263,7 +290,8 @@ class VideoWriter:
         if suffix not in self.FOURCC:
             raise VideoError(f"{path}: unsupported output format; use one of {', '.join(self.FOURCC)}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.FOURCC[suffix]), fps, size)
+        with quiet_native_stderr():
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.FOURCC[suffix]), fps, size)
         if not self._writer.isOpened():
             raise VideoError(f"{path}: cannot open for writing")
         self.size = size
