@@ -145,13 +145,15 @@ class SessionStore:
     Parameters
     ----------
     root : str | Path
-        The data folder; created when missing.
+        The data folder; created (owner-only) when missing.
     """
 
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().resolve()
         self.incoming = self.root / ".incoming"
-        self.incoming.mkdir(parents=True, exist_ok=True)
+        # Patient data: a folder made here is readable by its owner only.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.incoming.mkdir(mode=0o700, exist_ok=True)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()  # the dict of sessions
         self._write_lock = threading.Lock()  # session.json files
@@ -252,7 +254,7 @@ class SessionStore:
             sid = _new_id()
             folder = self.root / sid
             try:
-                folder.mkdir()
+                folder.mkdir(mode=0o700)
                 break
             except FileExistsError:
                 continue
