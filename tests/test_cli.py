@@ -95,3 +95,21 @@ def test_package_api_is_lazy_and_returns_the_same_result(data_dir):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["none", "1", "72"]
+
+
+def test_simulate_then_analyze_end_to_end(data_dir, tmp_path):
+    """The two commands a clinician uses for a sensitivity check: make a known-truth clip, analyze it."""
+    proc = run_cli("simulate", data_dir / "single_face.jpg", "--out", tmp_path, "--generator", "eye_only",
+                   "--side", "right", "--duration", "8", "--seed", "3", "--name", "check")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "check.mp4").exists()
+    truth = json.loads((tmp_path / "check_truth" / "summary.json").read_text())
+    assert (truth["pattern"], truth["side"]) == ("unilateral_other", "right")
+    proc = run_cli("analyze", tmp_path / "check.mp4", "--out", tmp_path / "result", "-q", "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "result" / "events.csv", newline="") as fh:
+        found = [r for r in csv.DictReader(fh) if r["side"] in ("left", "right")]
+    with open(tmp_path / "check_truth" / "events.csv", newline="") as fh:
+        expected = [r for r in csv.DictReader(fh) if r["side"] in ("left", "right")]
+    assert expected and {r["side"] for r in found} == {"right"}
+    assert len(found) == len(expected)

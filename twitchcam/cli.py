@@ -112,9 +112,10 @@ def _cmd_simulate(args) -> int:
     from .simulate import simulate
 
     result = simulate(args.source, args.out, generator=args.generator, side=args.side,
-                      duration_s=args.duration, seed=args.seed, amplitude=args.amplitude, fps=args.fps)
-    print(f"{result.video}: {len(result.events)} truth events, pattern {result.pattern}"
-          f"{' (' + result.side + ')' if result.side else ''} -> {args.out}")
+                      duration_s=args.duration, seed=args.seed, amplitude=args.amplitude, fps=args.fps,
+                      blinks=not args.no_blinks, name=args.name)
+    print(f"{result.video}: {len(result.events)} truth events, expected pattern {result.pattern}"
+          f"{' (' + result.side + ')' if result.side else ''}; truth in {result.truth_dir}")
     return 0
 
 
@@ -323,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--amplitude", type=float, default=1.0, help="scale of twitch amplitudes (default: 1)")
     p.add_argument("--fps", type=float, default=30.0, help="output frame rate (default: %(default)s)")
+    p.add_argument("--name", help="file stem of the video and truth folder (default: e.g. hfs_left, normal)")
+    p.add_argument("--no-blinks", action="store_true", help="do not add natural blinks")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("serve", help="run the local web app: upload or record videos, read reports, download them",
