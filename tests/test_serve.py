@@ -109,6 +109,7 @@ def test_upload_progress_report_download_delete(tmp_path):
         assert events.headers["content-type"].startswith("text/csv")
         summary = client.get(f"/sessions/{sid}/results/summary.json")
         assert json.loads(summary.text)["pattern"] == "none"
+        assert json.loads(summary.text)["source"]["file"] == "single_face.mp4"  # the user's name, not the stored one
         video = client.get(f"/sessions/{sid}/video")
         assert video.content == (DATA / "single_face.mp4").read_bytes()
         assert video.headers["content-disposition"].startswith("attachment")

@@ -13,6 +13,7 @@ An analysis is written into ``<session>/.results-*.tmp/`` and renamed to ``<sess
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -102,7 +103,7 @@ def write_extras(out_dir: Path, video: Path) -> None:
         logger.exception("report for %s failed", out_dir)
 
 
-def run_analysis(video: Path, session_dir: Path, progress=None) -> Path:
+def run_analysis(video: Path, session_dir: Path, progress=None, source_name: str | None = None) -> Path:
     """Analyze a session's video and put the complete results into ``session_dir/results``.
 
     Parameters
@@ -113,6 +114,9 @@ def run_analysis(video: Path, session_dir: Path, progress=None) -> Path:
         The session's folder.
     progress : callable | None
         Called as ``progress(done_frames, total_frames_hint)``.
+    source_name : str | None
+        The file name the user knows the video by (the upload's name), written as the source in ``summary.json``
+        and the report instead of the stored file's name.
 
     Returns
     -------
@@ -123,6 +127,8 @@ def run_analysis(video: Path, session_dir: Path, progress=None) -> Path:
     from ..pipeline import analyze
 
     analysis = analyze(video, progress=progress or False)
+    if source_name:
+        analysis = dataclasses.replace(analysis, source=source_name)
     final = session_dir / "results"
     tmp = Path(tempfile.mkdtemp(prefix=".results-", suffix=".tmp", dir=session_dir))
     try:
@@ -171,8 +177,8 @@ def run_annotation(video: Path, results_dir: Path, progress=None) -> Path:
 
 
 def _worker_main(conn, parent_pid: int) -> None:
-    """Worker process: run each ``(kind, video, session_dir)`` received (kind ``analyze`` or ``annotate``),
-    answering progress, done or failed."""
+    """Worker process: run each ``(kind, video, session_dir, source_name)`` received (kind ``analyze`` or
+    ``annotate``), answering progress, done or failed."""
     _child_setup(parent_pid)
     os.nice(WORKER_NICENESS)
     from ..landmarks import ModelError
@@ -190,7 +196,7 @@ def _worker_main(conn, parent_pid: int) -> None:
             return
         if job is None:
             return
-        kind, video, session_dir = job[0], Path(job[1]), Path(job[2])
+        kind, video, session_dir, source_name = job[0], Path(job[1]), Path(job[2]), job[3]
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -203,7 +209,7 @@ def _worker_main(conn, parent_pid: int) -> None:
             if kind == "annotate":
                 run_annotation(video, session_dir / "results", progress)
             else:
-                run_analysis(video, session_dir, progress)
+                run_analysis(video, session_dir, progress, source_name)
             conn.send(("done", ""))
         except (VideoError, ModelError) as err:
             conn.send(("failed", _user_message(err, video)))
@@ -404,7 +410,8 @@ class AnalysisQueue:
         if kind == "analyze":
             store.set_state(session.id, "running")
         child.ensure()
-        child.conn.send((kind, str(store.video_path(session)), str(store.folder(session.id))))
+        child.conn.send((kind, str(store.video_path(session)), str(store.folder(session.id)),
+                         session.original_name))
         while True:
             message = child.receive()
             if message is None:
