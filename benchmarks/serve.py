@@ -1,19 +1,22 @@
 """``twitchcam serve`` under load: wall time of 4 uploads at once against the command line, page latency meanwhile,
 and the server's memory while a 2 GB file streams in.
 
-Run: python benchmarks/serve.py [--clips 4] [--seconds 20] [--upload-gb 2]
+Run: python benchmarks/serve.py [--clips 4] [--seconds 20] [--rounds 2] [--upload-gb 2]
 
 1. Makes ``--clips`` clips of ``--seconds`` from ``sample_videos/`` (alternately ``hfs_left.mp4`` and
    ``normal.mp4``; ``tests/data/single_face.mp4`` looped when they are missing).
-2. Baseline: two ``twitchcam analyze`` processes at once, each working through half of the clips one after the
-   other; wall time from start to both exiting. They run at the niceness of the server's workers
-   (``--baseline-nice``, default :data:`twitchcam.web.workers.WORKER_NICENESS`): on an idle machine niceness
-   changes nothing, and on a shared one it keeps the comparison like for like.
+2. Command line: two ``twitchcam analyze`` processes at once, each working through half of the clips one after
+   the other; wall time from start to both exiting, and their CPU seconds. They run at the niceness of the
+   server's workers (``--baseline-nice``, default :data:`twitchcam.web.workers.WORKER_NICENESS`): on an idle
+   machine niceness changes nothing, and on a shared one it keeps the comparison like for like.
 3. Server: ``twitchcam serve`` (default workers: one per core) is started and ready; then all clips are uploaded at
    once and the wall time runs until every session is done (analysis, exports and report written). Meanwhile a
    client asks for a page, the session list, a script, or a session page every 100 ms and records each answer's
-   latency; the same client runs for 10 s against the idle server first, as a control for the machine's load.
-4. Memory: a sparse file of ``--upload-gb`` is uploaded to the same server; its peak resident memory (VmHWM)
+   latency, and asks the same of a second, idle server: the control, which shows what the machine's own load
+   does to latency at the same moments.
+   Runs 2 and 3 alternate ``--rounds`` times in the order A B B A ..., so a load that drifts affects both alike;
+   the medians are compared.
+4. Memory: a sparse file of ``--upload-gb`` is uploaded to the last server; its peak resident memory (VmHWM)
    before and after is printed. (The probe refuses it afterwards: zeros are not a video.)
 
 The numbers are wall times: the load average of the machine is printed before and after.
@@ -127,10 +130,57 @@ class LatencyProbe(threading.Thread):
                 self.stop.wait(self.interval_s)
 
 
+def run_server_round(clips: list[Path], data: Path, control_url: str) -> dict:
+    """Start a server, upload every clip at once, wait for every report; latency probes run on it and on the
+    idle control server meanwhile."""
+    proc, url, token = start_server(data)
+    try:
+        busy, control = LatencyProbe(url), LatencyProbe(control_url)
+        busy.start()
+        control.start()
+        cpu0 = cpu_seconds(proc.pid)
+        t0 = time.perf_counter()
+
+        def upload(path: Path) -> str:
+            r = httpx.post(url + "api/upload", params={"name": path.name, "label": path.stem},
+                           content=path.read_bytes(), headers={"X-Twitchcam-Token": token}, timeout=60)
+            r.raise_for_status()
+            return r.json()["id"]
+
+        with ThreadPoolExecutor(len(clips)) as pool:
+            ids = list(pool.map(upload, clips))
+        t_uploaded = time.perf_counter() - t0
+        while True:
+            states = {s["id"]: s["state"] for s in httpx.get(url + "api/sessions").json()["sessions"]}
+            if all(states[i] in ("done", "failed") for i in ids):
+                break
+            time.sleep(0.1)
+        wall = time.perf_counter() - t0
+        cpu = cpu_seconds(proc.pid) - cpu0
+        for probe in (busy, control):
+            probe.stop.set()
+            probe.join()
+        return {"wall": wall, "cpu": cpu, "uploaded": t_uploaded, "failed": sum(states[i] != "done" for i in ids),
+                "busy": busy.latencies, "control": control.latencies, "proc": proc, "url": url, "token": token}
+    except BaseException:
+        proc.terminate()
+        proc.wait(30)
+        raise
+
+
+def describe_latency(latencies: list[tuple[float, str]]) -> str:
+    lat = np.array([x for x, _ in latencies]) * 1000
+    worst = max(latencies)
+    return (f"{len(lat)} requests: median {np.median(lat):.0f} ms, p99 {np.percentile(lat, 99):.0f} ms, "
+            f"max {lat.max():.0f} ms (/{worst[1]}), {np.mean(lat < 200):.1%} under 200 ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="pairs of runs, in the order command line, serve, serve, command line, ...")
     parser.add_argument("--upload-gb", type=float, default=2.0)
     parser.add_argument("--baseline-nice", type=int, default=WORKER_NICENESS)
     args = parser.parse_args()
@@ -140,54 +190,38 @@ def main() -> None:
         tmp = Path(tmp)
         clips = make_clips(tmp, args.clips, args.seconds)
         print(f"{len(clips)} clips of {args.seconds:.0f} s: {', '.join(p.name for p in clips)}")
-
-        t_cli, cpu_cli = baseline(clips, tmp / "cli", args.baseline_nice)
-        print(f"two `twitchcam analyze` processes (nice {args.baseline_nice}), {len(clips) // 2} clips each: "
-              f"{t_cli:.1f} s wall, {cpu_cli:.1f} CPU s")
-
-        proc, url, token = start_server(tmp / "data")
+        # An idle server beside the busy one: the same requests to it show what the machine's load alone does.
+        control_proc, control_url, _ = start_server(tmp / "control")
+        walls = {"cli": [], "serve": []}
+        cpus = {"cli": [], "serve": []}
+        last = None
         try:
-            # Control: the same requests to the idle server, to tell the machine's own load from the analyses'.
-            idle = LatencyProbe(url)
-            idle.start()
-            time.sleep(10)
-            idle.stop.set()
-            idle.join()
-            probe = LatencyProbe(url)
-            probe.start()
-            cpu0 = cpu_seconds(proc.pid)
-            t0 = time.perf_counter()
+            order = [("cli", "serve") if r % 2 == 0 else ("serve", "cli") for r in range(args.rounds)]
+            for k, kind in enumerate(x for pair in order for x in pair):
+                if kind == "cli":
+                    wall, cpu = baseline(clips, tmp / f"cli{k}", args.baseline_nice)
+                    print(f"[{k + 1}] two `twitchcam analyze` processes (nice {args.baseline_nice}), "
+                          f"{len(clips) // 2} clips each: {wall:.1f} s wall, {cpu:.1f} CPU s")
+                else:
+                    if last is not None:
+                        last["proc"].terminate()
+                        last["proc"].wait(30)
+                    last = run_server_round(clips, tmp / f"data{k}", control_url)
+                    wall, cpu = last["wall"], last["cpu"]
+                    failed = f" ({last['failed']} FAILED)" if last["failed"] else ""
+                    print(f"[{k + 1}] `twitchcam serve`, {len(clips)} uploads at once: uploaded after "
+                          f"{last['uploaded']:.2f} s, every report ready after {wall:.1f} s wall, {cpu:.1f} CPU s "
+                          f"(server and workers, exports and report.html included){failed}")
+                    print(f"    page latency, this server:         {describe_latency(last['busy'])}")
+                    print(f"    page latency, idle control server: {describe_latency(last['control'])}")
+                walls[kind].append(wall)
+                cpus[kind].append(cpu)
+            ratio = np.median(walls["serve"]) / np.median(walls["cli"])
+            cpu_ratio = np.median(cpus["serve"]) / np.median(cpus["cli"])
+            print(f"median wall time serve / command line: {ratio:.2f} (target <= 1.2); "
+                  f"CPU seconds serve / command line: {cpu_ratio:.2f}")
 
-            def upload(path: Path) -> str:
-                r = httpx.post(url + "api/upload", params={"name": path.name, "label": path.stem},
-                               content=path.read_bytes(), headers={"X-Twitchcam-Token": token}, timeout=60)
-                r.raise_for_status()
-                return r.json()["id"]
-
-            with ThreadPoolExecutor(len(clips)) as pool:
-                ids = list(pool.map(upload, clips))
-            t_uploaded = time.perf_counter() - t0
-            while True:
-                states = {s["id"]: s["state"] for s in httpx.get(url + "api/sessions").json()["sessions"]}
-                if all(states[i] in ("done", "failed") for i in ids):
-                    break
-                time.sleep(0.1)
-            t_serve = time.perf_counter() - t0
-            cpu_serve = cpu_seconds(proc.pid) - cpu0
-            probe.stop.set()
-            probe.join()
-            failed = [i for i in ids if states[i] != "done"]
-            print(f"`twitchcam serve`, {len(clips)} uploads at once: all uploaded after {t_uploaded:.2f} s, all "
-                  f"reports ready after {t_serve:.1f} s wall, {cpu_serve:.1f} CPU s (server and workers; "
-                  f"includes exports and report.html){f' ({len(failed)} FAILED)' if failed else ''}")
-            print(f"ratio serve / command line: {t_serve / t_cli:.2f} (target <= 1.2)")
-            for name, run in (("idle server (control)", idle), ("during the analyses", probe)):
-                lat = np.array([x for x, _ in run.latencies]) * 1000
-                worst = max(run.latencies)
-                print(f"page latency, {name}, {len(lat)} requests: median {np.median(lat):.0f} ms, "
-                      f"p99 {np.percentile(lat, 99):.0f} ms, max {lat.max():.0f} ms (/{worst[1]}), "
-                      f"{np.mean(lat < 200):.1%} under 200 ms")
-
+            proc, url, token = last["proc"], last["url"], last["token"]
             size = int(args.upload_gb * (1 << 30))
             big = tmp / "big.mp4"
             with open(big, "wb") as fh:
@@ -202,8 +236,10 @@ def main() -> None:
                   f"{r.status_code}; server peak memory {before:.0f} MB before, {peak_rss_mb(proc.pid):.0f} MB "
                   "after")
         finally:
-            proc.terminate()
-            proc.wait(30)
+            for p in (control_proc, last and last["proc"]):
+                if p is not None:
+                    p.terminate()
+                    p.wait(30)
     print("load average after: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
