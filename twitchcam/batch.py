@@ -24,9 +24,10 @@ Everything else, failures included, is analyzed again. A video in which no face 
 Where videos run
 ----------------
 Locally, one worker process per core (``spawn``: MediaPipe is not fork-safe); each worker analyzes one video at a
-time with :func:`twitchcam.pipeline.analyze`, which builds its detector once per video. MediaPipe's landmarker
-and the decoder together use about one core per process (measured: CPU time / wall time 0.98), so one process per
-core does not oversubscribe. When a worker process dies (killed, out of memory, a crash in native code), the pool
+time with :func:`twitchcam.pipeline.analyze`, which builds its detector once per video. MediaPipe itself spreads
+one video's inference over threads that use up to ~1.8 cores when they are free, so with one process per core
+each worker is bound to its own core (:func:`twitchcam.parallel.worker_cores`) rather than letting every process's
+threads compete for every core. When a worker process dies (killed, out of memory, a crash in native code), the pool
 is rebuilt and the videos that were in flight are run again one at a time, so a video that kills its worker is
 identified and marked failed after :data:`MAX_ATTEMPTS` deaths without taking innocent neighbours with it.
 
@@ -62,6 +63,7 @@ from typing import Callable, Iterable, Iterator
 from .config import Config
 from .landmarks import find_model
 from .outputs import write_analysis, write_atomic
+from .parallel import bind_pool_worker, bind_to_core, worker_cores
 from .pipeline import analyze, analyze_landmarks
 
 #: File suffixes taken as videos when a folder is searched.
@@ -298,8 +300,13 @@ def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None,
-               retried: list) -> Iterator[VideoResult]:
+def _bind_dask_worker(cores: list[int], dask_worker=None) -> None:
+    """Run on each worker of a local Dask cluster: bind it to the core of its index (workers are named 0..n-1)."""
+    bind_to_core(cores[int(dask_worker.name) % len(cores)])
+
+
+def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None, retried: list,
+               bind_cores: bool) -> Iterator[VideoResult]:
     """Run jobs on a pool of ``n_workers`` processes, yielding results as they finish.
 
     At most one job per worker is in flight, so when a worker dies the jobs that were in flight are exactly the
@@ -309,8 +316,10 @@ def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None
     isolated: deque = deque()
     deaths: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")
+    cores = worker_cores(n_workers) if bind_cores else None
+    binding = {"initializer": bind_pool_worker, "initargs": (context.Value("i", 0), cores)} if cores else {}
     while pending or isolated:
-        pool = ProcessPoolExecutor(n_workers, mp_context=context)
+        pool = ProcessPoolExecutor(n_workers, mp_context=context, **binding)
         running: dict = {}
         try:
             while pending or isolated or running:
@@ -348,20 +357,25 @@ def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _open_client(scheduler: str, n_workers: int):
+def _open_client(scheduler: str, n_workers: int, bind_cores: bool):
     from distributed import Client, LocalCluster
 
     if scheduler == "local":
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
-        return Client(cluster, set_as_default=False), cluster
+        client = Client(cluster, set_as_default=False)
+        cores = worker_cores(n_workers) if bind_cores else None
+        if cores:
+            # Workers restarted after a crash are not bound again: correct, slightly slower.
+            client.run(_bind_dask_worker, cores)
+        return client, cluster
     if scheduler.endswith(".json") and Path(scheduler).is_file():
         return Client(scheduler_file=scheduler, set_as_default=False), None
     return Client(scheduler, set_as_default=False), None
 
 
 def _run_dask(jobs: list[_Job], scheduler: str, n_workers: int, config: dict, model: str | None,
-              upload: bool) -> Iterator[VideoResult]:
+              upload: bool, bind_cores: bool) -> Iterator[VideoResult]:
     """Run jobs on a Dask cluster, yielding results as they finish.
 
     Jobs are submitted in a window of twice the cluster's threads, so uploaded videos do not pile up in the
@@ -369,7 +383,7 @@ def _run_dask(jobs: list[_Job], scheduler: str, n_workers: int, config: dict, mo
     """
     from distributed import as_completed
 
-    client, cluster = _open_client(scheduler, n_workers)
+    client, cluster = _open_client(scheduler, n_workers, bind_cores)
     try:
         model_ref = client.scatter(Path(model).read_bytes(), broadcast=True) if model is not None else None
         queue = deque(jobs)
@@ -418,7 +432,7 @@ def _duration_s(video: str) -> float:
 
 def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config | None = None,
               model: str | Path | None = None, workers: int | None = None, scheduler: str | None = None,
-              upload: bool = False, split_long_s: float | None = None,
+              upload: bool = False, split_long_s: float | None = None, bind_cores: bool = True,
               on_result: Callable[[dict], None] | None = None) -> BatchReport:
     """Analyze every video of an archive, resumably; write the manifest and the cohort outputs.
 
@@ -442,6 +456,9 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
     split_long_s : float | None
         Local runs only: videos at least this long (seconds) are analyzed first, one at a time, with their
         frames split in time segments over all workers.
+    bind_cores : bool
+        With one local worker per core (process pool or ``"local"`` Dask cluster, Linux), bind each worker to its
+        own core (see :func:`worker_cores`). Turn off on a machine other jobs share.
     on_result : callable | None
         Called with the manifest row of each video as it finishes.
 
@@ -509,10 +526,10 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
         if not short_jobs:
             return
         if scheduler is None:
-            yield from _run_local(short_jobs, n_workers, config_dict, model_path, retried)
+            yield from _run_local(short_jobs, n_workers, config_dict, model_path, retried, bind_cores)
         else:
             yield from _run_dask(short_jobs, scheduler, n_workers, config_dict,
-                                 model_path if model is not None else None, upload)
+                                 model_path if model is not None else None, upload, bind_cores)
 
     for result in results():
         name = output_name(result.video, manifest[result.video]["sha256"])

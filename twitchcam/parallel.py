@@ -10,8 +10,8 @@ Seeking
 -------
 Measured with OpenCV 5.1 / FFmpeg on ``tests/data`` (H.264 ``.mp4``, variable-frame-rate HEVC ``.mov``) and on
 MPEG-4 files written by :class:`~twitchcam.video.VideoWriter`: a seek by time (``CAP_PROP_POS_MSEC``) or by frame
-index can land several frames before or after the frame asked for (up to 4 frames either way by time, up to 8
-late by index, on the variable-frame-rate file), but every frame decoded from where it landed is bit-identical to
+index can land several frames before or after the frame asked for (by time up to 5 frames early or 4 late, by
+index up to 8 late, on the variable-frame-rate file), but every frame decoded from where it landed is bit-identical to
 the sequential decode and carries the same presentation timestamp. So a worker seeks to *before* its segment,
 seeks further back if it landed late, decodes forward, and keeps frames by their own timestamps: segment ``k`` owns
 the frames with ``start[k] <= t < start[k + 1]``. Every frame belongs to exactly one segment.
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -159,9 +160,40 @@ def concatenate_landmarks(parts: list[Landmarks]) -> Landmarks:
                      filled[0].frame_size)
 
 
+def worker_cores(n_workers: int) -> list[int] | None:
+    """The cores to bind workers to, one each, or None when binding does not apply.
+
+    MediaPipe spreads one video's inference over threads that use up to ~1.8 cores when they are free. With one
+    worker process per core those threads compete across processes; binding each worker to its own core was
+    measured to shorten a 2-core batch by a fifth to a quarter at the same CPU time (``benchmarks/batch.py``).
+    Binding applies on Linux when there is exactly one worker per available core.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    return cores if len(cores) == n_workers else None
+
+
+def bind_to_core(core: int) -> None:
+    """Bind every thread of this process (and so the threads they start later) to one core."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {core})
+        except (ProcessLookupError, PermissionError):  # a thread that just ended
+            pass
+
+
+def bind_pool_worker(counter, cores: list[int]) -> None:
+    """Process-pool initializer: bind the n-th worker started to ``cores[n % len(cores)]``."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    bind_to_core(cores[index % len(cores)])
+
+
 def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, config: Config | None = None,
                               model: str | Path | None = None, min_segment_s: float = MIN_SEGMENT_S,
-                              warmup_s: float = WARMUP_S) -> Landmarks:
+                              warmup_s: float = WARMUP_S, bind_cores: bool = True) -> Landmarks:
     """Landmarks of every frame of a video, extracted by several worker processes on time segments.
 
     Parameters
@@ -179,6 +211,8 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
         Shortest segment given its own worker, in seconds.
     warmup_s : float
         Seconds analyzed and discarded before each seam (see module docstring).
+    bind_cores : bool
+        With one worker per available core (Linux), bind each to its own core (see :func:`worker_cores`).
 
     Returns
     -------
@@ -199,8 +233,12 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
     if len(bounds) == 2:
         return detect_landmarks(iter_frames(path), cfg, model)
     model = str(model) if model is not None else None
+    n = len(bounds) - 1
     # spawn: MediaPipe and the decoder threads are not fork-safe.
-    with ProcessPoolExecutor(len(bounds) - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    cores = worker_cores(n) if bind_cores else None
+    binding = {"initializer": bind_pool_worker, "initargs": (context.Value("i", 0), cores)} if cores else {}
+    with ProcessPoolExecutor(n, mp_context=context, **binding) as pool:
         futures = [pool.submit(segment_landmarks, str(path), float(a), float(b), cfg, model, warmup_s)
                    for a, b in zip(bounds[:-1], bounds[1:])]
         try:
