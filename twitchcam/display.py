@@ -14,6 +14,7 @@ the PATIENT it means.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -29,7 +30,7 @@ TEXT_COLOR = (235, 235, 235)
 DIM_COLOR = (150, 150, 150)
 PANEL_COLOR = (38, 38, 38)
 FLASH_PANEL_COLOR = (30, 30, 110)
-EVENT_TEXT_COLOR = (80, 230, 255)
+EVENT_TEXT_COLOR = (255, 255, 255)
 
 #: Meters, in the order drawn; each signal's bar is full at twice its event threshold.
 METERS = (("eye_closure", "eye"), ("mouth_pull", "mouth"), ("brow_raise", "brow"))
@@ -128,6 +129,11 @@ def _text(img, text, org, scale=0.5, color=TEXT_COLOR, thickness=1) -> int:
     return cv2.getTextSize(text, FONT, scale, thickness)[0][0]
 
 
+def _fill(img: np.ndarray, colour) -> None:
+    # cv2 rather than img[:] = colour: numpy broadcasts a 3-tuple over an image ~50 times slower.
+    cv2.rectangle(img, (0, 0), (img.shape[1] - 1, img.shape[0] - 1), colour, -1)
+
+
 def _text_width(text, scale=0.5, thickness=1) -> int:
     return cv2.getTextSize(text, FONT, scale, thickness)[0][0]
 
@@ -139,8 +145,17 @@ def _points(xyz: np.ndarray, idx, width: int, scale: float) -> np.ndarray:
     return np.round(p * scale).astype(np.int32).reshape(-1, 1, 2)
 
 
+def _meter(meters: dict | None, signal: str, j: int) -> float | None:
+    """A meter's value, 0 where unknown (no face measured); None while there are no meters yet."""
+    if meters is None:
+        return None
+    value = float(meters[signal][j])
+    return value if math.isfinite(value) else 0.0
+
+
 def _active(meters: dict | None, thresholds: dict, signal: str, j: int) -> bool:
-    return meters is not None and bool(np.nan_to_num(meters[signal][j]) >= thresholds[signal])
+    value = _meter(meters, signal, j)
+    return value is not None and value >= thresholds[signal]
 
 
 def _draw_face(view: np.ndarray, ov: Overlay, width: int, scale: float) -> None:
@@ -165,11 +180,11 @@ def _draw_panel(panel: np.ndarray, side: str, ov: Overlay) -> None:
     j = SIDES.index(side)
     colour = SIDE_COLOR[side]
     if any(f.side in (side, "bilateral") and f.age_s < FLASH_S for f in ov.flashes):
-        panel[:] = FLASH_PANEL_COLOR
+        _fill(panel, FLASH_PANEL_COLOR)
     _text(panel, f"patient's {side.upper()}", (12, 28), 0.65, colour, 2)
     y = 60
     for signal, word in METERS:
-        value = None if ov.meters is None else float(np.nan_to_num(ov.meters[signal][j], nan=0.0))
+        value = _meter(ov.meters, signal, j)
         thr = ov.thresholds[signal]
         x0, x1 = 70, PANEL_W - 14
         _text(panel, word, (12, y + 13), 0.5)
@@ -211,14 +226,13 @@ def render(image: np.ndarray, ov: Overlay, max_size: tuple[int, int] = (960, 720
     """
     h, w = image.shape[:2]
     scale = min(1.0, max_size[0] / w, max_size[1] / h)
-    preview = cv2.flip(image, 1)
-    if scale < 1:
-        preview = cv2.resize(preview, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    ph, pw = preview.shape[:2]
+    pw, ph = (round(w * scale), round(h * scale)) if scale < 1 else (w, h)
     canvas = np.empty((ph + STATUS_H, pw + 2 * PANEL_W, 3), np.uint8)
-    canvas[:] = PANEL_COLOR
+    _fill(canvas, PANEL_COLOR)
     view = canvas[:ph, PANEL_W:PANEL_W + pw]
-    view[:] = preview
+    # Shrink (bilinear: ~5 times cheaper than area averaging at 0.75x, and only for display), then mirror.
+    small = cv2.resize(image, (pw, ph), interpolation=cv2.INTER_LINEAR) if scale < 1 else image
+    cv2.flip(small, 1, dst=view)
     if ov.xyz is not None:
         _draw_face(view, ov, w, scale)
     elif not ov.face_lost:

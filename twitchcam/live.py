@@ -22,16 +22,19 @@ The analysis takes frames from a queue of at most ``analysis_queue_s`` seconds o
 while that queue is full, the OLDEST waiting frame is discarded: the analysis stays current, its latency stays
 bounded (by ``analysis_queue_s``), and what it skips is counted (``frames_dropped``: on screen, in
 ``session.json``, in the closing line). A dropped frame is absent from the analysis (a gap in time, not a NaN
-row) but present in the recording. The recorder's queue holds ``record_queue_s`` seconds of frames; only a disk
-slower than that for that long leaves frames out of the recording, counted apart (``frames_not_recorded``). A file
-played without ``realtime`` is a replay, not a capture: nothing is dropped, reading waits for the analysis.
+row) but present in the recording. The recording comes first: while the recorder's queue (``record_queue_s`` seconds
+of frames) is half full, new frames skip the analysis (counted as dropped) to leave it the CPU; only a recorder
+behind by the whole queue leaves frames out of the recording, counted apart (``frames_not_recorded``). The window
+comes last: while the analysis queue is half full it is redrawn at most 12 times a second. A file played without
+``realtime`` is a replay, not a capture: nothing is dropped, reading waits for the analysis.
 
 Files in the session folder
 ---------------------------
 ``video.avi``
-    The raw, unmirrored video as captured: Motion-JPEG, every frame compressed on its own and appended as it
-    comes, so the file stays readable (``twitchcam analyze``) after a crash or a kill; only the frames still in
-    the writer's buffer are lost.
+    The raw, unmirrored video as captured: Motion-JPEG (:class:`twitchcam.video.MotionJPEGWriter`), every frame
+    compressed on its own and in the file as soon as it is written, so the file stays readable
+    (``twitchcam analyze``) after a crash or a kill, which loses at most the frame being written. Synced to the
+    disk every 2 s against power loss.
 ``video.frames.csv``
     ``frame,t_s,capture_index``: one row per frame of ``video.avi``, its capture time in session seconds,
     written and flushed with the frame. The AVI's own timestamps are index / nominal fps; these are the real
@@ -80,7 +83,7 @@ from .pipeline import Analysis, analyze_landmarks
 from .regions import N_LANDMARKS
 from .signals import SIGNAL_NAMES
 from .stream import StreamingAnalyzer
-from .video import CaptureSource, Frame, VideoWriter
+from .video import CaptureSource, Frame, MotionJPEGWriter
 
 VIDEO_NAME = "video.avi"
 FRAMES_NAME = "video.frames.csv"
@@ -122,6 +125,11 @@ class _NewestQueue:
             self._items.append(item)
             self._cond.notify_all()
             return dropped
+
+    def fill(self) -> float:
+        """How full the queue is, 0 to 1."""
+        with self._cond:
+            return len(self._items) / self._maxlen
 
     def close(self) -> None:
         """Let the consumer finish what is queued, then see the end."""
@@ -384,7 +392,10 @@ class LiveSession:
                         self._record_q.put(item, block=self.lossless)
                     except queue.Full:
                         self.n_not_recorded += 1
-                if self._analysis_q.put(item, self._stop):
+                # The recording comes first: while the disk (or the encoder) is behind, frames skip the analysis.
+                if not self.lossless and self._record_q.qsize() >= self._record_q.maxsize // 2:
+                    self.n_dropped += 1
+                elif self._analysis_q.put(item, self._stop):
                     self.n_dropped += 1
                 if self._stop.is_set():
                     break
@@ -403,8 +414,9 @@ class LiveSession:
                 image = item.frame.image
                 if writer is None:
                     size = (image.shape[1], image.shape[0])
-                    writer = VideoWriter(self.out / VIDEO_NAME, self.source.fps_nominal or 30.0, size)
+                    writer = MotionJPEGWriter(self.out / VIDEO_NAME, self.source.fps_nominal or 30.0, size)
                     frames_fh = self._open_csv(FRAMES_NAME, ",".join(FRAMES_COLUMNS) + "\n")
+                    synced = time.monotonic()
                 if (image.shape[1], image.shape[0]) != writer.size:
                     # A camera that came back at another resolution: the file keeps one size.
                     self.n_not_recorded += 1
@@ -413,6 +425,11 @@ class LiveSession:
                 # Line-buffered: the row reaches the operating system with the frame.
                 frames_fh.write(f"{self.n_recorded},{item.frame.t:.6f},{item.frame.index}\n")
                 self.n_recorded += 1
+                if time.monotonic() - synced > 2.0:
+                    # A crash loses nothing the operating system has; a power cut, what is not on the disk yet.
+                    writer.sync()
+                    os.fsync(frames_fh.fileno())
+                    synced = time.monotonic()
         finally:
             if writer is not None:
                 writer.close()
@@ -532,7 +549,9 @@ class LiveSession:
         """Show the live window until the session ends (call from the main thread).
 
         The window shows the newest CAPTURED frame as soon as it comes, not waiting for its analysis, with the
-        outlines of the newest analyzed frame when it is at most ``overlay_max_lag_s`` older.
+        outlines of the newest analyzed frame when it is at most ``overlay_max_lag_s`` older. While the analysis
+        queue is half full or more, the window is redrawn at most 12 times a second, leaving the CPU to the
+        analysis.
         """
         window = Window(title)
         captured = None
@@ -540,8 +559,12 @@ class LiveSession:
         try:
             while self.running:
                 newer = self.newest(captured, 0.03)
-                if newer is None:
-                    action = window.poll(1)
+                # When the analysis falls behind, the window gives way: drawing every frame costs as much as a
+                # third of the landmark model, and missed events cost more than a smoother picture.
+                wait_s = 1 / 12 - (time.monotonic() - shown[-1]) if shown else 0.0
+                behind = self._analysis_q.fill() >= 0.5 and wait_s > 0
+                if newer is None or behind:
+                    action = window.poll(max(int(wait_s * 1000), 1) if behind else 1)
                 else:
                     captured = newer
                     fps = (len(shown) - 1) / (shown[-1] - shown[0]) if len(shown) > 1 else 0.0
@@ -649,8 +672,8 @@ def read_frame_times(video: str | Path) -> np.ndarray | None:
     Returns
     -------
     ndarray, shape (n_rows,), float64 | None
-        Session time in seconds of frame ``i`` of the video at row ``i``. After a kill the file may list a few
-        frames more than the video holds (those still in the writer's buffer).
+        Session time in seconds of frame ``i`` of the video at row ``i``. A row is written after its frame, so
+        after a kill the video may hold one frame more than listed.
     """
     path = Path(video).with_suffix(".frames.csv")
     if not path.exists():
