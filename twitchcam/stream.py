@@ -94,6 +94,10 @@ def _empty_signals() -> Signals:
                    np.zeros(0), {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"))
 
 
+# Returned for the many chunks that complete no event; built once, since building a table is not free.
+_NO_EVENTS = Events.empty()
+
+
 class StreamingAnalyzer:
     """Analyze a face's landmarks incrementally, with bounded memory and work.
 
@@ -214,7 +218,7 @@ class StreamingAnalyzer:
                 self._trim_held()
                 lm = self._try_warmup()
                 if lm is None:
-                    return StreamUpdate(np.zeros(0, np.int64), _empty_signals(), Events.empty())
+                    return StreamUpdate(np.zeros(0, np.int64), _empty_signals(), _NO_EVENTS)
                 first = self.n_frames - len(lm)
             signals = self._measure_chunk(lm, first)
         elif final and self.head is None and self._held:
@@ -222,7 +226,7 @@ class StreamingAnalyzer:
             lm = self._concat_held()
             self.head = estimate_head_frame(lm, cfg)
             if self.head is None:
-                return StreamUpdate(np.zeros(0, np.int64), _empty_signals(), Events.empty())
+                return StreamUpdate(np.zeros(0, np.int64), _empty_signals(), _NO_EVENTS)
             self._held = []
             first = self.n_frames - len(lm)
             self._warmup_blocks = self._block_of(lm.t[-1]) + 1
@@ -367,7 +371,7 @@ class StreamingAnalyzer:
         """
         h = self._hist
         if not len(h):
-            return Events.empty()
+            return _NO_EVENTS
         dt = float(np.median(np.diff(h[-64:, _T]))) if len(h) > 1 else 1 / 30
         guard = int(round(self.config.merge_gap_s / dt)) + 1
         noise = np.concatenate([self._noise[name] for name in SIGNAL_NAMES])
@@ -390,7 +394,7 @@ class StreamingAnalyzer:
         ended = ((self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
         quiet = not above[-guard:].any()
         if not (final or (self._active and (ended or quiet or now >= self._next_detection_t))):
-            return Events.empty()
+            return _NO_EVENTS
         # Over the whole history, not just the last frames: detect_events estimates statistics of the recording
         # (how far the sides differ at rest), which need more than the few seconds around an event.
         events = self._detect(h)
