@@ -309,11 +309,26 @@ def test_the_window_shows_a_mirrored_preview_with_each_side_where_it_appears(tmp
                     shot = pixels
                     break
             time.sleep(0.1)
+        keys = shutil.which("xdotool") is not None and shot is not None
+        if keys:
+            # The keys, as a clinician presses them: space puts a marker, r pauses the recording.
+            xdo = {"env": env, "check": True, "capture_output": True, "timeout": 10}
+            window_id = subprocess.run(["xdotool", "search", "--name", "twitchcam live"], text=True,
+                                       **xdo).stdout.split()[0]
+            subprocess.run(["xdotool", "windowfocus", window_id], **xdo)
+            subprocess.run(["xdotool", "key", "space"], **xdo)
+            time.sleep(0.5)
+            subprocess.run(["xdotool", "key", "r"], **xdo)
+            time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
     finally:
         stderr = proc.communicate(timeout=60)[1].decode()
     assert proc.returncode == 0, stderr
     assert shot is not None, "the window never showed the tracked regions"
+    if keys:
+        assert len(read_markers(out / MARKERS_NAME)) == 1
+        frames = json.loads((out / SESSION_NAME).read_text())["frames"]
+        assert frames["recorded"] < frames["captured"] - 15, frames
     cv2.imwrite(str(tmp_path / "screen.png"), shot)
     print(f"screenshot: {tmp_path / 'screen.png'}")
     ys, xs = np.nonzero(shot.any(axis=2))
