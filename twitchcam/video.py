@@ -378,7 +378,9 @@ class CaptureSource:
         if self.kind == "file":
             return _open_capture(self.source)
         if self.kind == "camera":
-            cap = cv2.VideoCapture(self.source)
+            # Backends that do not have the camera log an error line each while OpenCV tries them in turn.
+            with quiet_native_stderr():
+                cap = cv2.VideoCapture(self.source)
             if cap.isOpened() and self._size:
                 cap.set(cv2.CAP_PROP_FRAME_WIDTH, self._size[0])
                 cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._size[1])
