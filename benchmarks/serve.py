@@ -1,7 +1,7 @@
 """``twitchcam serve`` under load: wall time of 4 uploads at once against the command line, page latency meanwhile,
 and the server's memory while a 2 GB file streams in.
 
-Run: python benchmarks/serve.py [--clips 4] [--seconds 20] [--rounds 2] [--upload-gb 2]
+Run: python benchmarks/serve.py [--clips 4] [--seconds 20] [--rounds 2] [--race] [--upload-gb 2]
 
 1. Makes ``--clips`` clips of ``--seconds`` from ``sample_videos/`` (alternately ``hfs_left.mp4`` and
    ``normal.mp4``; ``tests/data/single_face.mp4`` looped when they are missing).
@@ -16,6 +16,8 @@ Run: python benchmarks/serve.py [--clips 4] [--seconds 20] [--rounds 2] [--uploa
    does to latency at the same moments.
    Runs 2 and 3 alternate ``--rounds`` times in the order A B B A ..., so a load that drifts affects both alike;
    the medians are compared.
+   With ``--race``, the two also run once at the same time (4 analyses on the cores at once), where a load from
+   elsewhere that comes and goes hits both alike.
 4. Memory: a sparse file of ``--upload-gb`` is uploaded to the last server; its peak resident memory (VmHWM)
    before and after is printed. (The probe refuses it afterwards: zeros are not a video.)
 
@@ -130,15 +132,17 @@ class LatencyProbe(threading.Thread):
                 self.stop.wait(self.interval_s)
 
 
-def run_server_round(clips: list[Path], data: Path, control_url: str) -> dict:
+def run_server_round(clips: list[Path], data: Path, control_url: str, go: threading.Event | None = None) -> dict:
     """Start a server, upload every clip at once, wait for every report; latency probes run on it and on the
-    idle control server meanwhile."""
+    idle control server meanwhile. ``go`` is set when the uploads start."""
     proc, url, token = start_server(data)
     try:
         busy, control = LatencyProbe(url), LatencyProbe(control_url)
         busy.start()
         control.start()
         cpu0 = cpu_seconds(proc.pid)
+        if go is not None:
+            go.set()
         t0 = time.perf_counter()
 
         def upload(path: Path) -> str:
@@ -183,6 +187,9 @@ def main() -> None:
                         help="pairs of runs, in the order command line, serve, serve, command line, ...")
     parser.add_argument("--upload-gb", type=float, default=2.0)
     parser.add_argument("--baseline-nice", type=int, default=WORKER_NICENESS)
+    parser.add_argument("--race", action="store_true",
+                        help="also run the command line and the server at the same time, on the same clips: on a "
+                             "machine others load unevenly, both then share the same conditions")
     args = parser.parse_args()
     print("load average before: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
@@ -216,6 +223,18 @@ def main() -> None:
                     print(f"    page latency, idle control server: {describe_latency(last['control'])}")
                 walls[kind].append(wall)
                 cpus[kind].append(cpu)
+            if args.race:
+                race, go = {}, threading.Event()
+                thread = threading.Thread(target=lambda: go.wait() and race.update(
+                    cli=baseline(clips, tmp / "cli-race", args.baseline_nice)))
+                thread.start()
+                last["proc"].terminate()
+                last["proc"].wait(30)
+                last = run_server_round(clips, tmp / "data-race", control_url, go)
+                thread.join()
+                print(f"race, both at once on the same clips: command line {race['cli'][0]:.1f} s wall "
+                      f"({race['cli'][1]:.1f} CPU s), serve {last['wall']:.1f} s wall ({last['cpu']:.1f} CPU s): "
+                      f"ratio {last['wall'] / race['cli'][0]:.2f}")
             ratio = np.median(walls["serve"]) / np.median(walls["cli"])
             cpu_ratio = np.median(cpus["serve"]) / np.median(cpus["cli"])
             print(f"median wall time serve / command line: {ratio:.2f} (target <= 1.2); "
