@@ -48,6 +48,8 @@ Files in the session folder
 ``session.json``
     Source, start time and ``"status": "running"`` from the start; on a normal stop the counts, drops,
     latencies and costs, and the status ``complete`` or ``source_lost``.
+``config.json``
+    The settings, from the start (``twitchcam analyze video.avi --config config.json`` after a crash).
 On a normal stop (``q``, ``--duration``, end of file, Ctrl-C, a camera that disappears):
     ``events.csv``, ``summary.json``, ``signals.csv``, ``config.json``: the offline analysis
     (:func:`twitchcam.pipeline.analyze_landmarks`) of the landmarks of every analyzed frame, written by
@@ -62,7 +64,6 @@ import datetime
 import io
 import os
 import queue
-import resource
 import signal
 import threading
 import time
@@ -291,6 +292,8 @@ class LiveSession:
         self._events_fh = self._open_csv(EVENTS_LIVE_NAME, format_events_csv(Events.empty()))
         self._markers_fh = self._open_csv(MARKERS_NAME, ",".join(MARKERS_COLUMNS) + "\n")
         self._write_session("running")
+        # Now rather than at the end, so that after a crash the recording can be analyzed with the same settings.
+        write_json(self.config.to_dict(), self.out / "config.json")
 
     # -- files ---------------------------------------------------------------------------------------------------
 
@@ -320,7 +323,8 @@ class LiveSession:
 
     def start(self) -> None:
         """Start the capture, recorder and analysis threads."""
-        self._cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        # Process CPU time: every thread's, MediaPipe's native ones included.
+        self._cpu0 = time.process_time()
         self._wall0 = time.monotonic()
         for name, target in (("capture", self._capture), ("recorder", self._record), ("analysis", self._analyze)):
             thread = threading.Thread(target=self._guard(target), name=f"twitchcam-{name}", daemon=True)
@@ -400,7 +404,14 @@ class LiveSession:
                 if self._stop.is_set():
                     break
         finally:
-            self._record_q.put(_END)
+            # The recorder may be a whole queue behind; wait for room, unless it has died.
+            while True:
+                try:
+                    self._record_q.put(_END, timeout=0.5)
+                    break
+                except queue.Full:
+                    if not self._threads[1].is_alive():
+                        break
             self._analysis_q.close()
 
     def _record(self) -> None:
@@ -635,8 +646,7 @@ class LiveSession:
 
     def _stats(self, ended_by: str) -> dict:
         wall = time.monotonic() - self._wall0
-        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (cpu1.ru_utime - self._cpu0.ru_utime) + (cpu1.ru_stime - self._cpu0.ru_stime)
+        cpu = time.process_time() - self._cpu0
         analyzed = len(self._t)
         fps = (self.n_captured - 1) / self.last_t if self.last_t > 0 else 0.0
         return {
