@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 import pytest
 
-from twitchcam.events import CSV_COLUMNS
 from twitchcam.live import (EVENTS_LIVE_NAME, FRAMES_NAME, MARKERS_COLUMNS, MARKERS_NAME, SESSION_NAME, VIDEO_NAME,
                             LiveSession, _NewestQueue, read_frame_times, run_session)
 from twitchcam.outputs import read_events_csv
