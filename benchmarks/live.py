@@ -1,4 +1,4 @@
-"""Live mode: sustained frame rate, drops, latencies, core cost and CPU use; streaming core cost; live/offline agreement.
+"""Live mode: frame rate, drops, latencies, core cost and CPU use; streaming core cost; live/offline agreement.
 
 Run: python benchmarks/live.py [--seconds 120] [--sizes 640x480,1280x720] [--no-window]
                                [--core | --agreement | --budget]
@@ -96,8 +96,8 @@ def bench_sessions(args) -> None:
     work.mkdir(parents=True, exist_ok=True)
     xvfb = None if args.no_window else start_xvfb()
     window = not args.no_window and bool(os.environ.get("DISPLAY"))
-    print(f"session: file paced at 30 fps for {args.seconds:.0f} s, window {'on ' + os.environ['DISPLAY'] if window else 'off'}"
-          f"{' (Xvfb)' if xvfb else ''}; {os.cpu_count()} CPUs")
+    where = f"on {os.environ['DISPLAY']}{' (Xvfb)' if xvfb else ''}" if window else "off"
+    print(f"session: file paced at 30 fps for {args.seconds:.0f} s, window {where}; {os.cpu_count()} CPUs")
     print(f"{'size':>9} {'frames':>6} {'dropped':>7} {'disp fps':>8} {'cap->display ms':>16} {'cap->event ms':>14} "
           f"{'landmarks ms':>13} {'core us/frame':>14} {'CPU %':>6}  load before/after")
     try:

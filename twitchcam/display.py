@@ -6,10 +6,10 @@ place that calls ``cv2.imshow``. Nothing drawn here is analyzed.
 Mirror, and the patient's sides
 -------------------------------
 The preview is MIRRORED, as people expect of a camera pointed at themselves; only the picture is: the analysis
-always uses the unmirrored frame (see :mod:`twitchcam.regions`). In the unmirrored frame the patient's LEFT eye is on the image's right; flipped, it
-comes to the preview's LEFT. So in the window everything about the patient's LEFT side (the ``L`` tag, its meters,
-its flashes) is on the left and everything about the RIGHT side on the right, and every label says which side of
-the PATIENT it means.
+always uses the unmirrored frame (see :mod:`twitchcam.regions`). In the unmirrored frame the patient's LEFT eye is
+on the image's right; flipped, it comes to the preview's LEFT. So in the window everything about the patient's
+LEFT side (the ``L`` tag, its meters, its flashes) is on the left and everything about the RIGHT side on the right,
+and every label says which side of the PATIENT it means.
 """
 
 from __future__ import annotations
