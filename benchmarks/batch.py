@@ -7,7 +7,8 @@ Run: python benchmarks/batch.py [--clips 8] [--clip-s 15] [--repeat 3] [--long-s
 Clips and long videos are made in a temporary folder by looping tests/data/single_face.mp4 back and forth (a real
 face, no jump cut) with twitchcam.video.VideoWriter. Every timing is end to end: the sequential run is
 ``analyze`` + ``write_analysis`` per clip in one process (what ``twitchcam analyze`` does); the pool and Dask runs
-are ``run_batch`` (hashing, worker start-up, manifest, cohort included; Dask also starts its cluster), with workers
+are ``run_batch`` without report.html (hashing, worker start-up, manifest, cohort included; Dask also starts its
+cluster), with workers
 bound to one core each (the default) and, for comparison, unbound. The long
 video is ``analyze`` vs ``detect_landmarks_parallel`` + ``analyze_landmarks``; its events must be identical.
 
@@ -76,7 +77,8 @@ def bench_clips(tmp: Path, n_clips: int, clip_s: float, workers: int, repeat: in
                 for path in sorted(clips.iterdir()):
                     write_analysis(analyze(path), out / path.stem)
             else:
-                report = run_batch([clips], out, workers=workers, scheduler=scheduler, bind_cores=bind)
+                report = run_batch([clips], out, workers=workers, scheduler=scheduler, report=False,
+                                   bind_cores=bind)
                 assert report.ok and report.skipped == 0, report.failed
                 same = all((tmp / f"sequential_{round_}" / Path(r["video"]).stem / "events.csv").read_text()
                            == (out / r["out_dir"] / "events.csv").read_text() for r in report.rows)

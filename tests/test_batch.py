@@ -59,7 +59,7 @@ def test_local_batch_survives_killed_worker_records_failure_and_resumes(archive,
     out = tmp_path / "out"
     before = {p.pid for p in multiprocessing.active_children()}
     on_result = _kill_one(lambda: [p.pid for p in multiprocessing.active_children() if p.pid not in before])
-    report = run_batch([archive], out, workers=2, on_result=on_result)
+    report = run_batch([archive], out, workers=2, report=False, on_result=on_result)
 
     assert on_result.killed and report.retried >= 1
     rows = {os.path.relpath(r["video"], archive): r for r in report.rows}
@@ -78,11 +78,11 @@ def test_local_batch_survives_killed_worker_records_failure_and_resumes(archive,
     # Resume: finished videos are skipped (their files untouched), the corrupt one is tried again and fails again.
     summary = out / rows["a/clip.mp4"]["out_dir"] / "summary.json"
     mtime = summary.stat().st_mtime_ns
-    assert main(["batch", str(archive), "--out", str(out), "--workers", "2"]) == 1
+    assert main(["batch", str(archive), "--out", str(out), "--workers", "2", "--no-report"]) == 1
     assert summary.stat().st_mtime_ns == mtime
-    again = run_batch([archive / "a", archive / "copy.mp4"], out, workers=2)
+    again = run_batch([archive / "a", archive / "copy.mp4"], out, workers=2, report=False)
     assert again.ok and again.skipped == 2
-    assert main(["batch", str(archive / "*.mp4"), "--out", str(out)]) == 0
+    assert main(["batch", str(archive / "*.mp4"), "--out", str(out), "--no-report"]) == 0
 
 
 def test_dask_local_cluster_matches_analyze_with_a_killed_worker(archive, tmp_path, single_face_analysis):
@@ -91,13 +91,15 @@ def test_dask_local_cluster_matches_analyze_with_a_killed_worker(archive, tmp_pa
                                   scheduler_kwargs={"dashboard": False}) as cluster, \
             distributed.Client(cluster, set_as_default=False) as client:
         on_result = _kill_one(lambda: list(client.run(os.getpid).values()))
-        # upload and an explicit model: neither the video nor the model is read from the workers' disk.
+        # upload and an explicit model: neither the video nor the model is read from the workers' disk;
+        # every file, report.html included, comes back to the client.
         report = run_batch([archive / "a", archive / "copy.mp4"], tmp_path / "out", model=find_model(),
                            scheduler=cluster.scheduler_address, upload=True, on_result=on_result)
     assert on_result.killed
     assert report.ok and len(report.rows) == 2
     for row in report.rows:
         _same_as_analyze(tmp_path / "out" / row["out_dir"], single_face_analysis)
+        assert "<html" in (tmp_path / "out" / row["out_dir"] / "report.html").read_text()
 
 
 def test_segment_seams_give_the_sequential_frames_and_timestamps(data_dir):

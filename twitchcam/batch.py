@@ -174,7 +174,7 @@ def _model_file(model: str | bytes | None) -> str | None:
 
 
 def analyze_video(video: str, config: dict, model: str | bytes | None = None, data: bytes | None = None,
-                  workers: int = 1) -> VideoResult:
+                  workers: int = 1, report: bool = False) -> VideoResult:
     """Analyze one video and render its output files: the task a batch worker runs.
 
     Parameters
@@ -191,6 +191,8 @@ def analyze_video(video: str, config: dict, model: str | bytes | None = None, da
     workers : int
         More than one: the video's frames are split in time segments over this many processes
         (:func:`twitchcam.parallel.detect_landmarks_parallel`).
+    report : bool
+        Also render ``report.html`` (:func:`twitchcam.report.render_report`), as ``twitchcam analyze`` does.
 
     Returns
     -------
@@ -219,6 +221,10 @@ def analyze_video(video: str, config: dict, model: str | bytes | None = None, da
                 analysis = analyze(path, cfg, model_path)
             out = Path(tmp) / "out"
             write_analysis(analysis, out)
+            if report:
+                from .report import render_report
+
+                render_report(out)
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if not p.name.startswith(".")}
         except BrokenProcessPool:
             raise
@@ -305,7 +311,7 @@ def _bind_dask_worker(cores: list[int], dask_worker=None) -> None:
     bind_to_core(cores[int(dask_worker.name) % len(cores)])
 
 
-def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None, retried: list,
+def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None, report: bool, retried: list,
                bind_cores: bool) -> Iterator[VideoResult]:
     """Run jobs on a pool of ``n_workers`` processes, yielding results as they finish.
 
@@ -326,11 +332,11 @@ def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None
                 if isolated:
                     if not running:
                         job = isolated.popleft()
-                        running[pool.submit(analyze_video, job.video, config, model)] = job
+                        running[pool.submit(analyze_video, job.video, config, model, report=report)] = job
                 else:
                     while pending and len(running) < n_workers:
                         job = pending.popleft()
-                        running[pool.submit(analyze_video, job.video, config, model)] = job
+                        running[pool.submit(analyze_video, job.video, config, model, report=report)] = job
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = []
                 for future in done:
@@ -374,7 +380,7 @@ def _open_client(scheduler: str, n_workers: int, bind_cores: bool):
     return Client(scheduler, set_as_default=False), None
 
 
-def _run_dask(jobs: list[_Job], scheduler: str, n_workers: int, config: dict, model: str | None,
+def _run_dask(jobs: list[_Job], scheduler: str, n_workers: int, config: dict, model: str | None, report: bool,
               upload: bool, bind_cores: bool) -> Iterator[VideoResult]:
     """Run jobs on a Dask cluster, yielding results as they finish.
 
@@ -398,7 +404,7 @@ def _run_dask(jobs: list[_Job], scheduler: str, n_workers: int, config: dict, mo
                 with warnings.catch_warnings():
                     # An uploaded video is meant to travel inside its task.
                     warnings.filterwarnings("ignore", message=".*Large object.*")
-                    future = client.submit(analyze_video, job.video, config, model_ref, data,
+                    future = client.submit(analyze_video, job.video, config, model_ref, data, report=report,
                                            key=f"twitchcam-{job.out_name}-{uuid.uuid4().hex[:8]}", pure=False)
                 by_key[future.key] = job
                 running.add(future)
@@ -432,8 +438,8 @@ def _duration_s(video: str) -> float:
 
 def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config | None = None,
               model: str | Path | None = None, workers: int | None = None, scheduler: str | None = None,
-              upload: bool = False, split_long_s: float | None = None, bind_cores: bool = True,
-              on_result: Callable[[dict], None] | None = None) -> BatchReport:
+              upload: bool = False, split_long_s: float | None = None, report: bool = True,
+              bind_cores: bool = True, on_result: Callable[[dict], None] | None = None) -> BatchReport:
     """Analyze every video of an archive, resumably; write the manifest and the cohort outputs.
 
     Parameters
@@ -456,6 +462,9 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
     split_long_s : float | None
         Local runs only: videos at least this long (seconds) are analyzed first, one at a time, with their
         frames split in time segments over all workers.
+    report : bool
+        Render each video's ``report.html`` on its worker, as ``twitchcam analyze`` does by default. A video done
+        without one is analyzed again when a report is asked for.
     bind_cores : bool
         With one local worker per core (process pool or ``"local"`` Dask cluster, Linux), bind each worker to its
         own core (see :func:`worker_cores`). Turn off on a machine other jobs share.
@@ -482,8 +491,9 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
     config_sha256 = config_digest(cfg, model_sha256)
     manifest_path = out / MANIFEST_NAME
     manifest = read_manifest(manifest_path)
+    wanted = ("summary.json", "report.html") if report else ("summary.json",)
     finished = [r for r in manifest.values()
-                if r["status"] == "done" and (out / r["out_dir"] / "summary.json").is_file()]
+                if r["status"] == "done" and all((out / r["out_dir"] / name).is_file() for name in wanted)]
     # Any finished analysis of the same content and settings will do; the video's own row is preferred.
     done_by_content = {(r["sha256"], r["config_sha256"]): r for r in finished}
     done_by_content.update({(r["sha256"], r["config_sha256"], r["video"]): r for r in finished})
@@ -516,7 +526,7 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
         for job in long_jobs:
             for attempt in range(MAX_ATTEMPTS):
                 try:
-                    yield analyze_video(job.video, config_dict, model_path, workers=n_workers)
+                    yield analyze_video(job.video, config_dict, model_path, workers=n_workers, report=report)
                     break
                 except BrokenProcessPool:
                     retried.append(job.video)
@@ -526,10 +536,10 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
         if not short_jobs:
             return
         if scheduler is None:
-            yield from _run_local(short_jobs, n_workers, config_dict, model_path, retried, bind_cores)
+            yield from _run_local(short_jobs, n_workers, config_dict, model_path, report, retried, bind_cores)
         else:
             yield from _run_dask(short_jobs, scheduler, n_workers, config_dict,
-                                 model_path if model is not None else None, upload, bind_cores)
+                                 model_path if model is not None else None, report, upload, bind_cores)
 
     for result in results():
         name = output_name(result.video, manifest[result.video]["sha256"])

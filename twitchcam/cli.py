@@ -78,9 +78,9 @@ def _cmd_batch(args) -> int:
         print("twitchcam: error: no video found in the inputs", file=sys.stderr)
         return 2
     if args.scheduler is not None:
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
+        from importlib.util import find_spec
+
+        if find_spec("distributed") is None:
             print("twitchcam: error: --scheduler needs the cluster extra: pip install 'twitchcam[cluster]'",
                   file=sys.stderr)
             return 1
@@ -100,7 +100,7 @@ def _cmd_batch(args) -> int:
 
     report = run_batch(args.inputs, args.out, _config_from_args(args), model=args.model, workers=args.workers,
                        scheduler=args.scheduler, upload=args.upload, split_long_s=args.split_long,
-                       on_result=on_result)
+                       report=args.report, on_result=on_result)
     n_done = sum(r["status"] == "done" for r in report.rows)
     print(f"{len(report.rows)} videos: {n_done} done ({report.skipped} already done before), "
           f"{len(report.failed)} failed; manifest {report.out_dir / 'batch.csv'}, "
@@ -306,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --scheduler: send each video's bytes to the workers (no shared filesystem)")
     p.add_argument("--split-long", type=float, metavar="SECONDS",
                    help="local runs: split videos at least this long into time segments over all workers")
+    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                   help="write each video's report.html, as analyze does (default: yes)")
     p.add_argument("--model", help="Face Landmarker .task bundle (default: bundled; or $TWITCHCAM_MODEL)")
     p.add_argument("--config", help="JSON file of settings, e.g. a previous run's config.json")
     p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")

@@ -1,19 +1,23 @@
 """The cohort of a batch: one row per video (``cohort.csv``) and a one-page summary (``cohort.html``).
 
-Rows are built from each video's analysis folder (``summary.json`` and ``events.csv``), so a cohort can be rebuilt
-from a batch's output folder at any time, whichever machine ran the analyses.
+Rows are built from each video's analysis folder (:func:`twitchcam.results.read_results`), so a cohort can be
+rebuilt from a batch's output folder at any time, whichever machine ran the analyses.
 
 Rates are per minute of *measured* video (face found and not turned away), as in ``summary.json``. Sides are the
-PATIENT's. ``bilateral_periocular_per_min`` counts synchronous closures of both eyes that are not blinks; blinks
-are in ``blinks_per_min``. ``{side}_tonic_fraction`` is the fraction of that side's periocular and perioral events
-lasting ``tonic_min_s`` or more (empty without such events).
+PATIENT's. The per-side columns (:data:`SIDE_COLUMNS`, prefixed ``left_`` / ``right_``) are those of the clinical
+report (:func:`twitchcam.measures.measure_side`): rates per region and of episodes, tonic share, time in spasm,
+90th percentile of eye closure, and the JRS frequency / severity and SMC grade proxies (documentation aids, not
+ratings). ``bilateral_periocular_per_min`` counts synchronous closures of both eyes that are not blinks; blinks
+are in ``blinks_per_min``.
 
 Quality flags
 -------------
 ``failed`` (no analysis), ``insufficient_data`` (pattern), ``face_found<80%`` and ``measured<80%`` (fraction of
 frames with a face, and with a face that was measured, below :data:`QUALITY_MIN_FRAC`).
 
-The summary documents patterns ("consistent with ..."); it is not a diagnosis of anyone in the cohort.
+Rows are rebuilt from the folders at the end of every batch run (reading each ``signals.csv``), so the cohort
+always covers the whole manifest. The summary documents patterns ("consistent with ..."); it is not a diagnosis of
+anyone in the cohort.
 """
 
 from __future__ import annotations
@@ -21,27 +25,29 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .outputs import read_events_csv, write_atomic
+from .measures import measure_side
+from .outputs import write_atomic
 from .pattern import PATTERNS
+from .results import read_results
 
 #: Below this fraction of frames with a face (or measured), a video is flagged.
 QUALITY_MIN_FRAC = 0.8
 SIDES = ("left", "right")
 REGIONS = ("periocular", "perioral", "brow")
+#: Per-side columns, from :func:`twitchcam.measures.measure_side`, each prefixed with ``left_`` and ``right_``.
+SIDE_COLUMNS = (*(f"{region}_per_min" for region in REGIONS), "episodes_per_min", "tonic_fraction",
+                "time_in_spasm_fraction", "eye_closure_p90", "jrs_frequency", "jrs_severity", "smc_grade")
 COHORT_COLUMNS = (
     "video", "out_dir", "status", "pattern", "side", "duration_s", "face_found_fraction", "measured_fraction",
-    *(f"{side}_{region}_per_min" for side in SIDES for region in REGIONS),
+    *(f"{side}_{column}" for side in SIDES for column in SIDE_COLUMNS),
     "bilateral_periocular_per_min", "blinks_per_min",
-    "left_tonic_fraction", "right_tonic_fraction",
-    "laterality_index", "interval_cv", "eye_mouth_coupling", "episodes", "longest_spasm_s",
-    "time_in_spasm_fraction", "other_babinski_sign",
+    "laterality_index", "interval_cv", "eye_mouth_coupling", "longest_spasm_s", "other_babinski_sign",
     "unilateral", "irregular", "cn7_spread",
     "quality_flags", "error",
 )
@@ -54,8 +60,11 @@ PATTERN_LABELS = {
 }
 
 
-def _round(x, digits: int = 4):
-    return "" if x is None else round(float(x), digits)
+def _value(x):
+    """A CSV cell: empty for None, floats to 4 decimals."""
+    if x is None:
+        return ""
+    return round(x, 4) if isinstance(x, float) else x
 
 
 def cohort_row(manifest_row: dict, out_dir: str | Path) -> dict:
@@ -77,31 +86,28 @@ def cohort_row(manifest_row: dict, out_dir: str | Path) -> dict:
     row.update(video=manifest_row["video"], out_dir=manifest_row["out_dir"], status=manifest_row["status"],
                error=manifest_row.get("error", ""))
     folder = Path(out_dir) / manifest_row["out_dir"]
-    flags = []
     if manifest_row["status"] != "done" or not (folder / "summary.json").is_file():
-        flags.append("failed" if manifest_row["status"] == "failed" else manifest_row["status"])
-        row["quality_flags"] = ";".join(flags)
+        row["quality_flags"] = manifest_row["status"]
         return row
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    events = read_events_csv(folder / "events.csv")
+    results = read_results(folder)
+    summary, events = results.summary, results.events
     video, metrics, criteria = summary["video"], summary["metrics"], summary["criteria"]
-    minutes = video["duration_s"] * video["measured_fraction"] / 60
-    rate = (lambda n: round(n / minutes, 3)) if minutes > 0 else (lambda n: "")
     row.update(pattern=summary["pattern"], side=summary["side"] or "", duration_s=video["duration_s"],
                face_found_fraction=video["face_found_fraction"], measured_fraction=video["measured_fraction"])
     for side in SIDES:
-        mine = events.side == side
+        measures = measure_side(results, side)
         for region in REGIONS:
-            row[f"{side}_{region}_per_min"] = rate(int(np.sum(mine & (events.region == region))))
-        twitch = mine & np.isin(events.region, ("periocular", "perioral"))
-        row[f"{side}_tonic_fraction"] = _round(np.mean(events.kind[twitch] == "tonic")) if twitch.any() else ""
-    row["bilateral_periocular_per_min"] = rate(int(np.sum((events.side == "bilateral") & (events.kind != "blink"))))
-    row["blinks_per_min"] = rate(int(np.sum(events.kind == "blink")))
-    for key in ("laterality_index", "interval_cv", "eye_mouth_coupling", "episodes", "longest_spasm_s",
-                "time_in_spasm_fraction", "other_babinski_sign"):
-        value = metrics.get(key)
-        row[key] = "" if value is None else value
+            row[f"{side}_{region}_per_min"] = _value(measures.events_per_min[region])
+        for column in SIDE_COLUMNS[len(REGIONS):]:
+            row[f"{side}_{column}"] = _value(getattr(measures, column))
+    minutes = results.measured_minutes
+    bilateral = int(np.sum((events.side == "bilateral") & (events.kind != "blink")))
+    row["bilateral_periocular_per_min"] = _value(bilateral / minutes) if minutes > 0 else ""
+    row["blinks_per_min"] = _value(metrics.get("blinks_per_minute"))
+    for key in ("laterality_index", "interval_cv", "eye_mouth_coupling", "longest_spasm_s", "other_babinski_sign"):
+        row[key] = _value(metrics.get(key))
     row.update({k: criteria[k] for k in ("unilateral", "irregular", "cn7_spread")})
+    flags = []
     if summary["pattern"] == "insufficient_data":
         flags.append("insufficient_data")
     if video["face_found_fraction"] < QUALITY_MIN_FRAC:
@@ -150,7 +156,8 @@ Patterns are documented from video (wording: "consistent with"); this page is no
 
 <h2>Affected side (one-sided patterns, the patient's side)</h2>
 <table><tr><th>Pattern</th><th>Left</th><th>Right</th></tr>
-{% for label, left, right in sides %}<tr><td>{{ label }}</td><td class="n">{{ left }}</td><td class="n">{{ right }}</td></tr>
+{% for label, left, right in sides %}
+<tr><td>{{ label }}</td><td class="n">{{ left }}</td><td class="n">{{ right }}</td></tr>
 {% endfor %}</table>
 
 <h2>Quality flags</h2>
@@ -163,20 +170,40 @@ Patterns are documented from video (wording: "consistent with"); this page is no
 
 <h2>Videos</h2>
 <table><tr><th>Video</th><th>Pattern</th><th>Side</th><th>Duration</th><th>Face found</th>
-<th>Eye twitches /min L&nbsp;|&nbsp;R</th><th>Mouth twitches /min L&nbsp;|&nbsp;R</th><th>Folder</th></tr>
+<th>Eye twitches /min L&nbsp;|&nbsp;R</th><th>Mouth twitches /min L&nbsp;|&nbsp;R</th>
+<th>Severity proxies, affected side</th><th>Folder</th></tr>
 {% for r in videos %}<tr><td>{{ r.name }}</td><td>{{ r.pattern_label }}</td><td>{{ r.side }}</td>
 <td class="n">{{ r.duration }}</td><td class="n">{{ r.face }}</td><td class="n">{{ r.eye }}</td>
-<td class="n">{{ r.mouth }}</td>
+<td class="n">{{ r.mouth }}</td><td>{{ r.severity }}</td>
 <td>{% if r.href %}<a href="{{ r.href }}">{{ r.out_dir }}</a>{% endif %}</td></tr>
 {% endfor %}</table>
-<p class="muted">Every column, for all videos: cohort.csv. Per video: events.csv, summary.json, signals.csv in
-its folder. Rates are per minute of measured video.</p>
+<p class="muted">Every column, for all videos: cohort.csv. Per video: report.html (when written), events.csv,
+summary.json, signals.csv in its folder. Rates are per minute of measured video. Severity proxies map measurements onto the Jankovic Rating
+Scale (frequency/severity, 0-4) and the SMC grade (I-IV) as the clinical report states; they are documentation
+aids, not ratings.</p>
 </body></html>
 """
 
 
 def _pct(x) -> str:
     return "" if x == "" else f"{float(x):.0%}"
+
+
+def _severity(row: dict) -> str:
+    side = row["side"]
+    if not side:
+        return ""
+    smc = row[f"{side}_smc_grade"]
+    grade = f", SMC {'I' * smc if smc < 4 else 'IV'}" if smc != "" else ""
+    return f"JRS {row[f'{side}_jrs_frequency']}/{row[f'{side}_jrs_severity']}{grade}"
+
+
+def _link(out_dir: str | Path | None, folder: str) -> str:
+    """Relative link to a video's report, else its summary, when the file exists."""
+    for name in ("report.html", "summary.json"):
+        if out_dir is not None and (Path(out_dir) / folder / name).is_file():
+            return f"{folder}/{name}"
+    return ""
 
 
 def _duration(seconds) -> str:
@@ -215,10 +242,8 @@ def format_cohort_html(rows: list[dict], out_dir: str | Path | None = None) -> s
                "duration": _duration(r["duration_s"]), "face": _pct(r["face_found_fraction"]),
                "eye": pair(r, "periocular") if r["pattern"] else "",
                "mouth": pair(r, "perioral") if r["pattern"] else "",
-               "flags": r["quality_flags"].replace(";", ", "),
-               "href": f"{r['out_dir']}/summary.json"
-               if out_dir is not None and (Path(out_dir) / r["out_dir"] / "summary.json").is_file() else ""}
-              for r in rows]
+               "flags": r["quality_flags"].replace(";", ", "), "severity": _severity(r),
+               "href": _link(out_dir, r["out_dir"])} for r in rows]
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return env.from_string(_TEMPLATE).render(
         rows=rows, videos=videos, status_counts=[c for c in status_counts if c[1]], patterns=patterns,
