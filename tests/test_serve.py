@@ -171,6 +171,11 @@ def test_upload_rejects_what_is_not_a_face_video(tmp_path):
         # A page asked for under another host name (DNS rebinding) is refused.
         assert client.get("/", headers={"Host": "evil.example:8765"}).status_code == 400
         assert client.get("/api/sessions").json()["sessions"] == []
+        # Page assets come from the package only.
+        r = client.get("/static/app.js")
+        assert r.headers["content-type"].startswith("text/javascript") and "X-Twitchcam-Token" in r.text
+        for bad in ("/static/..%2Fapp.py", "/static/../app.py", "/static/app.py"):
+            assert client.get(bad).status_code == 404
         # A bug shows one sentence, never a stack trace.
         store = client.app.state.store
         store.list = lambda: 1 / 0

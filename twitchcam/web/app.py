@@ -40,8 +40,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from .. import __version__
 from .sessions import VIDEO_MEDIA_TYPES, SessionStore, is_session_id
@@ -191,6 +190,20 @@ def _page(request: Request, name: str, **context) -> HTMLResponse:
     html = state.templates.get_template(name).render(token=state.token, version=__version__,
                                                      max_upload_mb=state.max_upload_bytes // (1 << 20), **context)
     return HTMLResponse(html)
+
+
+#: The pages' assets, read once: answered from memory, they never wait for a disk or a thread.
+STATIC_MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                      ".svg": "image/svg+xml"}
+_STATIC_FILES = {p.name: (p.read_bytes(), STATIC_MEDIA_TYPES[p.suffix]) for p in _STATIC.iterdir()
+                 if p.suffix in STATIC_MEDIA_TYPES}
+
+
+async def static_file(request: Request) -> Response:
+    found = _STATIC_FILES.get(request.path_params["name"])
+    if found is None:
+        raise HTTPException(404)
+    return Response(found[0], media_type=found[1])
 
 
 async def index(request: Request) -> Response:
@@ -402,7 +415,7 @@ def create_app(data_dir: str | Path = DEFAULT_DATA_DIR, workers: int | None = No
             Route("/api/sessions/{sid}/retry", api_retry, methods=["POST"]),
             Route("/api/sessions/{sid}/annotate", api_annotate, methods=["POST"]),
             Route("/api/upload", api_upload, methods=["POST"]),
-            Mount("/static", StaticFiles(directory=_STATIC), name="static"),
+            Route("/static/{name}", static_file),
         ],
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
                     Middleware(_Guard, token=token)],
