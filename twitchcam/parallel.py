@@ -164,8 +164,8 @@ def worker_cores(n_workers: int) -> list[int] | None:
     """The cores to bind workers to, one each, or None when binding does not apply.
 
     MediaPipe spreads one video's inference over threads that use up to ~1.8 cores when they are free. With one
-    worker process per core those threads compete across processes; binding each worker to its own core was
-    measured to shorten a 2-core batch by a fifth to a quarter at the same CPU time (``benchmarks/batch.py``).
+    worker process per core those threads compete across processes; with each worker bound to its own core a
+    2-core batch was faster in every measured round (5-30% shorter, ~5% less CPU time; ``benchmarks/batch.py``).
     Binding applies on Linux when there is exactly one worker per available core.
     """
     if not hasattr(os, "sched_setaffinity"):
