@@ -187,7 +187,12 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
     cov[~valid] = np.eye(3)
     # A face's rigid points are never a mirror image of the reference, so det(cov) > 0 and no reflection
     # correction is needed.
-    rot = polar_rotation(cov)
+    # For a few frames (a live chunk) one LAPACK call beats the iteration's fixed numpy overhead.
+    if len(cov) < 32:
+        u, _, vt = np.linalg.svd(cov)
+        rot = u @ vt
+    else:
+        rot = polar_rotation(cov)
     var_x = (xc ** 2).sum(axis=2).mean(axis=1)
     s = np.einsum("tkl,tkl->t", rot, cov) / var_x
     aligned = s[:, None, None] * np.matmul(points - mu_x, rot.transpose(0, 2, 1)) + mu_y

@@ -274,8 +274,8 @@ class VideoWriter:
     ----------
     path : str | Path
         Output file. ``.mp4`` is written as MPEG-4 Part 2 (``mp4v``), ``.webm`` as VP8 (plays in browsers),
-        ``.avi`` as Motion-JPEG (every frame independent, readable up to the last complete frame if the
-        writer is killed).
+        ``.avi`` as Motion-JPEG (every frame independent; OpenCV buffers up to 1 MiB, so a killed writer loses
+        its last frames; recordings that must survive a kill use :class:`MotionJPEGWriter`).
     fps : float
         Nominal frame rate stored in the container.
     size : tuple of int
