@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from twitchcam.live import (EVENTS_LIVE_NAME, FRAMES_NAME, MARKERS_COLUMNS, MARKERS_NAME, SESSION_NAME, VIDEO_NAME,
-                            LiveSession, _NewestQueue, read_frame_times, run_session)
+                            LiveSession, _NewestQueue, run_session)
 from twitchcam.outputs import read_events_csv
 from twitchcam.pipeline import analyze
-from twitchcam.video import MotionJPEGWriter, iter_frames, probe_video
+from twitchcam.video import MotionJPEGWriter, iter_frames, probe_video, read_frame_times
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "tests" / "data" / "single_face.mp4"

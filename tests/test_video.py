@@ -102,3 +102,18 @@ def test_stopping_early_releases_the_decoder(data_dir):
             break
     # A second full pass works: nothing was left locked or half-read.
     assert sum(1 for _ in iter_frames(data_dir / "single_face.mp4")) == 72
+
+
+def test_a_frames_csv_sidecar_gives_the_capture_times(data_dir, tmp_path):
+    """A live recording keeps its capture clock beside the video; analysis uses it instead of nominal fps."""
+    avi = tmp_path / "video.avi"
+    with VideoWriter(avi, 30, (640, 360)) as writer:
+        for frame in iter_frames(data_dir / "single_face.mp4"):
+            writer.write(frame.image)
+    # A pause of 2 s after frame 10, and the last frame without its row (as after a kill).
+    times = np.arange(71) / 30 + np.where(np.arange(71) > 10, 2.0, 0.0)
+    (tmp_path / "video.frames.csv").write_text("frame,t_s\n" + "".join(f"{i},{t:.4f}\n" for i, t in enumerate(times)))
+    t = np.array([f.t for f in iter_frames(avi)])
+    assert len(t) == 72
+    np.testing.assert_allclose(t[:71], times, atol=1e-4)
+    assert t[71] == pytest.approx(times[70] + 1 / 30, abs=1e-3)

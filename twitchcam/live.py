@@ -671,29 +671,6 @@ class LiveSession:
         }
 
 
-def read_frame_times(video: str | Path) -> np.ndarray | None:
-    """The capture times of a recorded video's frames, from its ``<stem>.frames.csv`` (None if there is none).
-
-    Parameters
-    ----------
-    video : str | Path
-        A video written by a live session (``video.avi``).
-
-    Returns
-    -------
-    ndarray, shape (n_rows,), float64 | None
-        Session time in seconds of frame ``i`` of the video at row ``i``. A row is written after its frame, so
-        after a kill the video may hold one frame more than listed.
-    """
-    path = Path(video).with_suffix(".frames.csv")
-    if not path.exists():
-        return None
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    # The last line may be cut short by a kill; keep the complete rows.
-    return np.array([float(r["t_s"]) for r in rows if r.get("t_s") not in (None, "")])
-
-
 def run_session(source, out_dir, config: Config | None = None, *, window: bool = True,
                 markers_from_stdin: bool = False, **options) -> SessionResult:
     """Run a whole live session: start, show the window (or wait), finish.

@@ -20,6 +20,7 @@ inference and memory stays flat however long the video is.
 from __future__ import annotations
 
 import contextlib
+import csv
 import logging
 import os
 import queue
@@ -176,6 +177,29 @@ class _TimestampRepair:
         return t
 
 
+def read_frame_times(video: str | Path) -> np.ndarray | None:
+    """The capture times of a recorded video's frames, from its ``<stem>.frames.csv`` (None if there is none).
+
+    Parameters
+    ----------
+    video : str | Path
+        A video, e.g. ``video.avi`` written by a live session next to ``video.frames.csv``.
+
+    Returns
+    -------
+    ndarray, shape (n_rows,), float64 | None
+        Session time in seconds of frame ``i`` of the video at row ``i``. A row is written after its frame, so
+        after a kill the video may hold one frame more than listed.
+    """
+    path = Path(video).with_suffix(".frames.csv")
+    if not path.exists():
+        return None
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    # The last line may be cut short by a kill; keep the complete rows.
+    return np.array([float(r["t_s"]) for r in rows if r.get("t_s") not in (None, "")])
+
+
 def iter_frames(path: str | Path, queue_size: int = 8) -> Iterator[Frame]:
     """Decode a video file frame by frame, in a background thread.
 
@@ -202,6 +226,14 @@ def iter_frames(path: str | Path, queue_size: int = 8) -> Iterator[Frame]:
     stop = threading.Event()
     done = object()
 
+    # A live recording's frame times come from the capture clock (monotonic), not from the container, whose AVI
+    # timing is only nominal fps: a paused recording or a camera slower than it claims would be misplaced.
+    captured = read_frame_times(path)
+    if captured is not None and len(captured) == 0:
+        captured = None
+    if captured is not None:
+        logger.info("%s: frame times from %s", path, Path(path).with_suffix(".frames.csv").name)
+
     def decode():
         repair = _TimestampRepair(str(path))
         index = 0
@@ -210,7 +242,11 @@ def iter_frames(path: str | Path, queue_size: int = 8) -> Iterator[Frame]:
                 ok, image = cap.read()
                 if not ok or image is None:
                     break
-                t = repair(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+                if captured is not None and index < len(captured):
+                    t = repair(float(captured[index]))
+                else:
+                    # The one frame a kill can leave without its row: the repair extends the median interval.
+                    t = repair(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if captured is None else -np.inf)
                 frames.put(Frame(index, t, image))
                 index += 1
             hint = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
