@@ -21,8 +21,10 @@ carried from frame to frame (which face is the patient when several are in view;
 ``running_mode="video"``) has settled by the seam. In the default ``"image"`` mode with one face the stitched
 landmarks are identical to the sequential ones.
 
-A file whose timestamps do not increase (a container glitch that :func:`~twitchcam.video.iter_frames` repairs) is
-read sequentially instead: repaired timestamps depend on where reading started, so segments could not be matched.
+Two kinds of file are read sequentially instead, because their frame times are not the container's timestamps
+at the frame's position: a file whose timestamps do not increase (a container glitch that
+:func:`~twitchcam.video.iter_frames` repairs from where reading started), and a live recording whose capture times
+are in a ``.frames.csv`` sidecar (:func:`~twitchcam.video.read_frame_times`), which are matched by frame index.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 
 from .config import Config
 from .landmarks import Landmarks, detect_landmarks
-from .video import Frame, _open_capture, iter_frames, probe_video
+from .video import Frame, _open_capture, iter_frames, probe_video, read_frame_times
 
 #: Segments shorter than this are not worth a process (start-up costs about a second per worker).
 MIN_SEGMENT_S = 20.0
@@ -230,7 +232,8 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
     info = probe_video(path)
     duration_s = info.n_frames_hint / info.fps_nominal if info.n_frames_hint and info.fps_nominal > 0 else 0.0
     bounds = plan_segments(duration_s, n_workers or multiprocessing.cpu_count(), min_segment_s)
-    if len(bounds) == 2:
+    captured = read_frame_times(path)
+    if len(bounds) == 2 or (captured is not None and len(captured)):
         return detect_landmarks(iter_frames(path), cfg, model)
     model = str(model) if model is not None else None
     n = len(bounds) - 1
