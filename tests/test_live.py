@@ -150,7 +150,8 @@ def test_a_network_camera_that_disappears_ends_the_session_cleanly(tmp_path, mjp
     # Everything so far is kept: the recording, its frame times, and the offline outputs.
     times = read_frame_times(out / VIDEO_NAME)
     assert len(times) == stats["frames"]["recorded"]
-    assert 4.0 < times[-1] < 6.0 and np.all(np.diff(times) > 0)
+    # 144 frames paced at 30 fps take 4.8 s; a loaded machine stretches the capture clock, never shortens it.
+    assert 4.0 < times[-1] < 10.0 and np.all(np.diff(times) > 0)
     assert sum(1 for _ in iter_frames(out / VIDEO_NAME)) == len(times)
     assert (out / "summary.json").is_file() and (out / "events.csv").is_file()
 
