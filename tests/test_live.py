@@ -291,7 +291,9 @@ def test_the_window_shows_a_mirrored_preview_with_each_side_where_it_appears(tmp
     display, screen = xvfb
     out = tmp_path / "s"
     env = {**os.environ, "DISPLAY": display}
-    proc = subprocess.Popen([*TWITCHCAM, "live", "--source", str(HFS), "--realtime", "--duration", "10", "--out",
+    # The session is stopped with SIGINT once the screenshot is taken; --duration only bounds a slow machine's
+    # wait, and must leave room for start-up and the 2 s warm-up under load.
+    proc = subprocess.Popen([*TWITCHCAM, "live", "--source", str(HFS), "--realtime", "--duration", "22", "--out",
                              str(out)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     shot = None
