@@ -289,42 +289,47 @@ LEFT_BGR, RIGHT_BGR = (255, 170, 60), (60, 200, 255)
 
 def test_the_window_shows_a_mirrored_preview_with_each_side_where_it_appears(tmp_path, xvfb):
     display, screen = xvfb
-    out = tmp_path / "s"
     env = {**os.environ, "DISPLAY": display}
-    # The session is stopped with SIGINT once the screenshot is taken; --duration only bounds a slow machine's
-    # wait, and must leave room for start-up and the 2 s warm-up under load.
-    proc = subprocess.Popen([*TWITCHCAM, "live", "--source", str(HFS), "--realtime", "--duration", "22", "--out",
-                             str(out)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    shot = None
-    try:
-        # Take the screen once the analysis has warmed up and the tracked regions are drawn.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            pixels = _read_xwd(screen)
-            rows = (out / FRAMES_NAME).read_text().count("\n") - 1 if (out / FRAMES_NAME).exists() else 0
-            if rows >= 75 and pixels.any():
-                ys, xs = np.nonzero(pixels.any(axis=2))
-                window = pixels[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-                preview = window[:360, 230:870]
-                if _side_pixels(preview, LEFT_BGR).sum() > 30 and _side_pixels(preview, RIGHT_BGR).sum() > 30:
-                    shot = pixels
-                    break
-            time.sleep(0.1)
-        keys = shutil.which("xdotool") is not None and shot is not None
-        if keys:
-            # The keys, as a clinician presses them: space puts a marker, r pauses the recording.
-            xdo = {"env": env, "check": True, "capture_output": True, "timeout": 10}
-            window_id = subprocess.run(["xdotool", "search", "--name", "twitchcam live"], text=True,
-                                       **xdo).stdout.split()[0]
-            subprocess.run(["xdotool", "windowfocus", window_id], **xdo)
-            subprocess.run(["xdotool", "key", "space"], **xdo)
-            time.sleep(0.5)
-            subprocess.run(["xdotool", "key", "r"], **xdo)
-            time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-    finally:
-        stderr = proc.communicate(timeout=60)[1].decode()
+    # Now and then (about 1 run in 7 here) the OpenCV window of a session started right after Xvfb never gets
+    # drawn on the virtual screen: an X start-up race outside twitchcam. A second session is then tried once.
+    for attempt in range(2):
+        out = tmp_path / f"s{attempt}"
+        # The session is stopped with SIGINT once the screenshot is taken; --duration only bounds a slow machine's
+        # wait, and must leave room for start-up and the 2 s warm-up under load.
+        command = [*TWITCHCAM, "live", "--source", str(HFS), "--realtime", "--duration", "22", "--out", str(out)]
+        proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        shot = None
+        try:
+            # Take the screen once the analysis has warmed up and the tracked regions are drawn.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
+                pixels = _read_xwd(screen)
+                rows = (out / FRAMES_NAME).read_text().count("\n") - 1 if (out / FRAMES_NAME).exists() else 0
+                if rows >= 75 and pixels.any():
+                    ys, xs = np.nonzero(pixels.any(axis=2))
+                    window = pixels[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+                    preview = window[:360, 230:870]
+                    if _side_pixels(preview, LEFT_BGR).sum() > 30 and _side_pixels(preview, RIGHT_BGR).sum() > 30:
+                        shot = pixels
+                        break
+                time.sleep(0.1)
+            keys = shutil.which("xdotool") is not None and shot is not None
+            if keys:
+                # The keys, as a clinician presses them: space puts a marker, r pauses the recording.
+                xdo = {"env": env, "check": True, "capture_output": True, "timeout": 10}
+                window_id = subprocess.run(["xdotool", "search", "--name", "twitchcam live"], text=True,
+                                           **xdo).stdout.split()[0]
+                subprocess.run(["xdotool", "windowfocus", window_id], **xdo)
+                subprocess.run(["xdotool", "key", "space"], **xdo)
+                time.sleep(0.5)
+                subprocess.run(["xdotool", "key", "r"], **xdo)
+                time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+        finally:
+            stderr = proc.communicate(timeout=60)[1].decode()
+        if shot is not None or proc.returncode != 0:
+            break
     assert proc.returncode == 0, stderr
     assert shot is not None, "the window never showed the tracked regions"
     if keys:
