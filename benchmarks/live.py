@@ -40,6 +40,7 @@ import numpy as np
 
 from twitchcam.config import Config
 from twitchcam.events import Events
+from twitchcam.landmarks import Landmarks, detect_landmarks
 from twitchcam.live import run_session
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.stream import StreamingAnalyzer
@@ -134,41 +135,36 @@ def stream_cost(lm, chunk: int) -> tuple[float, float, int]:
             analyzer.n_detections)
 
 
-def _small_batch_svd(polar):
-    """The proposed change to twitchcam.signals.align_to_reference: below 32 frames, the rotation from a batched
-    SVD (the same orthogonal polar factor, ~15 us) instead of the Newton iteration, whose cost is ~100 numpy calls
-    per iteration whatever the batch size."""
-    def rotation(m, *args, **kwargs):
-        if len(m) >= 32:
-            return polar(m, *args, **kwargs)
-        u, _, vt = np.linalg.svd(m)
-        return u @ vt
-    return rotation
+def real_landmarks(seconds: float) -> Landmarks:
+    """Landmarks of the sample clip (real face, simulated left HFS), looped forward and backward to ``seconds`` at
+    30 fps: a live session's input, with real landmark jitter and many events."""
+    lm = detect_landmarks(iter_frames(SOURCE))
+    cycle = np.concatenate([np.arange(len(lm)), np.arange(len(lm) - 2, 0, -1)])
+    index = np.resize(cycle, int(round(seconds * 30)))
+    return Landmarks(np.arange(len(index)) / 30, lm.xyz[index], lm.face_found[index], lm.n_faces[index],
+                     lm.frame_size)
 
 
 def bench_core(args) -> None:
-    lm = make_landmarks(120, 30, hfs_course("left", 120, seed=0), head_yaw_deg=10, head_roll_deg=4, zoom=0.05,
-                        noise_px=0.15)
     a = np.random.default_rng(0).random(8)
     start = time.thread_time()
     for _ in range(100_000):
         a * a
     op_us = (time.thread_time() - start) / 100_000 * 1e6
-    print(f"streaming core on 2 min of generated landmarks at 30 fps (HFS course, head motion, 0.15 px jitter); "
-          f"one numpy op on 8 floats costs {op_us:.2f} us here; load {load()}")
-    import twitchcam.signals as signals
-
-    polar = signals.polar_rotation
-    print(f"{'chunk':>6} {'chunk ms':>8} {'CPU us/frame':>13} {'wall us/frame':>14} {'detections':>10}   "
-          f"{'CPU us/frame with small-batch SVD (proposal)':>44}")
-    for chunk in (1, 4, 8, 16, 30):
-        cpu, wall, detections = min((stream_cost(lm, chunk) for _ in range(args.repeat)), key=lambda r: r[0])
-        signals.polar_rotation = _small_batch_svd(polar)
-        try:
-            svd_cpu = min(stream_cost(lm, chunk)[0] for _ in range(args.repeat))
-        finally:
-            signals.polar_rotation = polar
-        print(f"{chunk:>6} {chunk / 30 * 1000:>8.0f} {cpu:>13.0f} {wall:>14.0f} {detections:>10}   {svd_cpu:>44.0f}")
+    print(f"streaming core on 2 min of landmarks at 30 fps, thread CPU time, best of {args.repeat}; one numpy op "
+          f"on 8 floats costs {op_us:.2f} us here; load {load()}")
+    inputs = {
+        "generated (HFS course, head motion, 0.15 px jitter)":
+            make_landmarks(120, 30, hfs_course("left", 120, seed=0), head_yaw_deg=10, head_roll_deg=4, zoom=0.05,
+                           noise_px=0.15),
+        f"real ({SOURCE.name} looped)": real_landmarks(120),
+    }
+    for name, lm in inputs.items():
+        print(name)
+        print(f"{'chunk':>6} {'chunk ms':>8} {'CPU us/frame':>13} {'wall us/frame':>14} {'detections':>10}")
+        for chunk in (1, 4, 8, 12, 16, 30):
+            cpu, wall, detections = min((stream_cost(lm, chunk) for _ in range(args.repeat)), key=lambda r: r[0])
+            print(f"{chunk:>6} {chunk / 30 * 1000:>8.0f} {cpu:>13.0f} {wall:>14.0f} {detections:>10}")
 
 
 def _process_cpu() -> float:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from twitchcam.config import Config
-from twitchcam.events import Events, detect_events
+from twitchcam.events import Events, _runs, detect_events
 from twitchcam.pattern import classify_pattern
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.signals import compute_signals, rolling_baseline
@@ -15,6 +15,30 @@ FPS = 30.0
 
 def unilateral(events: Events) -> Events:
     return events[np.isin(events.side, ("left", "right"))]
+
+
+def test_runs_match_scipy_label_and_closing():
+    """Event runs are found with numpy run-length arithmetic (fast enough for live chunks); scipy.ndimage's
+    binary closing and labelling define what they must be."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        n, max_gap = int(rng.integers(1, 50)), int(rng.integers(0, 5))
+        active = rng.random(n) < rng.random()
+        values = np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n))
+        closed = active
+        if max_gap and active.any():
+            pad = max_gap + 1
+            closed = ndimage.binary_closing(np.pad(active, pad), np.ones(max_gap + 1, bool))[pad:-pad] | active
+        labels, n_runs = ndimage.label(closed)
+        start, stop, (peak,) = _runs(active, [values], max_gap)
+        spans = ndimage.find_objects(labels)
+        assert start.tolist() == [s[0].start for s in spans]
+        assert stop.tolist() == [s[0].stop - 1 for s in spans]
+        expected = (ndimage.maximum(np.where(np.isfinite(values), values, -np.inf), labels, np.arange(1, n_runs + 1))
+                    if n_runs else [])
+        np.testing.assert_array_equal(peak, np.asarray(expected, float).reshape(-1))
 
 
 def test_eye_closure_signal_is_exact_on_the_twitching_side():

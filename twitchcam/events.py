@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from .config import Config
 from .regions import REGIONS
@@ -117,24 +116,16 @@ def _frame_interval(t: np.ndarray) -> float:
     return float(np.median(np.diff(t))) if len(t) > 1 else 1 / 30
 
 
-def _close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
-    """Fill runs of False no longer than ``max_gap`` frames that lie between two True runs."""
-    if max_gap < 1 or not mask.any():
-        return mask
-    structure = np.ones(max_gap + 1, bool)
-    padded = np.pad(mask, max_gap + 1)
-    closed = ndimage.binary_closing(padded, structure=structure)
-    return closed[max_gap + 1:-(max_gap + 1)] | mask
-
-
-def _runs(active: np.ndarray, values: list[np.ndarray]):
-    """Runs of True in ``active`` and the maximum of each of ``values`` within each run.
+def _runs(active: np.ndarray, values: list[np.ndarray], max_gap: int = 0):
+    """Runs of True in ``active``, joined across gaps, and the maximum of each of ``values`` within each run.
 
     Parameters
     ----------
     active : ndarray, shape (n_frames,), bool
     values : list of ndarray, each shape (n_frames,)
         NaN counts as -inf.
+    max_gap : int
+        Runs separated by at most this many False frames are one run (the gap's frames belong to it).
 
     Returns
     -------
@@ -143,15 +134,19 @@ def _runs(active: np.ndarray, values: list[np.ndarray]):
     peaks : list of ndarray, each shape (n_runs,)
         Maximum of each of ``values`` within each run.
     """
-    labels, n = ndimage.label(active)
-    if n == 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, [np.zeros(0) for _ in values]
-    idx = np.arange(1, n + 1)
-    peaks = [np.asarray(ndimage.maximum(np.where(np.isfinite(v), v, -np.inf), labels, idx)) for v in values]
-    slices = ndimage.find_objects(labels)
-    start = np.array([sl[0].start for sl in slices])
-    stop = np.array([sl[0].stop - 1 for sl in slices])
+    # A handful of whole-array operations, not one per run: a live session calls this every second.
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], active.view(np.int8), [0]))))
+    start, stop = edges[::2], edges[1::2] - 1
+    if max_gap >= 1 and len(start) > 1:
+        joined = start[1:] - stop[:-1] - 1 <= max_gap
+        start, stop = start[np.concatenate(([True], ~joined))], stop[np.concatenate((~joined, [True]))]
+    if not len(start):
+        return start, stop, [np.zeros(0) for _ in values]
+    inside = np.zeros(len(active) + 1, np.int64)
+    np.add.at(inside, start, 1)
+    np.add.at(inside, stop + 1, -1)
+    inside = np.cumsum(inside[:-1]) > 0
+    peaks = [np.maximum.reduceat(np.where(inside & np.isfinite(v), v, -np.inf), start) for v in values]
     return start, stop, peaks
 
 
@@ -162,10 +157,12 @@ def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
     return kind
 
 
-def _table(t, start, stop, side, region, peak, bilateral, cfg) -> Events:
+def _columns(t, start, stop, side, region, peak, bilateral, cfg) -> dict:
+    """Columns of :meth:`Events.from_columns` for runs of one side and region."""
     n = len(start)
-    return Events.from_columns(t[start], t[stop], np.full(n, side), np.full(n, region),
-                               _kinds(t[stop] - t[start], bilateral, cfg), peak, start, stop)
+    return {"onset_s": t[start], "offset_s": t[stop], "side": np.full(n, side, "U9"),
+            "region": np.full(n, region, "U10"), "kind": _kinds(t[stop] - t[start], bilateral, cfg), "peak": peak,
+            "onset_frame": start, "offset_frame": stop}
 
 
 def _bilateral_closures(t, closure, gap, dt, cfg):
@@ -173,15 +170,14 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
 
     Returns
     -------
-    Events
-        The bilateral events.
+    dict
+        Columns of the bilateral events (see :meth:`Events.from_columns`).
     mask : ndarray, shape (n_frames,), bool
         Frames covered by a bilateral closure, widened by ``gap`` frames; unilateral runs inside it are the
         unequal onsets and offsets of the same closure, not twitches.
     """
     both = np.fmin(closure[:, 0], closure[:, 1])
-    active = _close_gaps(both > cfg.bilateral_off_frac, gap)
-    start, stop, (p_left, p_right) = _runs(active, [closure[:, 0], closure[:, 1]])
+    start, stop, (p_left, p_right) = _runs(both > cfg.bilateral_off_frac, [closure[:, 0], closure[:, 1]], gap)
     weak, strong = np.minimum(p_left, p_right), np.maximum(p_left, p_right)
     keep = ((weak >= cfg.bilateral_on_frac) & (weak >= cfg.bilateral_ratio * strong)
             & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
@@ -189,7 +185,7 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
     mask = np.zeros(len(t), bool)
     for a, b in zip(start, stop):
         mask[max(a - gap, 0):b + gap + 1] = True
-    return _table(t, start, stop, "bilateral", "periocular", strong[keep], True, cfg), mask
+    return _columns(t, start, stop, "bilateral", "periocular", strong[keep], True, cfg), mask
 
 
 def detect_events(signals: Signals, config: Config | None = None) -> Events:
@@ -223,6 +219,7 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
     thresholds = {"periocular": (cfg.eye_on_frac, cfg.eye_asym_frac, "eye_closure"),
                   "perioral": (cfg.mouth_on_iod, cfg.mouth_asym_iod, "mouth_pull"),
                   "brow": (cfg.brow_on_iod, cfg.brow_asym_iod, "brow_raise")}
+    # Collected as columns and made into one table at the end: building a table (validated, sorted) has a cost.
     tables = []
     bilateral_mask = np.zeros(len(t), bool)
     for region, (on, asym_on, name) in thresholds.items():
@@ -230,21 +227,17 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
         if region == "periocular":
             bilateral, bilateral_mask = _bilateral_closures(t, sig, gap, dt, cfg)
             tables.append(bilateral)
-        # How far the two sides differ at rest on this recording (robust, so twitches barely count): strong head
-        # motion or a poorly lit side make the sides disagree more, and the asymmetry threshold rises with it.
-        difference = sig[:, 0] - sig[:, 1]
-        difference = difference[np.isfinite(difference)]
-        spread = 1.4826 * np.median(np.abs(difference - np.median(difference))) if len(difference) else 0.0
         for j, side in enumerate(("left", "right")):
-            # On jittery footage the thresholds rise with the measured frame-to-frame noise.
+            # On jittery footage the thresholds rise with the measured frame-to-frame noise, and the asymmetry
+            # threshold with how far the sides differ at rest.
             floor = cfg.noise_k * signals.noise[name][j]
-            on_j, asym_j = max(on, floor), max(asym_on, floor, cfg.asym_spread_k * spread)
+            on_j, asym_j = max(on, floor), max(asym_on, floor, cfg.asym_spread_k * signals.side_spread[name])
             excess = sig[:, j] - sig[:, 1 - j]
-            active = _close_gaps((excess > asym_j / 2) & (sig[:, j] > on_j / 2), gap)
+            active = (excess > asym_j / 2) & (sig[:, j] > on_j / 2)
             # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on
             # its frames outside it (a tonic spasm with a blink in the middle still does).
             evidence = np.where(bilateral_mask, np.nan, 0.0) if region == "periocular" else 0.0
-            start, stop, (peak, peak_excess) = _runs(active, [sig[:, j] + evidence, excess + evidence])
+            start, stop, (peak, peak_excess) = _runs(active, [sig[:, j] + evidence, excess + evidence], gap)
             keep = (peak >= on_j) & (peak_excess >= asym_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
-            tables.append(_table(t, start[keep], stop[keep], side, region, peak[keep], False, cfg))
-    return Events.concatenate(tables)
+            tables.append(_columns(t, start[keep], stop[keep], side, region, peak[keep], False, cfg))
+    return Events.from_columns(**{name: np.concatenate([c[name] for c in tables]) for name in tables[0]})

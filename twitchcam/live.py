@@ -205,8 +205,9 @@ class LiveSession:
     model : str | Path | None
         Face Landmarker bundle.
     chunk_s : float
-        Landmarks are handed to the streaming core in chunks of this many seconds (its per-call cost is mostly
-        fixed, so chunks keep the cost per frame low; meters lag by up to a chunk).
+        Landmarks are handed to the streaming core in chunks of this many seconds. Its per-call cost is mostly
+        fixed: on real footage at 30 fps it is ~180 us per frame in 8-frame chunks and ~90 us in 12-frame ones
+        (``benchmarks/live.py --core``). Meters lag by up to a chunk; the drawn regions and the preview do not.
     analysis_queue_s : float
         Seconds of frames (at the source's nominal rate) that may wait for the analysis before the oldest is
         dropped: room for the landmark model's slow moments on a busy computer. The window does not wait for
@@ -225,7 +226,7 @@ class LiveSession:
     """
 
     def __init__(self, source, out_dir, config: Config | None = None, *, realtime: bool = False,
-                 duration_s: float | None = None, model=None, chunk_s: float = 0.25, analysis_queue_s: float = 0.5,
+                 duration_s: float | None = None, model=None, chunk_s: float = 0.4, analysis_queue_s: float = 0.5,
                  record_queue_s: float = 2.0, size: tuple[int, int] | None = None, warmup_s: float = 2.0,
                  overlay_max_lag_s: float = 0.25, on_event: Callable[[Events], None] | None = None):
         self.config = config or Config()

@@ -12,8 +12,9 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
   ``2 * round(baseline_window_s / baseline_block_s / 2) + 1`` blocks before its own block. Offline that window is
   centred on the frame; live the future is not known yet, so it trails. On a face at rest the two agree; the
   agreement on generated and real footage is measured in ``tests/test_stream.py`` and ``benchmarks/live.py``;
-- :func:`~twitchcam.signals.robust_noise` on the last ``history_s`` seconds, refreshed every ``noise_every_s``
-  while nothing moves (it sets the event thresholds, so a run is judged with one value);
+- :func:`~twitchcam.signals.robust_noise` and :func:`~twitchcam.signals.side_spread` on the last ``history_s``
+  seconds, refreshed every ``noise_every_s`` while nothing moves (they set the event thresholds, so a run is judged
+  with one value);
 - :func:`~twitchcam.events.detect_events` on the history: when a signal's run has ended (it fell below the level
   where a run can start and stayed there longer than ``merge_gap_s``), at least every ``detect_every_s`` while
   movement goes on, never while every signal stays below that level. An event is reported once it is final
@@ -43,7 +44,7 @@ from .config import Config
 from .events import Events, detect_events
 from .landmarks import Landmarks
 from .signals import (SIGNAL_NAMES, HeadFrame, Measures, Signals, estimate_head_frame, measure_frames,
-                      nanquantile_sorted, robust_noise)
+                      nanquantile_sorted, robust_noise, side_spread)
 
 #: Quantile of each block taken as that block's resting value, per raw measure (as in ``compute_signals``): the
 #: eye opening's resting value is a high quantile because closures are its excursions.
@@ -91,7 +92,8 @@ class StreamUpdate:
 def _empty_signals() -> Signals:
     nan2 = np.zeros((0, 2))
     return Signals(np.zeros(0), np.zeros(0, bool), np.zeros(0, bool), nan2, nan2, nan2, nan2, np.zeros(0),
-                   np.zeros(0), {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"))
+                   np.zeros(0), {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"),
+                   dict.fromkeys(SIGNAL_NAMES, 0.0))
 
 
 # Returned for the many chunks that complete no event; built once, since building a table is not free.
@@ -156,6 +158,8 @@ class StreamingAnalyzer:
         self._last_baseline = np.full(6, np.nan)
         self._baseline_cache: tuple[int, np.ndarray] = (-1, self._last_baseline)
         self._noise = {name: np.zeros(2) for name in SIGNAL_NAMES}
+        self._side_spread = dict.fromkeys(SIGNAL_NAMES, 0.0)
+        self._dt = 1 / 30  # frame interval, seconds; measured with the noise
         self._noise_known = False
         self._next_detection_t = -np.inf
         self._active = False  # a signal has reached a run's start level and not all runs have ended since
@@ -344,12 +348,15 @@ class StreamingAnalyzer:
         if not self._noise_known or due:
             self._refresh_noise()
         return Signals(lm.t, lm.face_found.copy(), m.measured, eye_closure, mouth_pull, brow_raise, m.eye_opening,
-                       m.head_rotation_deg, m.head_scale, self.noise, self.head.iod)
+                       m.head_rotation_deg, m.head_scale, self.noise, self.head.iod, dict(self._side_spread))
 
     def _refresh_noise(self) -> None:
         h = self._hist
         noise = robust_noise(h[:, _SIGNALS])
         self._noise = {name: noise[2 * i:2 * i + 2] for i, name in enumerate(SIGNAL_NAMES)}
+        self._side_spread = {name: side_spread(h[:, sl]) for name, sl in _SIGNAL_COLS.items()}
+        if len(h) > 1:
+            self._dt = float(np.median(np.diff(h[:, _T])))
         self._noise_known = True
         self._noise_t = float(h[-1, _T])
 
@@ -358,7 +365,7 @@ class StreamingAnalyzer:
         col = {name: rows[:, sl] for name, sl in _SIGNAL_COLS.items()}
         return Signals(rows[:, _T], rows[:, _FOUND] > 0, rows[:, _MEASURED] > 0, col["eye_closure"],
                        col["mouth_pull"], col["brow_raise"], rows[:, _MEASURE_COLS["eye_opening"]], rows[:, _ROT],
-                       rows[:, _SCALE], self.noise, self.head.iod)
+                       rows[:, _SCALE], self.noise, self.head.iod, dict(self._side_spread))
 
     # -- events --------------------------------------------------------------------------------------------------
 
@@ -372,8 +379,7 @@ class StreamingAnalyzer:
         h = self._hist
         if not len(h):
             return _NO_EVENTS
-        dt = float(np.median(np.diff(h[-64:, _T]))) if len(h) > 1 else 1 / 30
-        guard = int(round(self.config.merge_gap_s / dt)) + 1
+        guard = int(round(self.config.merge_gap_s / self._dt)) + 1
         noise = np.concatenate([self._noise[name] for name in SIGNAL_NAMES])
         level = START_LEVEL_FRAC * np.maximum(self._on, self.config.noise_k * noise)
         recent = h[-max(self.n_frames - self._gated_from, guard):]
