@@ -17,7 +17,7 @@ from twitchcam.batch import read_manifest, run_batch
 from twitchcam.cli import main
 from twitchcam.landmarks import detect_landmarks, find_model
 from twitchcam.outputs import format_events_csv, format_signals_csv
-from twitchcam.parallel import _frames_between, detect_landmarks_parallel
+from twitchcam.parallel import detect_landmarks_parallel
 from twitchcam.video import VideoWriter, iter_frames
 
 
@@ -100,17 +100,6 @@ def test_dask_local_cluster_matches_analyze_with_a_killed_worker(archive, tmp_pa
     for row in report.rows:
         _same_as_analyze(tmp_path / "out" / row["out_dir"], single_face_analysis)
         assert "<html" in (tmp_path / "out" / row["out_dir"] / "report.html").read_text()
-
-
-def test_segment_seams_give_the_sequential_frames_and_timestamps(data_dir):
-    # A variable-frame-rate HEVC .mov: seeks there land up to several frames before or after the target.
-    path = str(data_dir / "face_noface.mov")
-    frames = list(iter_frames(path))
-    for n in (2, 5):
-        seams = [*np.arange(n) * frames[-1].t / n, np.inf]
-        stitched = [f for a, b in zip(seams[:-1], seams[1:]) for f in _frames_between(path, a, b)]
-        assert [f.t for f in stitched] == [f.t for f in frames], n
-        assert all(np.array_equal(f.image, g.image) for f, g in zip(stitched, frames)), n
 
 
 def test_segment_split_landmarks_equal_sequential(data_dir):

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from twitchcam.video import VideoError, VideoWriter, downscale, iter_frames, probe_video
+from twitchcam.video import VideoError, VideoWriter, downscale, iter_frames, iter_frames_between, probe_video
 
 
 def rotate_mp4(src, dst, degrees=90):
@@ -117,3 +117,14 @@ def test_a_frames_csv_sidecar_gives_the_capture_times(data_dir, tmp_path):
     assert len(t) == 72
     np.testing.assert_allclose(t[:71], times, atol=1e-4)
     assert t[71] == pytest.approx(times[70] + 1 / 30, abs=1e-3)
+
+
+def test_stretches_read_after_seeks_give_the_sequential_frames_and_timestamps(data_dir):
+    # A variable-frame-rate HEVC .mov: seeks there land up to several frames before or after the target.
+    path = str(data_dir / "face_noface.mov")
+    frames = list(iter_frames(path))
+    for n in (2, 5):
+        seams = [*np.arange(n) * frames[-1].t / n, np.inf]
+        stitched = [f for a, b in zip(seams[:-1], seams[1:]) for f in iter_frames_between(path, a, b)]
+        assert [f.t for f in stitched] == [f.t for f in frames], n
+        assert all(np.array_equal(f.image, g.image) for f, g in zip(stitched, frames)), n

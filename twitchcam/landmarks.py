@@ -86,6 +86,21 @@ class Landmarks:
         return cls(np.zeros(0), np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros(0, bool),
                    np.zeros(0, np.int16), frame_size)
 
+    @classmethod
+    def concatenate(cls, parts: list["Landmarks"]) -> "Landmarks":
+        """Join consecutive stretches of one video (or live chunks) into one timeline.
+
+        Raises
+        ------
+        ValueError
+            If the parts overlap or are out of order (``t`` would not increase strictly).
+        """
+        filled = [p for p in parts if len(p)]
+        if not filled:
+            return cls.empty(parts[0].frame_size if parts else (0, 0))
+        return cls(np.concatenate([p.t for p in filled]), np.concatenate([p.xyz for p in filled]), np.concatenate([p.face_found for p in filled]),
+                   np.concatenate([p.n_faces for p in filled]), filled[0].frame_size)
+
     def __getitem__(self, index) -> "Landmarks":
         """Select frames with a slice or boolean mask, keeping them a Landmarks."""
         return Landmarks(self.t[index], self.xyz[index], self.face_found[index], self.n_faces[index],

@@ -6,15 +6,9 @@ Landmarker there, and sends back its frames' landmarks; they are concatenated in
 when reading the file from start to end. Signals, events and the pattern are then computed ONCE on the whole
 timeline (:func:`twitchcam.pipeline.analyze_landmarks`), so an event across a seam is neither cut nor counted twice.
 
-Seeking
--------
-Measured with OpenCV 5.1 / FFmpeg on ``tests/data`` (H.264 ``.mp4``, variable-frame-rate HEVC ``.mov``) and on
-MPEG-4 files written by :class:`~twitchcam.video.VideoWriter`: a seek by time (``CAP_PROP_POS_MSEC``) or by frame
-index can land several frames before or after the frame asked for (by time up to 5 frames early or 4 late, by
-index up to 8 late, on the variable-frame-rate file), but every frame decoded from where it landed is bit-identical to
-the sequential decode and carries the same presentation timestamp. So a worker seeks to *before* its segment,
-seeks further back if it landed late, decodes forward, and keeps frames by their own timestamps: segment ``k`` owns
-the frames with ``start[k] <= t < start[k + 1]``. Every frame belongs to exactly one segment.
+Each worker reads its segment with :func:`~twitchcam.video.iter_frames_between`, which seeks and keeps frames by
+their own timestamps: segment ``k`` owns the frames with ``start[k] <= t < start[k + 1]``, so every frame belongs to
+exactly one segment.
 
 Each worker also runs the landmarker on ``warmup_s`` of frames before its segment and discards them, so state
 carried from frame to frame (which face is the patient when several are in view; MediaPipe's tracking in
@@ -29,30 +23,21 @@ are in a ``.frames.csv`` sidecar (:func:`~twitchcam.video.read_frame_times`), wh
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
-import cv2
 import numpy as np
 
 from .config import Config
 from .landmarks import Landmarks, detect_landmarks
-from .video import Frame, _open_capture, iter_frames, probe_video, read_frame_times
+from .video import TimestampsNotIncreasing, iter_frames, iter_frames_between, probe_video, read_frame_times
 
 #: Segments shorter than this are not worth a process (start-up costs about a second per worker).
 MIN_SEGMENT_S = 20.0
 #: Frames analyzed and discarded before each seam, so frame-to-frame state has settled.
 WARMUP_S = 1.0
-#: How far before its segment a worker first seeks; seeks land up to a few frames off (see module docstring).
-_SEEK_MARGIN_S = 1.0
-
-
-class _NonMonotonicTimestamps(RuntimeError):
-    """A segment's timestamps do not increase, so it cannot be matched to the sequential timeline."""
 
 
 def plan_segments(duration_s: float, n_workers: int, min_segment_s: float = MIN_SEGMENT_S) -> np.ndarray:
@@ -74,50 +59,6 @@ def plan_segments(duration_s: float, n_workers: int, min_segment_s: float = MIN_
     """
     n = max(1, min(int(n_workers), int(duration_s // max(min_segment_s, 1e-9)) if duration_s > 0 else 1))
     return np.concatenate([np.arange(n) * (duration_s / n), [np.inf]])
-
-
-def _frames_between(path: str, start_s: float, stop_s: float) -> Iterator[Frame]:
-    """Decode the frames with ``start_s <= t < stop_s``, seeking to just before ``start_s``.
-
-    Raises
-    ------
-    _NonMonotonicTimestamps
-        If timestamps fail to increase: they would have been repaired in a sequential read.
-    """
-    if start_s <= 0:
-        for frame in iter_frames(path):
-            if frame.t >= stop_s:
-                return
-            yield frame
-        return
-    margin_s = _SEEK_MARGIN_S
-    while True:
-        cap = _open_capture(path)
-        target_s = start_s - margin_s
-        if target_s > 0:
-            cap.set(cv2.CAP_PROP_POS_MSEC, target_s * 1000.0)
-        ok, image = cap.read()
-        t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-        if not ok or t <= start_s or target_s <= 0:
-            break
-        # Landed after the first wanted frame: some frames before it might be missed, so seek further back.
-        cap.release()
-        margin_s *= 2
-    try:
-        index, last = 0, -math.inf
-        while ok and image is not None:
-            if not math.isfinite(t) or t <= last:
-                raise _NonMonotonicTimestamps(f"{path}: timestamps do not increase at {t:.3f} s")
-            if t >= stop_s:
-                return
-            if t >= start_s:
-                yield Frame(index, t, image)
-                index += 1
-            last = t
-            ok, image = cap.read()
-            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-    finally:
-        cap.release()
 
 
 def segment_landmarks(path: str, start_s: float, stop_s: float, config: Config | None = None,
@@ -142,24 +83,8 @@ def segment_landmarks(path: str, start_s: float, stop_s: float, config: Config |
     Landmarks
         One row per frame of the segment.
     """
-    lm = detect_landmarks(_frames_between(path, max(start_s - warmup_s, 0.0), stop_s), config, model)
+    lm = detect_landmarks(iter_frames_between(path, max(start_s - warmup_s, 0.0), stop_s), config, model)
     return lm[lm.t >= start_s] if start_s > 0 else lm
-
-
-def concatenate_landmarks(parts: list[Landmarks]) -> Landmarks:
-    """Join landmarks of consecutive segments into one timeline.
-
-    Raises
-    ------
-    ValueError
-        If the parts overlap or are out of order (``t`` would not increase strictly).
-    """
-    filled = [p for p in parts if len(p)]
-    if not filled:
-        return Landmarks.empty(parts[0].frame_size if parts else (0, 0))
-    return Landmarks(np.concatenate([p.t for p in filled]), np.concatenate([p.xyz for p in filled]),
-                     np.concatenate([p.face_found for p in filled]), np.concatenate([p.n_faces for p in filled]),
-                     filled[0].frame_size)
 
 
 def worker_cores(n_workers: int) -> list[int] | None:
@@ -246,10 +171,10 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
                    for a, b in zip(bounds[:-1], bounds[1:])]
         try:
             parts = [f.result() for f in futures]
-        except _NonMonotonicTimestamps:
+        except TimestampsNotIncreasing:
             for f in futures:
                 f.cancel()
             parts = None
     if parts is None:
         return detect_landmarks(iter_frames(path), cfg, model)
-    return concatenate_landmarks(parts)
+    return Landmarks.concatenate(parts)

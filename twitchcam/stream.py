@@ -227,7 +227,7 @@ class StreamingAnalyzer:
             signals = self._measure_chunk(lm, first)
         elif final and self.head is None and self._held:
             # A stream shorter than the warm-up: analyze what there is, as offline would.
-            lm = self._concat_held()
+            lm = Landmarks.concatenate(self._held)
             self.head = estimate_head_frame(lm, cfg)
             if self.head is None:
                 return StreamUpdate(np.zeros(0, np.int64), _empty_signals(), _NO_EVENTS)
@@ -242,12 +242,6 @@ class StreamingAnalyzer:
 
     # -- warm-up -------------------------------------------------------------------------------------------------
 
-    def _concat_held(self) -> Landmarks:
-        held = self._held
-        return Landmarks(np.concatenate([h.t for h in held]), np.concatenate([h.xyz for h in held]),
-                         np.concatenate([h.face_found for h in held]), np.concatenate([h.n_faces for h in held]),
-                         held[0].frame_size)
-
     def _trim_held(self) -> None:
         """Forget held frames older than ``history_s`` (a face that takes long to appear); they stay unanalyzed."""
         newest = self._held[-1].t[-1]
@@ -259,7 +253,7 @@ class StreamingAnalyzer:
         found_t = [h.t[h.face_found] for h in self._held if h.face_found.any()]
         if not found_t or found_t[-1][-1] - found_t[0][0] < self.warmup_s:
             return None
-        held = self._concat_held()
+        held = Landmarks.concatenate(self._held)
         head = estimate_head_frame(held, self.config)
         if head is None:
             return None
