@@ -2,7 +2,7 @@
 long video read sequentially vs split in time segments over the cores.
 
 Run: python benchmarks/batch.py [--clips 8] [--clip-s 15] [--repeat 3] [--long-s 600 120] [--workers N]
-[--skip-clips]
+[--skip-clips] [--one-core]
 
 Clips and long videos are made in a temporary folder by looping tests/data/single_face.mp4 back and forth (a real
 face, no jump cut) with twitchcam.video.VideoWriter. Every timing is end to end: the sequential run is
@@ -109,7 +109,7 @@ def bench_clips(tmp: Path, n_clips: int, clip_s: float, workers: int, repeat: in
               f"on 1 core)  CPU {cpu / seq_cpu:.2f}x sequential's")
 
 
-def bench_long(tmp: Path, duration_s: float, workers: int) -> None:
+def bench_long(tmp: Path, duration_s: float, workers: int, one_core: bool) -> None:
     path = make_video(tmp / f"long_{duration_s:.0f}s.mp4", duration_s)
     print(f"long video {duration_s / 60:.1f} min ({probe_video(path).n_frames_hint} frames); {workers} workers; "
           f"{load()}")
@@ -118,6 +118,16 @@ def bench_long(tmp: Path, duration_s: float, workers: int) -> None:
     t_seq = time.perf_counter() - t0
     seq_cpu = cpu_s() - c0
     print(f"  sequential : {t_seq:7.1f} s  (CPU {seq_cpu:.1f} s)  {load()}")
+    if one_core:
+        cores = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cores)})
+        try:
+            t0, c0 = time.perf_counter(), cpu_s()
+            analyze(path)
+            t_one = time.perf_counter() - t0
+            print(f"  sequential on 1 core: {t_one:7.1f} s  (CPU {cpu_s() - c0:.1f} s)  {load()}")
+        finally:
+            os.sched_setaffinity(0, cores)
     t0, c0 = time.perf_counter(), cpu_s()
     landmarks = detect_landmarks_parallel(path, workers, sequential.config)
     split = analyze_landmarks(landmarks, sequential.config, source=str(path), video=probe_video(path))
@@ -141,13 +151,14 @@ def main():
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the clip benchmark; best of them")
     parser.add_argument("--skip-clips", action="store_true")
+    parser.add_argument("--one-core", action="store_true", help="long videos: also time analyze bound to one core")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="twitchcam-bench-") as tmp:
         if not args.skip_clips:
             bench_clips(Path(tmp), args.clips, args.clip_s, args.workers, args.repeat)
         for duration_s in args.long_s:
-            bench_long(Path(tmp), duration_s, args.workers)
+            bench_long(Path(tmp), duration_s, args.workers, args.one_core)
 
 
 if __name__ == "__main__":

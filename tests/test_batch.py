@@ -18,6 +18,7 @@ from twitchcam.cli import main
 from twitchcam.landmarks import detect_landmarks, find_model
 from twitchcam.outputs import format_events_csv, format_signals_csv
 from twitchcam.parallel import detect_landmarks_parallel
+from twitchcam.pipeline import analyze
 from twitchcam.video import VideoWriter, iter_frames
 
 
@@ -105,7 +106,25 @@ def test_dask_local_cluster_matches_analyze_with_a_killed_worker(archive, tmp_pa
 def test_segment_split_landmarks_equal_sequential(data_dir):
     path = data_dir / "face_noface.mov"
     sequential = detect_landmarks(iter_frames(path))
-    split = detect_landmarks_parallel(path, n_workers=2, min_segment_s=1.0)
+    seen = []
+    split = detect_landmarks_parallel(path, n_workers=2, min_segment_s=1.0, on_progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] >= len(sequential), "progress must grow to every frame"
     np.testing.assert_array_equal(split.t, sequential.t)
     np.testing.assert_array_equal(split.face_found, sequential.face_found)
     np.testing.assert_array_equal(split.xyz, sequential.xyz)
+
+
+def test_analyze_splits_a_long_video_over_workers_with_identical_results(tmp_path, data_dir):
+    # 42 s at 10 fps (the real clip looped back and forth): long enough for two 20 s segments, few frames.
+    frames = [f.image for f in iter_frames(data_dir / "single_face.mp4")]
+    cycle = frames + frames[-2:0:-1]
+    path = tmp_path / "long.mp4"
+    with VideoWriter(path, 10.0, (frames[0].shape[1], frames[0].shape[0])) as writer:
+        for i in range(420):
+            writer.write(cycle[i % len(cycle)])
+    sequential = analyze(path)
+    seen = []
+    split = analyze(path, workers=2, progress=lambda done, total: seen.append((done, total)))
+    assert format_events_csv(split.events) == format_events_csv(sequential.events)
+    assert format_signals_csv(split.signals) == format_signals_csv(sequential.signals)
+    assert seen[-1] == (420, 420) and len(seen) > 2, "progress reported while the workers run, up to the total"

@@ -5,7 +5,7 @@ import pytest
 
 from twitchcam.config import Config
 from twitchcam.landmarks import LandmarkDetector, ModelError, detect_landmarks, find_model
-from twitchcam.regions import EYE_CORNERS, MOUTH_CORNER
+from twitchcam.regions import EYE_CORNERS
 from twitchcam.video import iter_frames, read_image
 
 

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .config import Config
+from .config import Config, available_cores
 from .landmarks import find_model
 from .outputs import write_analysis, write_atomic
 from .parallel import bind_pool_worker, bind_to_core, worker_cores
@@ -302,10 +302,6 @@ class _Job:
     out_name: str
 
 
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _bind_dask_worker(cores: list[int], dask_worker=None) -> None:
     """Run on each worker of a local Dask cluster: bind it to the core of its index (workers are named 0..n-1)."""
     bind_to_core(cores[int(dask_worker.name) % len(cores)])
@@ -515,7 +511,7 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
         jobs.setdefault(name, _Job(video, name))
     write_manifest(manifest_path, manifest.values())
 
-    n_workers = workers or _cpu_count()
+    n_workers = workers or available_cores()
     config_dict = cfg.to_dict()
     retried: list[str] = []
     todo = list(jobs.values())

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import Config
+from .config import Config, available_cores
 from .landmarks import ModelError
 from .video import VideoError
 
@@ -47,7 +47,8 @@ def _cmd_analyze(args) -> int:
     failed = 0
     for path, out_dir in zip(paths, _unique_dirs(paths, Path(args.out))):
         try:
-            analysis = analyze(path, config, model=args.model, progress=not args.quiet)
+            analysis = analyze(path, config, model=args.model, progress=not args.quiet,
+                               workers=args.workers or available_cores())
         except (VideoError, ModelError, OSError) as err:
             print(f"twitchcam: error: {err}", file=sys.stderr)
             failed += 1
@@ -255,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of settings, e.g. a previous run's config.json")
     p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--workers", "-j", type=int, metavar="N",
+                   help="processes for a long video (>= 40 s), cut in time segments; same results "
+                        "(default: one per core)")
     p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                    help="write report.html, the one-file clinical report (default: yes)")
     p.add_argument("--annotate", action="store_true",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,3 +157,10 @@ class Config:
     def from_json(cls, path: str | Path) -> "Config":
         """Read a Config from a JSON file such as a previous run's ``config.json``."""
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one): what "one per core" defaults mean."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

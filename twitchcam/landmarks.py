@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from .config import Config
+from .config import Config, available_cores
 from .regions import EYE_CORNERS, N_LANDMARKS
 from .video import downscale, quiet_native_stderr
 
@@ -305,8 +305,7 @@ def inference_threads(config: Config) -> int:
         return 1
     if config.inference_threads:
         return config.inference_threads
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-                      4))
+    return max(1, min(available_cores(), 4))
 
 
 def _faces_in_order(frames: Iterable, config: Config, model, n_threads: int):

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
 
-from .config import Config
+from .config import Config, available_cores
 from .landmarks import Landmarks, detect_landmarks
 from .video import TimestampsNotIncreasing, iter_frames, iter_frames_between, probe_video, read_frame_times
 
@@ -83,8 +84,26 @@ def segment_landmarks(path: str, start_s: float, stop_s: float, config: Config |
     Landmarks
         One row per frame of the segment.
     """
-    lm = detect_landmarks(iter_frames_between(path, max(start_s - warmup_s, 0.0), stop_s), config, model)
+    lm = detect_landmarks(iter_frames_between(path, max(start_s - warmup_s, 0.0), stop_s), config, model,
+                          on_frame=_count_frame if _frames_done is not None else None)
     return lm[lm.t >= start_s] if start_s > 0 else lm
+
+
+# In a segment worker: frames analyzed so far by all workers, shared with the parent for its progress report.
+_frames_done = None
+
+
+def _count_frame(_index: int) -> None:
+    with _frames_done.get_lock():
+        _frames_done.value += 1
+
+
+def _init_segment_worker(frames_done, index_counter, cores: list[int] | None) -> None:
+    """Process-pool initializer of the segment workers: share the frame counter, bind to a core."""
+    global _frames_done
+    _frames_done = frames_done
+    if cores:
+        bind_pool_worker(index_counter, cores)
 
 
 def worker_cores(n_workers: int) -> list[int] | None:
@@ -120,7 +139,8 @@ def bind_pool_worker(counter, cores: list[int]) -> None:
 
 def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, config: Config | None = None,
                               model: str | Path | None = None, min_segment_s: float = MIN_SEGMENT_S,
-                              warmup_s: float = WARMUP_S, bind_cores: bool = True) -> Landmarks:
+                              warmup_s: float = WARMUP_S, bind_cores: bool = True,
+                              on_progress: Callable[[int], None] | None = None) -> Landmarks:
     """Landmarks of every frame of a video, extracted by several worker processes on time segments.
 
     Parameters
@@ -140,6 +160,9 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
         Seconds analyzed and discarded before each seam (see module docstring).
     bind_cores : bool
         With one worker per available core (Linux), bind each to its own core (see :func:`worker_cores`).
+    on_progress : callable | None
+        Called in this process, a few times per second, with the number of frames analyzed so far (the seams'
+        warm-up frames included, so it may end slightly above the frame count).
 
     Returns
     -------
@@ -156,25 +179,34 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
     cfg = config or Config()
     info = probe_video(path)
     duration_s = info.n_frames_hint / info.fps_nominal if info.n_frames_hint and info.fps_nominal > 0 else 0.0
-    bounds = plan_segments(duration_s, n_workers or multiprocessing.cpu_count(), min_segment_s)
+    bounds = plan_segments(duration_s, n_workers or available_cores(), min_segment_s)
     captured = read_frame_times(path)
+    on_frame = (lambda i: on_progress(i + 1)) if on_progress is not None else None
     if len(bounds) == 2 or (captured is not None and len(captured)):
-        return detect_landmarks(iter_frames(path), cfg, model)
+        return detect_landmarks(iter_frames(path), cfg, model, on_frame=on_frame)
     model = str(model) if model is not None else None
     n = len(bounds) - 1
     # spawn: MediaPipe and the decoder threads are not fork-safe.
     context = multiprocessing.get_context("spawn")
+    frames_done = context.Value("q", 0)
     cores = worker_cores(n) if bind_cores else None
-    binding = {"initializer": bind_pool_worker, "initargs": (context.Value("i", 0), cores)} if cores else {}
-    with ProcessPoolExecutor(n, mp_context=context, **binding) as pool:
+    with ProcessPoolExecutor(n, mp_context=context, initializer=_init_segment_worker,
+                             initargs=(frames_done, context.Value("i", 0), cores)) as pool:
         futures = [pool.submit(segment_landmarks, str(path), float(a), float(b), cfg, model, warmup_s)
                    for a, b in zip(bounds[:-1], bounds[1:])]
+        pending = set(futures)
         try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.25)
+                if on_progress is not None:
+                    on_progress(frames_done.value)
+                for future in finished:
+                    future.result()  # a worker's error, raised now rather than after the others finish
             parts = [f.result() for f in futures]
         except TimestampsNotIncreasing:
             for f in futures:
                 f.cancel()
             parts = None
     if parts is None:
-        return detect_landmarks(iter_frames(path), cfg, model)
+        return detect_landmarks(iter_frames(path), cfg, model, on_frame=on_frame)
     return Landmarks.concatenate(parts)

@@ -13,6 +13,7 @@ from typing import Callable
 from .config import Config
 from .events import Events, detect_events
 from .landmarks import Landmarks, detect_landmarks
+from .parallel import detect_landmarks_parallel
 from .pattern import Summary, classify_pattern
 from .signals import Signals, compute_signals
 from .video import VideoInfo, iter_frames, probe_video
@@ -82,7 +83,7 @@ def analyze_landmarks(landmarks: Landmarks, config: Config | None = None, source
 
 
 def analyze(path: str | Path, config: Config | None = None, model: str | Path | None = None,
-            progress: bool | Callable[[int, int], None] = False) -> Analysis:
+            progress: bool | Callable[[int, int], None] = False, workers: int = 1) -> Analysis:
     """Analyze a video file of a patient's face.
 
     Parameters
@@ -95,6 +96,12 @@ def analyze(path: str | Path, config: Config | None = None, model: str | Path | 
         Face Landmarker bundle; defaults to the bundled model (see :func:`twitchcam.landmarks.find_model`).
     progress : bool | callable
         True shows a progress bar on stderr; a callable is called as ``progress(done_frames, total_frames_hint)``.
+    workers : int
+        Worker processes for the landmarks of a long video: with more than one, a video longer than
+        ``2 * twitchcam.parallel.MIN_SEGMENT_S`` is cut in time segments analyzed side by side and joined into one
+        timeline (:func:`twitchcam.parallel.detect_landmarks_parallel`; the landmarks, and so every result, are
+        identical to a sequential read). One (the default) reads the video in this process, which is what a
+        caller that runs analyses in its own worker processes wants.
 
     Returns
     -------
@@ -109,17 +116,27 @@ def analyze(path: str | Path, config: Config | None = None, model: str | Path | 
     """
     cfg = config or Config()
     info = probe_video(path)
-    on_frame = None
     bar = None
     if progress is True:
         from tqdm import tqdm
 
         bar = tqdm(total=info.n_frames_hint or None, unit="frame", desc=Path(path).name, leave=False)
-        on_frame = lambda i: bar.update(1)  # noqa: E731
-    elif callable(progress):
-        on_frame = lambda i: progress(i + 1, info.n_frames_hint)  # noqa: E731
+
+    def on_progress(done: int) -> None:
+        # A split video's count includes the warm-up frames before each seam: never report past the total.
+        done = min(done, info.n_frames_hint) if info.n_frames_hint else done
+        if bar is not None:
+            bar.update(done - bar.n)
+        else:
+            progress(done, info.n_frames_hint)
+
     try:
-        landmarks = detect_landmarks(iter_frames(path), cfg, model, on_frame=on_frame)
+        if workers > 1:
+            landmarks = detect_landmarks_parallel(path, workers, cfg, model,
+                                                  on_progress=on_progress if progress else None)
+        else:
+            on_frame = (lambda i: on_progress(i + 1)) if progress else None
+            landmarks = detect_landmarks(iter_frames(path), cfg, model, on_frame=on_frame)
     finally:
         if bar is not None:
             bar.close()

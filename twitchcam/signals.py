@@ -457,6 +457,30 @@ def measure_frames(landmarks: Landmarks, head: HeadFrame, config: Config | None 
     return Measures(measured, opening, mouth_pos, brow_height, rotation_deg, scale)
 
 
+#: Quantile of the raw measures taken as their resting level (:func:`rolling_baseline`): the eye opening's is a
+#: high one because closures are its excursions; mouth and brow move both ways around rest.
+BASELINE_QUANTILE = {"eye_opening": 80.0, "mouth_position": 50.0, "brow_height": 50.0}
+
+
+def relative_to_rest(m: Measures, eye_rest: np.ndarray, mouth_rest: np.ndarray, brow_rest: np.ndarray):
+    """The three signals from raw measures and their resting levels (offline and live alike).
+
+    Parameters
+    ----------
+    m : Measures
+        Raw measures of ``n_frames`` frames.
+    eye_rest, mouth_rest, brow_rest : ndarray, shape (n_frames, 2)
+        Resting eye opening, mouth-corner position and brow height, columns (left, right), in inter-ocular
+        distances.
+
+    Returns
+    -------
+    eye_closure, mouth_pull, brow_raise : ndarray, shape (n_frames, 2)
+        As in :class:`Signals`.
+    """
+    return 1 - m.eye_opening / eye_rest, m.mouth_position - mouth_rest, m.brow_height - brow_rest
+
+
 def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signals:
     """Compute per-side eye, mouth and brow signals, head-motion compensated.
 
@@ -482,9 +506,10 @@ def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signa
     m = measure_frames(landmarks, head, cfg)
     t = landmarks.t
     window, block = cfg.baseline_window_s, cfg.baseline_block_s
-    eye_closure = 1 - m.eye_opening / rolling_baseline(m.eye_opening, t, window, block, q=80)
-    mouth_pull = m.mouth_position - rolling_baseline(m.mouth_position, t, window, block, q=50)
-    brow_raise = m.brow_height - rolling_baseline(m.brow_height, t, window, block, q=50)
+    eye_closure, mouth_pull, brow_raise = relative_to_rest(
+        m, rolling_baseline(m.eye_opening, t, window, block, q=BASELINE_QUANTILE["eye_opening"]),
+        rolling_baseline(m.mouth_position, t, window, block, q=BASELINE_QUANTILE["mouth_position"]),
+        rolling_baseline(m.brow_height, t, window, block, q=BASELINE_QUANTILE["brow_height"]))
     signals = dict(zip(SIGNAL_NAMES, (eye_closure, mouth_pull, brow_raise)))
     return Signals(t, landmarks.face_found.copy(), m.measured, eye_closure, mouth_pull, brow_raise, m.eye_opening,
                    m.head_rotation_deg, m.head_scale, {name: robust_noise(x) for name, x in signals.items()},

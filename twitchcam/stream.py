@@ -7,8 +7,8 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
 - :func:`~twitchcam.signals.estimate_head_frame` once, after a warm-up of ``warmup_s`` seconds with a face;
 - :func:`~twitchcam.signals.measure_frames` on every new chunk (frames are independent there);
 - the baseline of :func:`~twitchcam.signals.rolling_baseline`, block by block: each completed block's quantile
-  (:func:`~twitchcam.signals.nanquantile_sorted`, 80th percentile of the eye opening, median of the mouth and brow
-  positions, as ``compute_signals``) is kept, and a frame's resting level is the median of the
+  (:func:`~twitchcam.signals.nanquantile_sorted` at :data:`~twitchcam.signals.BASELINE_QUANTILE`, as
+  ``compute_signals``) is kept, and a frame's resting level is the median of the
   ``2 * round(baseline_window_s / baseline_block_s / 2) + 1`` blocks before its own block. Offline that window is
   centred on the frame; live the future is not known yet, so it trails. On a face at rest the two agree; the
   agreement on generated and real footage is measured in ``tests/test_stream.py`` and ``benchmarks/live.py``;
@@ -43,12 +43,8 @@ import numpy as np
 from .config import Config
 from .events import Events, detect_events
 from .landmarks import Landmarks
-from .signals import (SIGNAL_NAMES, HeadFrame, Measures, Signals, estimate_head_frame, measure_frames,
-                      nanquantile_sorted, robust_noise, side_spread)
-
-#: Quantile of each block taken as that block's resting value, per raw measure (as in ``compute_signals``): the
-#: eye opening's resting value is a high quantile because closures are its excursions.
-BLOCK_QUANTILE = {"eye_opening": 80.0, "mouth_position": 50.0, "brow_height": 50.0}
+from .signals import (BASELINE_QUANTILE, SIGNAL_NAMES, HeadFrame, Measures, Signals, estimate_head_frame,
+                      measure_frames, nanquantile_sorted, relative_to_rest, robust_noise, side_spread)
 
 #: Fraction of a region's ``*_on_*`` threshold below which no run of :func:`~twitchcam.events.detect_events` can
 #: start; used only to skip detection on frames where nothing moves.
@@ -62,8 +58,8 @@ _SIGNALS = slice(9, 15)  # all three signals, in SIGNAL_NAMES order
 _ROT, _SCALE, _INDEX = 15, 16, 17
 _N_COLS = 18
 _BASELINE = slice(3, 9)
-_QUANTILES = np.array([BLOCK_QUANTILE["eye_opening"]] * 2 + [BLOCK_QUANTILE["mouth_position"]] * 2
-                      + [BLOCK_QUANTILE["brow_height"]] * 2)
+_QUANTILES = np.array([BASELINE_QUANTILE["eye_opening"]] * 2 + [BASELINE_QUANTILE["mouth_position"]] * 2
+                      + [BASELINE_QUANTILE["brow_height"]] * 2)
 # The quantiles take two values: the baseline columns that use the higher one.
 _HIGH = _QUANTILES == _QUANTILES.max()
 
@@ -325,10 +321,7 @@ class StreamingAnalyzer:
         for b in np.unique(blocks):
             completed |= self._complete_blocks(max(int(b), self._warmup_blocks))
             base[blocks == b] = self._baseline_of_block(int(b))
-        # The three signals exactly as compute_signals forms them from measures and baselines.
-        eye_closure = 1 - m.eye_opening / base[:, 0:2]
-        mouth_pull = m.mouth_position - base[:, 2:4]
-        brow_raise = m.brow_height - base[:, 4:6]
+        eye_closure, mouth_pull, brow_raise = relative_to_rest(m, base[:, 0:2], base[:, 2:4], base[:, 4:6])
         tail = self._hist[-n:]
         tail[:, _SIGNAL_COLS["eye_closure"]] = eye_closure
         tail[:, _SIGNAL_COLS["mouth_pull"]] = mouth_pull

@@ -25,7 +25,6 @@ import csv
 import importlib.util
 import ipaddress
 import logging
-import os
 import secrets
 import socket
 import sys
@@ -43,6 +42,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from .. import __version__
+from ..config import available_cores
 from .sessions import VIDEO_MEDIA_TYPES, SessionStore, is_session_id
 from .workers import AnalysisQueue, ProbeError, Prober
 
@@ -497,7 +497,7 @@ def serve(data_dir: str | Path = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port
     display_host = f"[{display_host}]" if ":" in display_host else display_host
     url = f"http://{display_host}:{port}/"
     store = app.state.store
-    n_workers = workers or os.cpu_count() or 1
+    n_workers = workers or available_cores()
     print(f"twitchcam serve: open {url} in a browser (data folder: {store.root}, {n_workers} analysis "
           f"worker{'s' if n_workers > 1 else ''}). Press Ctrl-C to stop.", flush=True)
     if open_browser:

@@ -27,6 +27,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import available_cores
 from .sessions import SessionStore
 
 logger = logging.getLogger(__name__)
@@ -323,7 +324,7 @@ class AnalysisQueue:
 
     def __init__(self, store: SessionStore, n_workers: int | None = None):
         self.store = store
-        self.n_workers = max(1, n_workers or os.cpu_count() or 1)
+        self.n_workers = max(1, n_workers or available_cores())
         self._jobs: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._running: dict[str, _Child] = {}
