@@ -75,6 +75,13 @@ def make_input(path: Path, size: tuple[int, int], seconds: float) -> Path:
     return path
 
 
+def work_and_display(args) -> tuple[Path, subprocess.Popen | None]:
+    """The folder for inputs and sessions (--work, or a new temporary one), and an Xvfb if the window needs one."""
+    work = Path(args.work or tempfile.mkdtemp(prefix="twitchcam-live-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    return work, None if args.no_window else start_xvfb()
+
+
 def start_xvfb() -> subprocess.Popen | None:
     """A virtual display for the window when there is no display and Xvfb is installed."""
     if os.environ.get("DISPLAY") or shutil.which("Xvfb") is None:
@@ -93,9 +100,7 @@ def fmt(stats: dict | None) -> str:
 
 
 def bench_sessions(args) -> None:
-    work = Path(args.work or tempfile.mkdtemp(prefix="twitchcam-live-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    xvfb = None if args.no_window else start_xvfb()
+    work, xvfb = work_and_display(args)
     window = not args.no_window and bool(os.environ.get("DISPLAY"))
     where = f"on {os.environ['DISPLAY']}{' (Xvfb)' if xvfb else ''}" if window else "off"
     print(f"session: file paced at 30 fps for {args.seconds:.0f} s, window {where}; {os.cpu_count()} CPUs")
@@ -177,9 +182,7 @@ def bench_budget(args) -> None:
     from twitchcam.display import Overlay, Window, render
     from twitchcam.landmarks import LandmarkDetector
 
-    work = Path(args.work or tempfile.mkdtemp(prefix="twitchcam-live-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    xvfb = None if args.no_window else start_xvfb()
+    work, xvfb = work_and_display(args)
     n = 150
     print(f"CPU time per frame of each stage alone, {n} frames; load {load()}")
     print(f"{'size':>9} {'decode':>7} {'encode':>7} {'landmarks':>9} {'core':>6} {'render':>7} {'imshow':>7} "

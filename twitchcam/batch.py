@@ -64,7 +64,7 @@ from .config import Config, available_cores
 from .landmarks import find_model
 from .outputs import write_analysis, write_atomic
 from .parallel import bind_pool_worker, bind_to_core, worker_cores
-from .pipeline import analyze, analyze_landmarks
+from .pipeline import analyze
 
 #: File suffixes taken as videos when a folder is searched.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".mts", ".m2ts",
@@ -72,7 +72,6 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpe
 MANIFEST_NAME = "batch.csv"
 MANIFEST_COLUMNS = ("video", "sha256", "config_sha256", "status", "pattern", "side", "error", "out_dir",
                     "elapsed_s")
-STATUSES = ("pending", "done", "failed")
 #: Deaths of a worker process while analyzing a video alone after which the video is recorded as failed.
 MAX_ATTEMPTS = 2
 
@@ -211,14 +210,7 @@ def analyze_video(video: str, config: dict, model: str | bytes | None = None, da
         try:
             model_sha256 = hash_file(find_model(model_path))
             cfg = Config.from_dict(config)
-            if workers > 1:
-                from .parallel import detect_landmarks_parallel
-                from .video import probe_video
-
-                landmarks = detect_landmarks_parallel(path, workers, cfg, model_path)
-                analysis = analyze_landmarks(landmarks, cfg, source=path, video=probe_video(path))
-            else:
-                analysis = analyze(path, cfg, model_path)
+            analysis = analyze(path, cfg, model_path, workers=workers)
             out = Path(tmp) / "out"
             write_analysis(analysis, out)
             if report:
@@ -543,7 +535,7 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
                                  model_path if model is not None else None, report, upload, bind_cores)
 
     for result in results():
-        name = output_name(result.video, manifest[result.video]["sha256"])
+        name = manifest[result.video]["out_dir"]
         status, error = result.status, result.error
         if result.files and result.model_sha256 != model_sha256:
             status, error = "failed", (f"{result.video}: the worker's model (sha256 {result.model_sha256[:12]}) "

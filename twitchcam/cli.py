@@ -71,11 +71,11 @@ def _cmd_batch(args) -> int:
     from .batch import find_videos, run_batch
 
     try:
-        n_videos = len(find_videos(args.inputs))
+        videos = find_videos(args.inputs)
     except ValueError as err:
         print(f"twitchcam: error: {err}", file=sys.stderr)
         return 2
-    if n_videos == 0:
+    if not videos:
         print("twitchcam: error: no video found in the inputs", file=sys.stderr)
         return 2
     if args.scheduler is not None:
@@ -99,7 +99,8 @@ def _cmd_batch(args) -> int:
         else:
             print(f"twitchcam: error: {row['error']}", file=sys.stderr, flush=True)
 
-    report = run_batch(args.inputs, args.out, _config_from_args(args), model=args.model, workers=args.workers,
+    # The inputs as found here (absolute files): run_batch need not walk the folders again.
+    report = run_batch(videos, args.out, _config_from_args(args), model=args.model, workers=args.workers,
                        scheduler=args.scheduler, upload=args.upload, split_long_s=args.split_long,
                        report=args.report, on_result=on_result)
     n_done = sum(r["status"] == "done" for r in report.rows)

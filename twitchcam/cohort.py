@@ -34,12 +34,11 @@ from . import __version__
 from .measures import measure_side
 from .outputs import write_atomic
 from .pattern import PATTERNS
+from .regions import REGIONS, SIDES
 from .results import read_results
 
 #: Below this fraction of frames with a face (or measured), a video is flagged.
 QUALITY_MIN_FRAC = 0.8
-SIDES = ("left", "right")
-REGIONS = ("periocular", "perioral", "brow")
 #: Per-side columns, from :func:`twitchcam.measures.measure_side`, each prefixed with ``left_`` and ``right_``.
 SIDE_COLUMNS = (*(f"{region}_per_min" for region in REGIONS), "episodes_per_min", "tonic_fraction",
                 "time_in_spasm_fraction", "eye_closure_p90", "jrs_frequency", "jrs_severity", "smc_grade")

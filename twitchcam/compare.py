@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .measures import SideMeasures, measure_side
+from .regions import SIDES, side_order
 from .results import Results, read_results
 
 #: Rows of a comparison: SideMeasures attribute, label, format, unit shown after the value.
@@ -102,11 +103,9 @@ class Session:
     @classmethod
     def from_results(cls, results: Results, label: str) -> "Session":
         """Measure an analysis folder's sides."""
-        video = results.summary["video"]
         return cls(label, str(results.out_dir), results.source_name, results.summary.get("finding", ""),
-                   results.summary["pattern"], results.summary["side"], float(video["duration_s"]),
-                   float(video.get("measured_fraction", video["face_found_fraction"])),
-                   {s: measure_side(results, s) for s in ("left", "right")})
+                   results.summary["pattern"], results.summary["side"], results.duration_s,
+                   results.measured_fraction, {s: measure_side(results, s) for s in SIDES})
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ def compare_sessions(dir_a: str | Path, dir_b: str | Path, labels: tuple[str, st
     labels = labels or (f"A: {ra.out_dir.name}", f"B: {rb.out_dir.name}")
     a, b = Session.from_results(ra, labels[0]), Session.from_results(rb, labels[1])
     affected = a.side or b.side
-    sides = (affected, "right" if affected == "left" else "left") if affected else ("left", "right")
+    sides = side_order(affected)
     rows = []
     for side in sides:
         for key, label, fmt, unit in MEASURES:

@@ -29,8 +29,9 @@ class Config:
         1.2 both modes were measured to give identical landmarks at the same cost
         (``benchmarks/running_mode.py``). IMAGE stays the default because it cannot smooth.
     inference_threads : int
-        MediaPipe instances run side by side on the frames of one video (IMAGE mode only); 0 means one per CPU
-        core, at most 4. Batch workers set 1, since they already use one process per core.
+        MediaPipe instances run side by side on the frames of one video (IMAGE mode only); 0 means one per core
+        the process may run on (:func:`available_cores`), at most 4: a batch or split worker bound to one core
+        runs one.
     max_side_px : int
         Frames whose longer side exceeds this are downscaled before landmark inference. Landmarks are still
         reported in pixels of the original frame.
@@ -139,6 +140,12 @@ class Config:
             raise ValueError("bilateral_off_frac must not exceed bilateral_on_frac")
         if self.bilateral_ratio > 1:
             raise ValueError("bilateral_ratio must be <= 1")
+
+    @property
+    def on_thresholds(self) -> dict:
+        """Each region's own threshold (``eye_on_frac``, ``mouth_on_iod``, ``brow_on_iod``), keyed by region
+        (``periocular``, ``perioral``, ``brow``), in that order."""
+        return {"periocular": self.eye_on_frac, "perioral": self.mouth_on_iod, "brow": self.brow_on_iod}
 
     def to_dict(self) -> dict:
         """Return the settings as a JSON-ready dict."""

@@ -126,7 +126,7 @@ def _text(img, text, org, scale=0.5, color=TEXT_COLOR, thickness=1) -> int:
     x, y = int(org[0]), int(org[1])
     cv2.putText(img, text, (x + 1, y + 1), FONT, scale, (0, 0, 0), thickness, cv2.LINE_AA)
     cv2.putText(img, text, (x, y), FONT, scale, color, thickness, cv2.LINE_AA)
-    return cv2.getTextSize(text, FONT, scale, thickness)[0][0]
+    return _text_width(text, scale, thickness)
 
 
 def _fill(img: np.ndarray, colour) -> None:

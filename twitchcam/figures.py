@@ -16,6 +16,8 @@ import logging
 
 import numpy as np
 
+from .pattern import episode_spans
+from .regions import mirror_side
 from .results import Results
 
 SIDE_COLORS = {"left": "#d55e00", "right": "#0072b2", "bilateral": "#666666"}
@@ -173,8 +175,7 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
     """
     Figure = _matplotlib()
     width, _ = LAYOUTS[layout]
-    cfg = results.config
-    on = {"periocular": cfg.eye_on_frac, "perioral": cfg.mouth_on_iod, "brow": cfg.brow_on_iod}
+    on = results.config.on_thresholds
     rows = [(side, region) for side in sides for region in REGION_NAMES]
     row_h = 0.78 if window is None else 0.62
     fig = Figure(figsize=(width, 0.5 + row_h * len(rows)))
@@ -222,8 +223,6 @@ def closeup_window(results: Results, side: str | None) -> tuple[float, float, st
     tuple | None
         ``(start_s, stop_s, caption)``.
     """
-    from .measures import episode_spans
-
     if side is None:
         return None
     ev = results.events
@@ -234,22 +233,24 @@ def closeup_window(results: Results, side: str | None) -> tuple[float, float, st
     i = int(np.argmax(stop - start))
     pad = max(1.0, 0.5 * (stop[i] - start[i]))
     caption = (f"Close-up of the longest {side} spasm, {stop[i] - start[i]:.2f} s from {start[i]:.2f} s; "
-               f"dashed grey: the {'right' if side == 'left' else 'left'} side for comparison.")
+               f"dashed grey: the {mirror_side(side)} side for comparison.")
     return max(float(results.t[0]), start[i] - pad), min(results.duration_s, stop[i] + pad), caption
 
 
-def durations_and_rate(results: Results, sides: tuple[str, str], layout: str = "wide"):
+def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str], layout: str = "wide"):
     """Distribution of episode durations per side, and episodes per minute over time for recordings of 2 min+.
+
+    Parameters
+    ----------
+    measures : dict of str to SideMeasures
+        :func:`twitchcam.measures.measure_side` of each of ``sides``.
 
     Returns
     -------
     matplotlib.figure.Figure | None
         None when there is no episode on either side.
     """
-    from .measures import measure_side
-
-    measures = {s: measure_side(results, s) for s in sides}
-    if not any(m.episodes for m in measures.values()):
+    if not any(measures[s].episodes for s in sides):
         return None
     Figure = _matplotlib()
     width, _ = LAYOUTS[layout]
@@ -263,7 +264,7 @@ def durations_and_rate(results: Results, sides: tuple[str, str], layout: str = "
         fig = Figure(figsize=(width, 2.6 * n_panels))
         axes = fig.subplots(n_panels, 1, squeeze=False)[:, 0]
         _margins(fig, 0.65, 0.15, 0.3, 0.55, hspace_in=0.9 if n_panels > 1 else 0.0)
-    longest = max(max(m.episode_durations_s, default=0) for m in measures.values())
+    longest = max(max(measures[s].episode_durations_s, default=0) for s in sides)
     bins = np.geomspace(0.03, max(5.0, longest * 1.2), 22)
     ax = axes[0]
     for s in sides:
@@ -285,8 +286,6 @@ def durations_and_rate(results: Results, sides: tuple[str, str], layout: str = "
     if with_rate:
         ax = axes[1]
         edges = np.arange(0, results.duration_s + 60, 60)
-        from .measures import episode_spans
-
         ev = results.events
         for k, s in enumerate(sides):
             mine = (ev.side == s) & np.isin(ev.region, ("periocular", "perioral"))
@@ -302,8 +301,16 @@ def durations_and_rate(results: Results, sides: tuple[str, str], layout: str = "
     return fig
 
 
-def report_figures(results: Results, sides: tuple[str, str]) -> dict:
+def report_figures(results: Results, sides: tuple[str, str], measures: dict) -> dict:
     """Every figure of the report in both layouts.
+
+    Parameters
+    ----------
+    results : Results
+    sides : tuple of str
+        Both sides, in the order shown.
+    measures : dict of str to SideMeasures
+        :func:`twitchcam.measures.measure_side` of each side, as the report computed them.
 
     Returns
     -------
@@ -325,7 +332,7 @@ def report_figures(results: Results, sides: tuple[str, str]) -> dict:
     }
     if window is not None:
         makers["closeup"] = (lambda layout: traces(results, (affected,), layout, window=window[:2]), window[2])
-    makers["durations"] = (lambda layout: durations_and_rate(results, sides, layout),
+    makers["durations"] = (lambda layout: durations_and_rate(results, measures, sides, layout),
                            "Episode durations (log scale); the dashed line is the 1 s clonic/tonic boundary."
                            + (" Right: spasm episodes in each minute." if results.duration_s >= 120 else ""))
     import matplotlib

@@ -230,8 +230,7 @@ class LandmarkDetector:
         self._last_ms = -1
         # The first inference prints more set-up lines; run it here, on a blank frame, while silenced.
         with quiet_native_stderr():
-            self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)
-        self._previous = None
+            self.detect_faces(np.zeros((64, 64, 3), np.uint8), 0.0)
 
     def detect_faces(self, image: np.ndarray, t: float) -> list[np.ndarray]:
         """Every face in one frame.

@@ -234,6 +234,7 @@ class LiveSession:
         self.duration_s = duration_s
         self.chunk_s = chunk_s
         self.overlay_max_lag_s = overlay_max_lag_s
+        self._meter_thresholds = dict(zip(SIGNAL_NAMES, self.config.on_thresholds.values()))
         self.on_event = on_event
         for name in (VIDEO_NAME, FRAMES_NAME, EVENTS_LIVE_NAME, MARKERS_NAME, "events.csv", "summary.json",
                      "signals.csv", "config.json"):
@@ -285,10 +286,8 @@ class LiveSession:
         self._newest: Captured | None = None  # the newest captured frame, for the window
         self._newest_cond = threading.Condition(self._lock)
         self._landmarks: tuple[float, np.ndarray | None] = (-np.inf, None)  # the newest analyzed frame's t and xyz
-        # The session's landmarks, for the offline analysis at the end (5.7 KB per analyzed frame).
-        self._t: list[float] = []
-        self._xyz: list[np.ndarray] = []
-        self._n_faces: list[int] = []
+        # The chunks handed to the streaming core, kept for the offline analysis at the end (5.7 KB per frame).
+        self._chunks: list[Landmarks] = []
         self._started_wall = datetime.datetime.now().astimezone()
         self._events_fh = self._open_csv(EVENTS_LIVE_NAME, format_events_csv(Events.empty()))
         self._markers_fh = self._open_csv(MARKERS_NAME, ",".join(MARKERS_COLUMNS) + "\n")
@@ -481,9 +480,6 @@ class LiveSession:
                 xyz = faces[choose_patient(faces, previous)] if faces else None
                 previous = xyz if xyz is not None else previous
                 row = nan_row if xyz is None else xyz
-                self._t.append(item.frame.t)
-                self._xyz.append(row)
-                self._n_faces.append(len(faces))
                 chunk.append((item.frame.t, row, len(faces)))
                 with self._lock:
                     self._landmarks = (item.frame.t, xyz)
@@ -501,6 +497,7 @@ class LiveSession:
         xyz = np.stack([c[1] for c in chunk])
         n_faces = np.array([c[2] for c in chunk], np.int16)
         lm = Landmarks(t, xyz, np.isfinite(xyz[:, 0, 0]), n_faces, self.frame_size or (0, 0))
+        self._chunks.append(lm)
         cpu = time.thread_time()
         update = self.analyzer.push(lm)
         self._core_cpu_s += time.thread_time() - cpu
@@ -532,7 +529,6 @@ class LiveSession:
     def overlay(self, captured: Captured, fps: float) -> Overlay:
         """What the window shows over a captured frame: the newest analysis, if it is of a frame close enough."""
         now = time.monotonic()
-        cfg = self.config
         with self._lock:
             t_analyzed, xyz = self._landmarks
             flashes = [Flash(str(e.side[i]), str(e.region[i]), str(e.kind[i]), float(e.duration_s[i]), now - at)
@@ -545,7 +541,7 @@ class LiveSession:
             # Outlines drawn where the face was a while ago would be misleading.
             xyz = None
         return Overlay(xyz, meters,
-                       {"eye_closure": cfg.eye_on_frac, "mouth_pull": cfg.mouth_on_iod, "brow_raise": cfg.brow_on_iod},
+                       self._meter_thresholds,
                        counts, flashes, fps=fps, latency_ms=latency, dropped=self.n_dropped,
                        recording=self._recording.is_set(), elapsed_s=captured.frame.t, markers=markers,
                        warming_up=not self.analyzer.ready, face_lost=face_lost, analysis_lag_s=lag)
@@ -631,11 +627,9 @@ class LiveSession:
         lost = self.stop_reason is None and self.source.ended_by not in (None, "stopped", "end of file")
         status = "source_lost" if lost else "complete"
         analysis = None
-        if self._t:
-            xyz = np.stack(self._xyz)
-            self._xyz = []
-            lm = Landmarks(np.asarray(self._t), xyz, np.isfinite(xyz[:, 0, 0]), np.asarray(self._n_faces, np.int16),
-                           self.frame_size)
+        if self._chunks:
+            lm = Landmarks.concatenate(self._chunks)
+            self._chunks = [lm]  # one copy in memory, not two
             analysis = analyze_landmarks(lm, self.config, source=VIDEO_NAME)
             write_analysis(analysis, self.out)
         stats = self._stats(ended_by)
@@ -648,7 +642,7 @@ class LiveSession:
     def _stats(self, ended_by: str) -> dict:
         wall = time.monotonic() - self._wall0
         cpu = time.process_time() - self._cpu0
-        analyzed = len(self._t)
+        analyzed = sum(len(c) for c in self._chunks)
         fps = (self.n_captured - 1) / self.last_t if self.last_t > 0 else 0.0
         return {
             "ended_by": ended_by,

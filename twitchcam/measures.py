@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .pattern import episode_spans
 from .results import Results
 
 #: Measured periocular closure (fraction of the resting opening) from which a closure counts as near-complete.
@@ -215,32 +216,6 @@ def smc_grade(n_eye: int, mouth_involved: bool, tonic_closure: bool, time_in_spa
     if tonic_closure:
         return 3
     return 2 if mouth_involved else 1
-
-
-def episode_spans(onset_s: np.ndarray, offset_s: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Group events whose onsets follow each other within ``window_s`` into episodes.
-
-    Parameters
-    ----------
-    onset_s, offset_s : ndarray, shape (n_events,)
-        Event times in seconds, any order.
-    window_s : float
-        Largest gap between consecutive onsets within one episode, in seconds.
-
-    Returns
-    -------
-    start_s, stop_s : ndarray, shape (n_episodes,)
-        First onset and last offset of each episode, in seconds.
-    """
-    if len(onset_s) == 0:
-        return np.zeros(0), np.zeros(0)
-    order = np.argsort(onset_s, kind="stable")
-    on, off = onset_s[order], offset_s[order]
-    group = np.cumsum(np.r_[True, np.diff(on) > window_s]) - 1
-    n = int(group[-1]) + 1
-    stop = np.full(n, -np.inf)
-    np.maximum.at(stop, group, off)
-    return on[np.r_[True, np.diff(group) > 0]], stop
 
 
 def _fraction_covered(t: np.ndarray, measured: np.ndarray, onset_s: np.ndarray, offset_s: np.ndarray

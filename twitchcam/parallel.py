@@ -33,7 +33,8 @@ import numpy as np
 
 from .config import Config, available_cores
 from .landmarks import Landmarks, detect_landmarks
-from .video import TimestampsNotIncreasing, iter_frames, iter_frames_between, probe_video, read_frame_times
+from .video import (TimestampsNotIncreasing, VideoInfo, iter_frames, iter_frames_between, probe_video,
+                    read_frame_times)
 
 #: Segments shorter than this are not worth a process (start-up costs about a second per worker).
 MIN_SEGMENT_S = 20.0
@@ -140,7 +141,8 @@ def bind_pool_worker(counter, cores: list[int]) -> None:
 def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, config: Config | None = None,
                               model: str | Path | None = None, min_segment_s: float = MIN_SEGMENT_S,
                               warmup_s: float = WARMUP_S, bind_cores: bool = True,
-                              on_progress: Callable[[int], None] | None = None) -> Landmarks:
+                              on_progress: Callable[[int], None] | None = None,
+                              info: VideoInfo | None = None) -> Landmarks:
     """Landmarks of every frame of a video, extracted by several worker processes on time segments.
 
     Parameters
@@ -163,6 +165,8 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
     on_progress : callable | None
         Called in this process, a few times per second, with the number of frames analyzed so far (the seams'
         warm-up frames included, so it may end slightly above the frame count).
+    info : VideoInfo | None
+        The video's :func:`~twitchcam.video.probe_video`, when the caller has it already.
 
     Returns
     -------
@@ -177,13 +181,21 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
         The model is missing or corrupt.
     """
     cfg = config or Config()
-    info = probe_video(path)
+    info = info or probe_video(path)
     duration_s = info.n_frames_hint / info.fps_nominal if info.n_frames_hint and info.fps_nominal > 0 else 0.0
     bounds = plan_segments(duration_s, n_workers or available_cores(), min_segment_s)
-    captured = read_frame_times(path)
-    on_frame = (lambda i: on_progress(i + 1)) if on_progress is not None else None
-    if len(bounds) == 2 or (captured is not None and len(captured)):
+    parts = None
+    if len(bounds) > 2 and read_frame_times(path) is None:
+        parts = _segments_landmarks(str(path), bounds, cfg, model, warmup_s, bind_cores, on_progress)
+    if parts is None:
+        on_frame = (lambda i: on_progress(i + 1)) if on_progress is not None else None
         return detect_landmarks(iter_frames(path), cfg, model, on_frame=on_frame)
+    return Landmarks.concatenate(parts)
+
+
+def _segments_landmarks(path: str, bounds: np.ndarray, config: Config, model, warmup_s: float, bind_cores: bool,
+                        on_progress: Callable[[int], None] | None) -> list[Landmarks] | None:
+    """Landmarks of each segment from its own worker process; None if timestamps after a seek do not increase."""
     model = str(model) if model is not None else None
     n = len(bounds) - 1
     # spawn: MediaPipe and the decoder threads are not fork-safe.
@@ -192,7 +204,7 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
     cores = worker_cores(n) if bind_cores else None
     with ProcessPoolExecutor(n, mp_context=context, initializer=_init_segment_worker,
                              initargs=(frames_done, context.Value("i", 0), cores)) as pool:
-        futures = [pool.submit(segment_landmarks, str(path), float(a), float(b), cfg, model, warmup_s)
+        futures = [pool.submit(segment_landmarks, path, float(a), float(b), config, model, warmup_s)
                    for a, b in zip(bounds[:-1], bounds[1:])]
         pending = set(futures)
         try:
@@ -202,11 +214,8 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
                     on_progress(frames_done.value)
                 for future in finished:
                     future.result()  # a worker's error, raised now rather than after the others finish
-            parts = [f.result() for f in futures]
         except TimestampsNotIncreasing:
             for f in futures:
                 f.cancel()
-            parts = None
-    if parts is None:
-        return detect_landmarks(iter_frames(path), cfg, model, on_frame=on_frame)
-    return Landmarks.concatenate(parts)
+            return None
+        return [f.result() for f in futures]

@@ -76,13 +76,30 @@ class Summary:
                 "metrics": self.metrics, "video": self.video, "notes": self.notes}
 
 
-def _episodes(onsets: np.ndarray, window_s: float) -> np.ndarray:
-    """Group sorted onsets closer than ``window_s`` into episodes; return each episode's first onset."""
-    if len(onsets) == 0:
-        return onsets
-    onsets = np.sort(onsets)
-    new = np.r_[True, np.diff(onsets) > window_s]
-    return onsets[new]
+def episode_spans(onset_s: np.ndarray, offset_s: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Group events whose onsets follow each other within ``window_s`` into episodes.
+
+    Parameters
+    ----------
+    onset_s, offset_s : ndarray, shape (n_events,)
+        Event times in seconds, any order.
+    window_s : float
+        Largest gap between consecutive onsets within one episode, in seconds.
+
+    Returns
+    -------
+    start_s, stop_s : ndarray, shape (n_episodes,)
+        First onset and last offset of each episode, in seconds.
+    """
+    if len(onset_s) == 0:
+        return np.zeros(0), np.zeros(0)
+    order = np.argsort(onset_s, kind="stable")
+    on, off = onset_s[order], offset_s[order]
+    group = np.cumsum(np.r_[True, np.diff(on) > window_s]) - 1
+    n = int(group[-1]) + 1
+    stop = np.full(n, -np.inf)
+    np.maximum.at(stop, group, off)
+    return on[np.r_[True, np.diff(group) > 0]], stop
 
 
 def _coupling(eye_onsets: np.ndarray, mouth_onsets: np.ndarray, window_s: float):
@@ -175,7 +192,7 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         mine = uni & (events.side == side)
         eye = np.sort(events.onset_s[mine & (events.region == "periocular")])
         mouth = np.sort(events.onset_s[mine & (events.region == "perioral")])
-        episodes = _episodes(events.onset_s[mine], cfg.coupling_window_s)
+        episodes, _ = episode_spans(events.onset_s[mine], events.offset_s[mine], cfg.coupling_window_s)
         intervals = np.diff(episodes)
         if len(intervals) >= 3:
             metrics["interval_cv"] = round(float(intervals.std(ddof=1) / intervals.mean()), 4)

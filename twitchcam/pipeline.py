@@ -12,11 +12,11 @@ from typing import Callable
 
 from .config import Config
 from .events import Events, detect_events
-from .landmarks import Landmarks, detect_landmarks
+from .landmarks import Landmarks
 from .parallel import detect_landmarks_parallel
 from .pattern import Summary, classify_pattern
 from .signals import Signals, compute_signals
-from .video import VideoInfo, iter_frames, probe_video
+from .video import VideoInfo, probe_video
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,8 @@ def analyze(path: str | Path, config: Config | None = None, model: str | Path | 
             progress(done, info.n_frames_hint)
 
     try:
-        if workers > 1:
-            landmarks = detect_landmarks_parallel(path, workers, cfg, model,
-                                                  on_progress=on_progress if progress else None)
-        else:
-            on_frame = (lambda i: on_progress(i + 1)) if progress else None
-            landmarks = detect_landmarks(iter_frames(path), cfg, model, on_frame=on_frame)
+        landmarks = detect_landmarks_parallel(path, workers, cfg, model, on_progress=on_progress if progress else None,
+                                              info=info)
     finally:
         if bar is not None:
             bar.close()

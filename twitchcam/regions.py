@@ -43,3 +43,8 @@ LIPS_OUTLINE = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269
 def mirror_side(side: str) -> str:
     """Return the other side, as a horizontal flip of the image maps one onto the other."""
     return {"left": "right", "right": "left"}[side]
+
+
+def side_order(affected: str | None) -> tuple[str, str]:
+    """Both sides, the affected one first (left first when neither is)."""
+    return (affected, mirror_side(affected)) if affected else SIDES

@@ -19,6 +19,7 @@ import numpy as np
 from . import __version__
 from .measures import (JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures,
                        measure_side)
+from .regions import side_order
 from .results import Results, read_results
 
 REPORT_NAME = "report.html"
@@ -53,7 +54,7 @@ def data_quality(results: Results) -> dict:
     """
     video = results.summary["video"]
     found = float(video["face_found_fraction"])
-    measured = float(video.get("measured_fraction", found))
+    measured = results.measured_fraction
     fps = float(video["fps"])
     dropped = dropped_frames(results.t)
     scale = results.head_scale[np.isfinite(results.head_scale)]
@@ -318,7 +319,7 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
     results = read_results(out_dir)
     s = results.summary
     side = s["side"]
-    sides = (side, "left" if side == "right" else "right") if side else ("left", "right")
+    sides = side_order(side)
     measures = {x: measure_side(results, x) for x in ("left", "right")}
     video = Path(annotated_video) if annotated_video else results.out_dir / "annotated.webm"
     video_href = None
@@ -344,7 +345,7 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
         quality=data_quality(results),
         flags=red_flags(results),
         mimickers=mimickers(results, measures),
-        figs=figures.report_figures(results, sides),
+        figs=figures.report_figures(results, sides, measures),
         video_href=video_href,
         files=sorted(p.name for p in results.out_dir.iterdir() if p.is_file() and not p.name.startswith(".")),
         version=__version__,

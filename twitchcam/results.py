@@ -91,10 +91,15 @@ class Results:
         return float(self.summary["video"]["duration_s"])
 
     @property
+    def measured_fraction(self) -> float:
+        """Fraction of frames in which the face was measured (older folders: in which it was found)."""
+        video = self.summary["video"]
+        return float(video.get("measured_fraction", video["face_found_fraction"]))
+
+    @property
     def measured_minutes(self) -> float:
         """Minutes of video in which the face was measured: the denominator of every rate per minute."""
-        video = self.summary["video"]
-        return self.duration_s * float(video.get("measured_fraction", video["face_found_fraction"])) / 60
+        return self.duration_s * self.measured_fraction / 60
 
     @property
     def source_name(self) -> str:

@@ -164,7 +164,7 @@ class StreamingAnalyzer:
         self._gated_from = 0
         # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
         # max(*_on_*, noise_k * noise), so frames below that cannot hold an event and need no detection.
-        self._on = np.repeat([cfg.eye_on_frac, cfg.mouth_on_iod, cfg.brow_on_iod], 2)
+        self._on = np.repeat(list(cfg.on_thresholds.values()), 2)  # SIGNAL_NAMES order, both sides each
         self._emitted: dict[tuple, int] = {}  # (side, region, onset_frame) -> offset_frame of emitted events
 
     @property
@@ -205,7 +205,6 @@ class StreamingAnalyzer:
             self.core_s += time.perf_counter() - start
 
     def _push(self, lm: Landmarks, final: bool) -> StreamUpdate:
-        cfg = self.config
         n = len(lm)
         if n:
             if self._t0 is None:
@@ -223,14 +222,10 @@ class StreamingAnalyzer:
             signals = self._measure_chunk(lm, first)
         elif final and self.head is None and self._held:
             # A stream shorter than the warm-up: analyze what there is, as offline would.
-            lm = Landmarks.concatenate(self._held)
-            self.head = estimate_head_frame(lm, cfg)
-            if self.head is None:
+            lm = self._try_warmup(final=True)
+            if lm is None:
                 return StreamUpdate(np.zeros(0, np.int64), _empty_signals(), _NO_EVENTS)
-            self._held = []
-            first = self.n_frames - len(lm)
-            self._warmup_blocks = self._block_of(lm.t[-1]) + 1
-            signals = self._measure_chunk(lm, first)
+            signals = self._measure_chunk(lm, self.n_frames - len(lm))
         else:
             signals = _empty_signals()
         frames = np.arange(self.n_frames - len(signals), self.n_frames, dtype=np.int64)
@@ -244,10 +239,11 @@ class StreamingAnalyzer:
         while len(self._held) > 1 and self._held[0].t[-1] < newest - self.history_s:
             self._held.pop(0)
 
-    def _try_warmup(self) -> Landmarks | None:
-        """Estimate the head frame once ``warmup_s`` of frames with a face are held; return the held frames."""
+    def _try_warmup(self, final: bool = False) -> Landmarks | None:
+        """Estimate the head frame once ``warmup_s`` of frames with a face are held (at the end of the stream, from
+        whatever is held); return the held frames."""
         found_t = [h.t[h.face_found] for h in self._held if h.face_found.any()]
-        if not found_t or found_t[-1][-1] - found_t[0][0] < self.warmup_s:
+        if not found_t or (not final and found_t[-1][-1] - found_t[0][0] < self.warmup_s):
             return None
         held = Landmarks.concatenate(self._held)
         head = estimate_head_frame(held, self.config)
@@ -255,8 +251,10 @@ class StreamingAnalyzer:
             return None
         self.head = head
         self._held = []
-        # Blocks completed during the warm-up share one baseline: there is no earlier block to trail.
-        self._warmup_blocks = max(self._block_of(held.t[-1]), 1)
+        # Blocks completed during the warm-up share one baseline: there is no earlier block to trail. A stream
+        # that ends within its warm-up has every block, the last one too, in that shared baseline.
+        last = self._block_of(held.t[-1])
+        self._warmup_blocks = last + 1 if final else max(last, 1)
         return held
 
     # -- measures, baselines, signals ----------------------------------------------------------------------------

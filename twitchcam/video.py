@@ -199,7 +199,8 @@ def read_frame_times(video: str | Path) -> np.ndarray | None:
     -------
     ndarray, shape (n_rows,), float64 | None
         Session time in seconds of frame ``i`` of the video at row ``i``. A row is written after its frame, so
-        after a kill the video may hold one frame more than listed.
+        after a kill the video may hold one frame more than listed. None when there is no sidecar or it holds
+        no complete row (the container's timestamps are used then).
     """
     path = Path(video).with_suffix(".frames.csv")
     if not path.exists():
@@ -207,7 +208,8 @@ def read_frame_times(video: str | Path) -> np.ndarray | None:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     # The last line may be cut short by a kill; keep the complete rows.
-    return np.array([float(r["t_s"]) for r in rows if r.get("t_s") not in (None, "")])
+    times = np.array([float(r["t_s"]) for r in rows if r.get("t_s") not in (None, "")])
+    return times if len(times) else None
 
 
 def iter_frames(path: str | Path, queue_size: int = 8) -> Iterator[Frame]:
@@ -239,8 +241,6 @@ def iter_frames(path: str | Path, queue_size: int = 8) -> Iterator[Frame]:
     # A live recording's frame times come from the capture clock (monotonic), not from the container, whose AVI
     # timing is only nominal fps: a paused recording or a camera slower than it claims would be misplaced.
     captured = read_frame_times(path)
-    if captured is not None and len(captured) == 0:
-        captured = None
     if captured is not None:
         logger.info("%s: frame times from %s", path, Path(path).with_suffix(".frames.csv").name)
 

@@ -198,10 +198,7 @@ class SessionStore:
         for folder in sorted(self.root.iterdir()):
             if not (folder.is_dir() and is_session_id(folder.name) and (folder / "session.json").exists()):
                 continue
-            for tmp in folder.glob(".results-*.tmp"):
-                shutil.rmtree(tmp, ignore_errors=True)
-            for tmp in folder.glob("results/.*.tmp*"):
-                tmp.unlink()
+            self.discard_partial(folder.name)
             try:
                 record = json.loads((folder / "session.json").read_text(encoding="utf-8"))
                 session = Session(id=folder.name, label=record["label"], created=record["created"],
@@ -282,6 +279,15 @@ class SessionStore:
         if not is_session_id(sid):
             raise ValueError(f"not a session id: {sid!r}")
         return self.root / sid
+
+    def discard_partial(self, sid: str) -> None:
+        """Delete what an interrupted analysis left half-written: results and files are written to temporary
+        names first, so these are never mistaken for results."""
+        folder = self.folder(sid)
+        for tmp in folder.glob(".results-*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        for tmp in folder.glob("results/.*.tmp*"):
+            tmp.unlink()
 
     def video_path(self, session: Session) -> Path:
         """The stored video of a session."""

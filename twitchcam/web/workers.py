@@ -422,10 +422,7 @@ class AnalysisQueue:
                     interrupted = session.id in self._cancelled or self._closing
                 if not interrupted:
                     logger.error("worker for session %s died (exit code %s)", session.id, exitcode)
-                    for tmp in store.folder(session.id).glob(".results-*.tmp"):
-                        shutil.rmtree(tmp, ignore_errors=True)
-                    for tmp in store.folder(session.id).glob("results/.*.tmp*"):
-                        tmp.unlink()
+                    store.discard_partial(session.id)
                     task = "the analysis" if kind == "analyze" else "making the annotated video"
                     store.set_state(session.id, on_failure, f"{task} stopped unexpectedly")
                 return
