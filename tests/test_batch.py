@@ -97,7 +97,7 @@ def test_dask_local_cluster_matches_analyze_with_a_killed_worker(archive, tmp_pa
         report = run_batch([archive / "a", archive / "copy.mp4"], tmp_path / "out", model=find_model(),
                            scheduler=cluster.scheduler_address, upload=True, on_result=on_result)
     assert on_result.killed
-    assert report.ok and len(report.rows) == 2
+    assert report.ok and len(report.rows) == 2, report.failed
     for row in report.rows:
         _same_as_analyze(tmp_path / "out" / row["out_dir"], single_face_analysis)
         assert "<html" in (tmp_path / "out" / row["out_dir"] / "report.html").read_text()

@@ -384,7 +384,9 @@ def _run_dask(jobs: list[_Job], scheduler: str, n_workers: int, config: dict, mo
 
     client, cluster = _open_client(scheduler, n_workers, bind_cores)
     try:
-        model_ref = client.scatter(Path(model).read_bytes(), broadcast=True) if model is not None else None
+        # The model travels inside each task (3.7 MB), not scattered once: scattered data held by a worker that
+        # dies can be lost to the cluster, and every task after it would fail for want of it.
+        model_bytes = Path(model).read_bytes() if model is not None else None
         queue = deque(jobs)
         by_key: dict = {}
         running = as_completed(loop=client.loop)
@@ -395,9 +397,9 @@ def _run_dask(jobs: list[_Job], scheduler: str, n_workers: int, config: dict, mo
                 job = queue.popleft()
                 data = Path(job.video).read_bytes() if upload else None
                 with warnings.catch_warnings():
-                    # An uploaded video is meant to travel inside its task.
+                    # An uploaded video and a custom model are meant to travel inside their task.
                     warnings.filterwarnings("ignore", message=".*Large object.*")
-                    future = client.submit(analyze_video, job.video, config, model_ref, data, report=report,
+                    future = client.submit(analyze_video, job.video, config, model_bytes, data, report=report,
                                            key=f"twitchcam-{job.out_name}-{uuid.uuid4().hex[:8]}", pure=False)
                 by_key[future.key] = job
                 running.add(future)
