@@ -1,19 +1,27 @@
-"""Accuracy of ``twitchcam analyze`` against known truth: twitches injected into real face footage.
+"""Accuracy of ``twitchcam analyze`` against known truth, on real faces first.
 
-Run: python benchmarks/accuracy.py [--set tuning|holdout|all] [--workers 2] [--reuse]
+Run: python benchmarks/accuracy.py [--set tuning|holdout|all] [--real DIR] [--workers 2] [--reuse]
 
-Builds a suite of cases from the real footage in ``tests/data`` with :func:`twitchcam.simulate.simulate` (HFS left
-and right, eye only, mouth only, rhythmic, blepharospasm-like, normal, head sway, low-amplitude HFS at ~30 %
-closure) plus untouched real clips, runs the whole ``analyze`` on each video, and prints per case and overall:
+Three kinds of case, each analyzed with the whole ``analyze``:
+
+- ``real``: untouched real clips of normal faces (``--real``, default ``../shared/data/real`` beside the
+  repository: webcam, TV interviews, talking heads, actors' expressions; see that folder's README for where each
+  comes from). Expected pattern ``none``. The two voluntary winks of ``liveportrait_d3`` (hand-labelled in its
+  ``annotations/``) are true one-sided eye closures: reporting them as events is right, as a pattern it is not.
+- ``injected``: the same clips with hemifacial spasm injected by ``twitchcam simulate --stretch whole``: the whole
+  clip, with its own talking, blinks, expressions and head turns, played forward and back to 24 s.
+- ``synthetic``: the earlier suite, twitches injected into the resting stretch of a short clip or into animated
+  photos from ``tests/data``; a sanity check of the simulator, not of real faces.
+
+The real clips are split by clip into ``tuning`` (what the defaults were chosen on) and ``holdout`` (never looked
+at while tuning): no clip is in both, untouched or injected. Without the real folder those cases are skipped with
+a message. Printed per case and per kind of case:
 
 - pattern accuracy, side accuracy (cases whose truth has a side);
 - precision, recall and F1 of unilateral events: a detected and a true event match when they have the same side
   and region and their onsets are within 0.25 s, one to one (optimal assignment);
-- false unilateral events per minute on the negative cases (truth without unilateral events);
+- false unilateral events per minute: unmatched detected one-sided events on the cases without injected twitches;
 - wall time of ``analyze`` per video-second.
-
-Two sets use disjoint seeds. ``tuning`` is what the defaults in :class:`twitchcam.config.Config` were chosen on;
-``holdout`` was never looked at while tuning, so its numbers are the honest ones.
 
 Videos and their landmarks are cached in ``benchmarks/_work/`` (git-ignored); ``--reuse`` re-scores cached
 landmarks without re-running MediaPipe, for quick experiments with settings (``--config FILE``).
@@ -22,6 +30,7 @@ landmarks without re-running MediaPipe, for quick experiments with settings (``-
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -34,14 +43,29 @@ from scipy.optimize import linear_sum_assignment
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
+REAL = REPO.parent / "shared" / "data" / "real"
 WORK = REPO / "benchmarks" / "_work"
 ONSET_TOLERANCE_S = 0.25
 DURATION_S = 30.0
+#: Length of an injected real case, s: the clip is played forward and back to fill it.
+INJECTED_S = 24.0
+
+#: The real clips, split by clip. Each set has a webcam, TV footage, a talking head and actors' expressions.
+TUNING_CLIPS = ("openface_default.wmv", "openface_video14.wmv", "ytf_tony_blair.avi", "sadtalker_katiehill.mp4",
+                "liveportrait_d3.mp4", "liveportrait_d9.mp4", "retalking_1.mp4")
+HOLDOUT_CLIPS = ("openface_changelighting.wmv", "ytf_bill_gates.avi", "ytf_gloria_estefan.avi", "retalking_2.mp4",
+                 "liveportrait_d12.mp4", "liveportrait_d18.mp4")
+#: Clips with deliberate one-sided movements of their own: not used as footage for injected cases, whose truth
+#: could not count them.
+NO_INJECTION = ("liveportrait_d3.mp4",)
 
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark video: a simulation recipe, or an untouched real clip (``generator`` None)."""
+    """One benchmark video: a simulation recipe, or an untouched clip (``generator`` None).
+
+    ``kind`` is ``synthetic`` (source in ``tests/data``), ``real`` or ``injected`` (source in the real folder).
+    """
 
     name: str
     source: str
@@ -51,10 +75,11 @@ class Case:
     seed: int = 0
     duration_s: float = DURATION_S
     truth_pattern: str = "none"
+    kind: str = "synthetic"
 
 
 def suite(seed_base: int) -> list[Case]:
-    """The cases of one set; ``seed_base`` separates the tuning and hold-out sets."""
+    """The synthetic cases of one set; ``seed_base`` separates the tuning and hold-out sets."""
     s = seed_base
     return [
         Case(f"hfs_left_video_{s}", "single_face.mp4", "hfs", "left", seed=s),
@@ -74,30 +99,87 @@ def suite(seed_base: int) -> list[Case]:
     ]
 
 
-#: Untouched real clips of a normal face: no twitch. In noface_face.mov the face is in view for only ~43 % of the
-#: clip, which is ``insufficient_data`` by the default rule.
-REAL_CASES = [Case("real_single_face", "single_face.mp4", None),
-              Case("real_noface_face", "noface_face.mov", None, truth_pattern="insufficient_data")]
+def real_suite(clips: tuple[str, ...], seed_base: int) -> list[Case]:
+    """Untouched and injected cases of real clips: each clip as it is, and with left and right HFS injected."""
+    cases = []
+    for k, clip in enumerate(clips):
+        stem = Path(clip).stem
+        cases.append(Case(f"real_{stem}", clip, None, kind="real"))
+        if clip in NO_INJECTION:
+            continue
+        for j, side in enumerate(("left", "right")):
+            cases.append(Case(f"inj_{stem}_hfs_{side}", clip, "hfs", side, seed=seed_base + 2 * k + j,
+                              duration_s=INJECTED_S, kind="injected"))
+    return cases
 
-SETS = {"tuning": suite(0) + REAL_CASES, "holdout": suite(1000)}
+
+#: Untouched clips of tests/data: no twitch. In noface_face.mov the face is in view for only ~43 % of the clip,
+#: which is ``insufficient_data`` by the default rule.
+DATA_CASES = [Case("data_single_face", "single_face.mp4", None),
+              Case("data_noface_face", "noface_face.mov", None, truth_pattern="insufficient_data")]
 
 
-def prepare(case: Case) -> tuple[Path, Path | None]:
+def sets(real_dir: Path | None) -> dict[str, list[Case]]:
+    """The tuning and hold-out sets; without ``real_dir`` only their synthetic cases."""
+    real = real_dir is not None
+    return {"tuning": suite(0) + DATA_CASES + (real_suite(TUNING_CLIPS, 2000) if real else []),
+            "holdout": suite(1000) + (real_suite(HOLDOUT_CLIPS, 3000) if real else [])}
+
+
+def source_path(case: Case, real_dir: Path | None) -> Path:
+    return (DATA if case.kind == "synthetic" else real_dir) / case.source
+
+
+def prepare(case: Case, real_dir: Path | None) -> tuple[Path, Path | None]:
     """The case's video and truth folder, simulating it unless cached."""
     if case.generator is None:
-        return DATA / case.source, None
+        return source_path(case, real_dir), None
     from twitchcam.simulate import simulate
 
     out = WORK / "videos"
     video = out / f"{case.name}.mp4"
     truth = out / f"{case.name}_truth"
     if not (video.exists() and (truth / "summary.json").exists()):
-        simulate(DATA / case.source, out, generator=case.generator, side=case.side, duration_s=case.duration_s,
-                 seed=case.seed, amplitude=case.amplitude, name=case.name)
+        simulate(source_path(case, real_dir), out, generator=case.generator, side=case.side,
+                 duration_s=case.duration_s, seed=case.seed, amplitude=case.amplitude, name=case.name,
+                 stretch="rest" if case.kind == "synthetic" else "whole")
     return video, truth
 
 
-def run_case(case: Case, reuse: bool, config_path: str | None) -> dict:
+def labelled_winks(case: Case, real_dir: Path, t: np.ndarray):
+    """The hand-labelled one-sided eye closures of an untouched real clip, as truth events (none for most clips).
+
+    ``annotations/<stem>.events_manual.csv`` gives 0-based decoded frame indices and the subject's side; their
+    times are the analysis's own frame times.
+    """
+    from twitchcam.events import Events
+
+    path = real_dir / "annotations" / f"{Path(case.source).stem}.events_manual.csv"
+    if not path.exists():
+        return Events.empty()
+    rows = [r for r in csv.DictReader(line for line in path.read_text().splitlines() if not line.startswith("#"))
+            if r["type"] == "wink"]
+    side = [r["side_subject"].removeprefix("subject-") for r in rows]
+    start, end = (np.array([int(r[k]) for r in rows], int) for k in ("start", "end"))
+    return Events.from_columns(t[start], t[end], side, ["periocular"] * len(rows), ["clonic"] * len(rows),
+                               [1.0] * len(rows), start, end)
+
+
+def with_winks(events, winks) -> np.ndarray:
+    """Mouth and brow events of a wink's side during the wink: the wink's own one-sided movement, not false.
+
+    Returns
+    -------
+    ndarray, shape (n_events,), bool
+    """
+    if not len(winks):
+        return np.zeros(len(events), bool)
+    during = ((events.side[:, None] == winks.side[None, :]) & (events.onset_s[:, None] <= winks.offset_s[None, :])
+              & (events.offset_s[:, None] >= winks.onset_s[None, :])).any(axis=1)
+    return during & (events.region != "periocular")
+
+
+def run_case(case: Case, reuse: bool, config_path: str | None, real_dir: Path | None) -> dict:
     """Simulate (or reuse), analyze and score one case; returns a JSON-ready row."""
     from twitchcam.config import Config
     from twitchcam.events import Events
@@ -106,7 +188,7 @@ def run_case(case: Case, reuse: bool, config_path: str | None) -> dict:
     from twitchcam.pipeline import analyze, analyze_landmarks
 
     cfg = Config.from_json(config_path) if config_path else Config()
-    video, truth_dir = prepare(case)
+    video, truth_dir = prepare(case, real_dir)
     cache = WORK / "landmarks" / f"{case.name}_{cfg.running_mode}.npz"
     wall = None
     if reuse and cache.exists():
@@ -117,20 +199,25 @@ def run_case(case: Case, reuse: bool, config_path: str | None) -> dict:
         wall = time.perf_counter() - t0
         cache.parent.mkdir(parents=True, exist_ok=True)
         analysis.landmarks.save(cache)
+    predicted = analysis.events
     if truth_dir is None:
-        truth_events, truth_pattern, truth_side = Events.empty(), case.truth_pattern, None
+        truth_events = labelled_winks(case, real_dir, analysis.landmarks.t) if case.kind == "real" else Events.empty()
+        truth_pattern, truth_side = case.truth_pattern, None
+        predicted = predicted[~with_winks(predicted, truth_events)]
     else:
         truth_events = read_events_csv(truth_dir / "events.csv")
         summary = json.loads((truth_dir / "summary.json").read_text())
         truth_pattern, truth_side = summary["pattern"], summary["side"]
-    tp, n_pred, n_true = match_unilateral(analysis.events, truth_events)
+    tp, n_pred, n_true = match_unilateral(predicted, truth_events)
     duration = analysis.summary.video["duration_s"]
     return {
-        "case": case.name, "truth_pattern": truth_pattern, "pattern": analysis.pattern,
+        "case": case.name, "kind": case.kind, "truth_pattern": truth_pattern, "pattern": analysis.pattern,
         "truth_side": truth_side, "side": analysis.side, "tp": tp, "n_pred": n_pred, "n_true": n_true,
-        "duration_s": duration, "wall_s": wall, "negative": n_true == 0,
+        "duration_s": duration, "wall_s": wall, "negative": case.generator in (None, "normal", "sway"),
         "criteria": analysis.summary.criteria,
-        "metrics": {k: analysis.summary.metrics[k] for k in ("laterality_index", "interval_cv", "eye_mouth_coupling")},
+        "metrics": {k: analysis.summary.metrics.get(k) for k in ("laterality_index", "interval_cv",
+                                                                  "eye_mouth_coupling")},
+        "confidence": analysis.summary.to_dict().get("confidence"),
     }
 
 
@@ -153,16 +240,8 @@ def match_unilateral(pred, truth) -> tuple[int, int, int]:
     return int(ok[rows, cols].sum()), len(p), len(t)
 
 
-def report(name: str, rows: list[dict]) -> dict:
-    """Print one set's table and totals; return the totals."""
-    print(f"\n== {name} set ({len(rows)} cases) ==")
-    print(f"{'case':<24} {'truth':<18} {'found':<18} {'side':<12} {'TP/pred/true':>13} {'s/video-s':>9}")
-    for r in rows:
-        side = f"{r['truth_side'] or '-'}/{r['side'] or '-'}"
-        wall = f"{r['wall_s'] / r['duration_s']:.2f}" if r["wall_s"] else "cached"
-        mark = "" if r["pattern"] == r["truth_pattern"] else "  <-- pattern"
-        print(f"{r['case']:<24} {r['truth_pattern']:<18} {r['pattern']:<18} {side:<12} "
-              f"{r['tp']:>4}/{r['n_pred']:>3}/{r['n_true']:>3} {wall:>9}{mark}")
+def totals(rows: list[dict]) -> dict:
+    """Pattern and side accuracy, unilateral-event precision, recall and F1, false events per minute."""
     tp = sum(r["tp"] for r in rows)
     n_pred = sum(r["n_pred"] for r in rows)
     n_true = sum(r["n_true"] for r in rows)
@@ -173,39 +252,73 @@ def report(name: str, rows: list[dict]) -> dict:
     neg = [r for r in rows if r["negative"]]
     neg_minutes = sum(r["duration_s"] for r in neg) / 60
     timed = [r for r in rows if r["wall_s"]]
-    totals = {
-        "pattern_accuracy": np.mean([r["pattern"] == r["truth_pattern"] for r in rows]),
-        "side_accuracy": np.mean([r["side"] == r["truth_side"] for r in sided]) if sided else float("nan"),
+    return {
+        "cases": len(rows),
+        "pattern_accuracy": float(np.mean([r["pattern"] == r["truth_pattern"] for r in rows])),
+        "side_accuracy": float(np.mean([r["side"] == r["truth_side"] for r in sided])) if sided else float("nan"),
         "precision": precision, "recall": recall, "f1": f1,
-        "false_unilateral_per_min": sum(r["n_pred"] for r in neg) / neg_minutes if neg else float("nan"),
+        # Unmatched one-sided events on cases without injected twitches (the labelled winks are matched).
+        "false_unilateral_per_min": (sum(r["n_pred"] - r["tp"] for r in neg) / neg_minutes
+                                     if neg else float("nan")),
+        "negative_minutes": neg_minutes,
         "wall_s_per_video_s": (sum(r["wall_s"] for r in timed) / sum(r["duration_s"] for r in timed)
                                if timed else float("nan")),
     }
-    print(f"pattern accuracy {totals['pattern_accuracy']:.2f} | side accuracy {totals['side_accuracy']:.2f} | "
-          f"unilateral events P {precision:.2f} R {recall:.2f} F1 {f1:.2f} | "
-          f"false unilateral events/min on negatives {totals['false_unilateral_per_min']:.2f} | "
-          f"wall s per video-s {totals['wall_s_per_video_s']:.2f}")
-    return totals
+
+
+def report(name: str, rows: list[dict]) -> dict:
+    """Print one set's table and totals per kind of case; return the totals."""
+    print(f"\n== {name} set ({len(rows)} cases) ==")
+    print(f"{'case':<34} {'truth':<17} {'found':<17} {'side':<12} {'TP/pred/true':>13} {'conf':<10} {'s/video-s':>9}")
+    for r in rows:
+        side = f"{r['truth_side'] or '-'}/{r['side'] or '-'}"
+        wall = f"{r['wall_s'] / r['duration_s']:.2f}" if r["wall_s"] else "cached"
+        mark = "" if r["pattern"] == r["truth_pattern"] else "  <-- pattern"
+        conf = (r.get("confidence") or {}).get("level", "-")
+        print(f"{r['case']:<34} {r['truth_pattern']:<17} {r['pattern']:<17} {side:<12} "
+              f"{r['tp']:>4}/{r['n_pred']:>3}/{r['n_true']:>3} {conf:<10} {wall:>9}{mark}")
+    out = {}
+    for kind in ("real", "injected", "synthetic"):
+        mine = [r for r in rows if r["kind"] == kind]
+        if not mine:
+            continue
+        t = out[kind] = totals(mine)
+        print(f"{kind:>9}: {t['cases']} cases | pattern accuracy {t['pattern_accuracy']:.2f} | "
+              f"side accuracy {t['side_accuracy']:.2f} | unilateral events P {t['precision']:.2f} "
+              f"R {t['recall']:.2f} F1 {t['f1']:.2f} | false unilateral events/min {t['false_unilateral_per_min']:.2f}"
+              f" over {t['negative_minutes']:.1f} min | wall s per video-s {t['wall_s_per_video_s']:.2f}")
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=("tuning", "holdout", "all"), default="all")
+    parser.add_argument("--real", type=Path, default=REAL,
+                        help="folder of the real clips and their annotations (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default: 2)")
     parser.add_argument("--reuse", action="store_true", help="re-score cached landmarks (no MediaPipe)")
     parser.add_argument("--config", help="JSON settings to evaluate instead of the defaults")
     parser.add_argument("--cases", help="comma-separated substrings: run only matching cases")
+    parser.add_argument("--kinds", default="real,injected,synthetic",
+                        help="comma-separated kinds of case to run (default: %(default)s)")
     parser.add_argument("--json", help="also write the results as JSON to this file")
     args = parser.parse_args()
-    sets = ("tuning", "holdout") if args.set == "all" else (args.set,)
+    real_dir = args.real if all((args.real / clip).exists() for clip in TUNING_CLIPS + HOLDOUT_CLIPS) else None
+    if real_dir is None:
+        print(f"real clips not found in {args.real}: the real and injected cases are skipped, so these numbers "
+              "measure the simulator only (get the clips from the sources listed in that folder's README and "
+              "pass --real DIR)", file=sys.stderr)
+    names = ("tuning", "holdout") if args.set == "all" else (args.set,)
+    kinds = set(args.kinds.split(","))
     results = {}
     t0 = time.perf_counter()
-    for set_name in sets:
-        cases = SETS[set_name]
+    for set_name in names:
+        cases = [c for c in sets(real_dir)[set_name] if c.kind in kinds]
         if args.cases:
             cases = [c for c in cases if any(s in c.name for s in args.cases.split(","))]
+        n = len(cases)
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            rows = list(pool.map(run_case, cases, [args.reuse] * len(cases), [args.config] * len(cases)))
+            rows = list(pool.map(run_case, cases, [args.reuse] * n, [args.config] * n, [real_dir] * n))
         results[set_name] = {"cases": rows, "totals": report(set_name, rows)}
     print(f"\ntotal wall time {time.perf_counter() - t0:.0f} s")
     if args.json:

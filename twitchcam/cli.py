@@ -115,7 +115,7 @@ def _cmd_simulate(args) -> int:
 
     result = simulate(args.source, args.out, generator=args.generator, side=args.side,
                       duration_s=args.duration, seed=args.seed, amplitude=args.amplitude, fps=args.fps,
-                      blinks=not args.no_blinks, name=args.name)
+                      blinks=False if args.no_blinks else None, name=args.name, stretch=args.stretch)
     print(f"{result.video}: {len(result.events)} truth events, expected pattern {result.pattern}"
           f"{' (' + result.side + ')' if result.side else ''}; truth in {result.truth_dir}")
     return 0
@@ -330,9 +330,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=30.0, help="seconds (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--amplitude", type=float, default=1.0, help="scale of twitch amplitudes (default: 1)")
-    p.add_argument("--fps", type=float, default=30.0, help="output frame rate (default: %(default)s)")
+    p.add_argument("--fps", type=float,
+                   help="output frame rate (default: the source video's with --stretch whole, else 30)")
+    p.add_argument("--stretch", choices=("rest", "whole"), default="rest",
+                   help="of a source video, animate its longest stretch at rest (rest: only the injected "
+                        "movements move) or all of it, with its own talking, blinks and head turns (whole); "
+                        "either is played forward and back to fill --duration (default: %(default)s)")
     p.add_argument("--name", help="file stem of the video and truth folder (default: e.g. hfs_left, normal)")
-    p.add_argument("--no-blinks", action="store_true", help="do not add natural blinks")
+    p.add_argument("--no-blinks", action="store_true",
+                   help="do not add natural blinks (never added with --stretch whole: the footage has its own)")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("serve", help="run the local web app: upload or record videos, read reports, download them",

@@ -63,14 +63,40 @@ class Config:
         ``bilateral_off_frac``) is a bilateral closure, if the eyes also agree to within ``bilateral_ratio``.
     bilateral_ratio : float
         Minimum ratio of the less closed to the more closed eye's peak for a bilateral closure. Blinks measure
-        ~0.9; one eye's twitch drags the other along to ~0.1-0.4 in MediaPipe's landmarks.
+        ~0.9; one eye's twitch drags the other along to ~0.1-0.4 in MediaPipe's landmarks, at times further.
+    bilateral_max_lead : float
+        A closure of both eyes in which one eye leads throughout, by a mean asymmetry of at least this fraction of
+        the local asymmetry threshold, is that eye's one-sided closure with the other dragged along, not a
+        bilateral one. A blink's asymmetry is brief (at its start and end) and averages far lower.
     noise_k : float
         Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
         noisier than the fixed thresholds assume.
-    asym_spread_k : float
-        Asymmetry thresholds are raised to ``asym_spread_k`` times the robust spread (scaled MAD) of the
-        left-right difference over the recording, for footage whose sides disagree more at rest (strong head
-        motion, uneven light).
+    asym_local_k : float
+        Asymmetry thresholds are raised to ``asym_local_k`` times the local robust spread of the left-right
+        difference (after its head-pose model and slow trend are removed), so they follow the recording: higher
+        while the face talks, laughs or turns, lower while it is calm.
+    asym_window_s : float
+        Window of that local spread (a running median of block deviations), s.
+    asym_trend_s : float
+        Window of the running median removed from the left-right difference as its slow trend (a held asymmetric
+        expression, a light moving across the face), s. Longer than twice a tonic spasm so that one is kept.
+    opposite_max_frac : float
+        A frame is no evidence of a one-sided twitch when the other side moves the opposite way by more than this
+        fraction of this side's movement: one brow up and the other down, or one mouth corner out and the other
+        in, is head roll or a tracking error, not a contraction.
+    twitch_max_rise_s : float
+        A twitch rises fast (a clonic twitch in tens of milliseconds); a one-sided movement that takes longer than
+        this to rise from 20 % to 80 % of its peak (a smirk, a cheek puff, the uneven start of an expression) is
+        an event only when its score reaches ``slow_min_score``. Tonic spasms build up more slowly but strongly.
+    slow_min_score : float
+        Score (asymmetry over the local threshold) a slowly rising movement needs to be an event, unless it is an
+        eye closing by at least ``deep_closure_frac``.
+    deep_closure_frac : float
+        A one-sided eye closure at least this deep is an event however slowly it rises: a tonic spasm builds up
+        over a few hundred milliseconds, and a wink is a true one-sided closure.
+    coupled_min_score : float
+        A mouth-corner or brow movement together with an eye twitch of the same side is an event from this
+        fraction of its asymmetry threshold (synkinesis); a brow movement is an event only so.
     merge_gap_s : float
         Supra-threshold runs of one side and region separated by less than this are one event.
     min_event_s : float
@@ -84,9 +110,12 @@ class Config:
     unilateral_min_li : float
         Minimum absolute laterality index, (left - right) / (left + right) over unilateral events, to call the
         pattern one-sided.
-    bilateral_max_frac : float
-        The pattern is ``bilateral`` when non-blink bilateral eye closures are at least this fraction of all
-        events, or when both sides twitch with a laterality index below ``unilateral_min_li``.
+    bilateral_min_closures : int
+        Bilateral eye closures longer than a blink needed (besides ``bilateral_min_per_min``) for closures beyond
+        normal blinking, the ``bilateral`` pattern of blepharospasm: a few long blinks or an emotional squint are
+        not.
+    bilateral_min_per_min : float
+        The rate of such closures needed, per minute of measured video.
     irregular_min_cv : float
         Minimum coefficient of variation of the intervals between episodes on the affected side to call the
         rhythm irregular (a metronomic rhythm has CV near 0; gamma-distributed intervals around 0.5-1).
@@ -116,15 +145,24 @@ class Config:
     bilateral_on_frac: float = 0.3
     bilateral_off_frac: float = 0.15
     bilateral_ratio: float = 0.7
+    bilateral_max_lead: float = 0.9
     noise_k: float = 4.0
-    asym_spread_k: float = 3.0
+    asym_local_k: float = 4.0
+    asym_window_s: float = 6.0
+    asym_trend_s: float = 6.0
+    opposite_max_frac: float = 0.5
+    twitch_max_rise_s: float = 0.15
+    slow_min_score: float = 2.0
+    deep_closure_frac: float = 0.4
+    coupled_min_score: float = 0.6
     merge_gap_s: float = 0.08
     min_event_s: float = 0.05
     tonic_min_s: float = 1.0
     blink_max_s: float = 0.5
     min_events: int = 3
     unilateral_min_li: float = 0.8
-    bilateral_max_frac: float = 0.5
+    bilateral_min_closures: int = 5
+    bilateral_min_per_min: float = 10.0
     irregular_min_cv: float = 0.3
     coupling_window_s: float = 0.3
     min_coupling_frac: float = 0.3

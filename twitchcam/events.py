@@ -24,7 +24,7 @@ import numpy as np
 
 from .config import Config
 from .regions import REGIONS
-from .signals import Signals
+from .signals import Signals, rolling_baseline
 
 EVENT_SIDES = ("left", "right", "bilateral")
 EVENT_KINDS = ("clonic", "tonic", "blink")
@@ -49,6 +49,9 @@ class Events:
         Positive normalized amplitude (see module docstring).
     onset_frame, offset_frame : ndarray, shape (n_events,), int64
         Frame indices of onset and offset; -1 when the events did not come from frames (a truth file).
+    score : ndarray, shape (n_events,), float64
+        How clearly a unilateral event stands out: its largest asymmetry over the local threshold (1 = at the
+        threshold; see :func:`detect_events`). NaN for bilateral closures and events not detected here.
     """
 
     onset_s: np.ndarray
@@ -59,10 +62,11 @@ class Events:
     peak: np.ndarray
     onset_frame: np.ndarray
     offset_frame: np.ndarray
+    score: np.ndarray
 
     def __post_init__(self):
         n = len(self.onset_s)
-        for name in ("offset_s", "side", "region", "kind", "peak", "onset_frame", "offset_frame"):
+        for name in ("offset_s", "side", "region", "kind", "peak", "onset_frame", "offset_frame", "score"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Events.{name} has {len(getattr(self, name))} rows, expected {n}")
         for name, allowed in (("side", EVENT_SIDES), ("region", REGIONS), ("kind", EVENT_KINDS)):
@@ -91,15 +95,16 @@ class Events:
 
     @classmethod
     def from_columns(cls, onset_s, offset_s, side, region, kind, peak, onset_frame=None,
-                     offset_frame=None) -> "Events":
-        """Build a table from sequences, sorting by onset (then side, region)."""
+                     offset_frame=None, score=None) -> "Events":
+        """Build a table from sequences, sorting by onset (then side, region); ``score`` defaults to NaN."""
         onset_s = np.asarray(onset_s, np.float64)
         n = len(onset_s)
         frames = [np.full(n, -1, np.int64) if f is None else np.asarray(f, np.int64)
                   for f in (onset_frame, offset_frame)]
+        score = np.full(n, np.nan) if score is None else np.asarray(score, np.float64)
         table = cls(onset_s, np.asarray(offset_s, np.float64), np.asarray(side, dtype="U9").reshape(n),
                     np.asarray(region, dtype="U10").reshape(n), np.asarray(kind, dtype="U6").reshape(n),
-                    np.asarray(peak, np.float64), frames[0], frames[1])
+                    np.asarray(peak, np.float64), frames[0], frames[1], score)
         order = np.lexsort((table.region, table.side, table.onset_s))
         return table[order]
 
@@ -165,8 +170,19 @@ def _columns(t, start, stop, side, region, peak, bilateral, cfg) -> dict:
             "onset_frame": start, "offset_frame": stop}
 
 
-def _bilateral_closures(t, closure, gap, dt, cfg):
-    """Synchronous closures of both eyes: both closed, to within ``bilateral_ratio`` of each other.
+def _bilateral_closures(t, closure, lead, gap, dt, cfg):
+    """Synchronous closures of both eyes: both closed, to within ``bilateral_ratio`` of each other, and neither eye
+    leading throughout.
+
+    MediaPipe drags the other eye along with a one-sided closure, sometimes to most of its depth. A blink's
+    asymmetry is brief (one eye a frame ahead at its start or end); a one-sided twitch's lasts: a closure whose
+    mean ``lead`` (asymmetry over its local threshold) reaches ``bilateral_max_lead`` in absolute value is left to
+    the one-sided detection.
+
+    Parameters
+    ----------
+    lead : ndarray, shape (n_frames,)
+        Eye-closure asymmetry over its local threshold, positive where the left eye closes more.
 
     Returns
     -------
@@ -179,24 +195,116 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
     both = np.fmin(closure[:, 0], closure[:, 1])
     start, stop, (p_left, p_right) = _runs(both > cfg.bilateral_off_frac, [closure[:, 0], closure[:, 1]], gap)
     weak, strong = np.minimum(p_left, p_right), np.maximum(p_left, p_right)
+    # Mean lead of each run from cumulative sums: whole-array operations, whatever the number of runs.
+    finite = np.isfinite(lead)
+    sums = np.r_[0.0, np.cumsum(np.where(finite, lead, 0.0))]
+    counts = np.r_[0, np.cumsum(finite)]
+    mean_lead = (sums[stop + 1] - sums[start]) / np.maximum(counts[stop + 1] - counts[start], 1)
     keep = ((weak >= cfg.bilateral_on_frac) & (weak >= cfg.bilateral_ratio * strong)
-            & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
+            & (np.abs(mean_lead) < cfg.bilateral_max_lead) & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
     start, stop = start[keep], stop[keep]
     mask = np.zeros(len(t), bool)
     for a, b in zip(start, stop):
         mask[max(a - gap, 0):b + gap + 1] = True
-    return _columns(t, start, stop, "bilateral", "periocular", strong[keep], True, cfg), mask
+    columns = _columns(t, start, stop, "bilateral", "periocular", strong[keep], True, cfg)
+    columns["score"] = np.full(len(start), np.nan)
+    return columns, mask
+
+
+#: Ridge penalty of the head-pose model of the left-right difference, per frame, in squared degrees: a pose that
+#: varies by less than about this (a face held still) cannot explain much, however well it happens to correlate.
+POSE_RIDGE_DEG2 = 4.0
+
+
+def pose_asymmetry(difference: np.ndarray, pose_deg: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """The left-right difference that head pose alone explains.
+
+    A turned, nodded or tilted head shows one eye smaller, one mouth corner and one brow displaced, even after the
+    alignment (the far side's landmarks are foreshortened and tracked less well). The difference is fitted on
+    yaw, pitch, roll and a signed square of the yaw (ridge regression, penalty :data:`POSE_RIDGE_DEG2`, so that
+    the small pose changes of a face held still explain nothing), on the frames ``use`` only.
+
+    Parameters
+    ----------
+    difference : ndarray, shape (n_frames,)
+        Left minus right of a signal, in its unit; NaN where not measured.
+    pose_deg : ndarray, shape (n_frames, 3)
+        Yaw, pitch, roll in degrees (:attr:`twitchcam.signals.Signals.head_pose_deg`).
+    use : ndarray, shape (n_frames,), bool
+        Frames to fit on (those not taken by a movement of their own).
+
+    Returns
+    -------
+    ndarray, shape (n_frames,)
+        The fitted difference, in the signal's unit; 0 where the pose is unknown or fewer than 30 frames fit.
+    """
+    yaw = pose_deg[:, 0]
+    # The squared yaw is scaled to about the others' range (tens of degrees) so that one penalty suits all.
+    design = np.column_stack([pose_deg, yaw * np.abs(yaw) / 10.0])
+    known = np.isfinite(design).all(axis=1)
+    ok = use & known & np.isfinite(difference)
+    if ok.sum() < 30:
+        return np.zeros(len(difference))
+    x = design[ok] - design[ok].mean(axis=0)
+    y = difference[ok] - difference[ok].mean()
+    beta = np.linalg.solve(x.T @ x + POSE_RIDGE_DEG2 * len(y) * np.eye(x.shape[1]), x.T @ y)
+    return np.where(known, (design - design[ok].mean(axis=0)) @ beta, 0.0)
+
+
+def local_asymmetry(signals: Signals, region: str, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """A region's left-right difference beyond what pose and slow expression explain, and its local spread.
+
+    The difference (left minus right) less its pose model (:func:`pose_asymmetry`) less its own running median
+    over ``asym_trend_s`` (a held asymmetric expression, a slowly changing light) leaves the brief one-sided
+    movements. Its spread, a running median of the robust deviation over ``asym_window_s``, follows the recording:
+    low while the face is calm, high while it talks, laughs or turns. All three are estimated three times, each
+    time without the frames that stood out the time before, so that frequent twitches neither enter the pose
+    model or the trend nor raise the spread that is to find them.
+
+    Returns
+    -------
+    asymmetry : ndarray, shape (n_frames,)
+        In the region's signal unit; positive where the LEFT side leads.
+    spread : ndarray, shape (n_frames,)
+        Local robust standard deviation of ``asymmetry``, same unit.
+    """
+    sig = signals.region_signal(region)
+    t = signals.t
+    difference = sig[:, 0] - sig[:, 1]
+    fixed = {"periocular": config.eye_asym_frac, "perioral": config.mouth_asym_iod, "brow": config.brow_asym_iod}
+    quiet = np.isfinite(difference)
+    block = config.baseline_block_s
+    for _ in range(3):
+        residual = difference - pose_asymmetry(difference, signals.head_pose_deg, quiet)
+        calm = np.where(quiet, residual, np.nan)[:, None]
+        asymmetry = residual - rolling_baseline(calm, t, config.asym_trend_s, block, q=50.0)[:, 0]
+        deviation = np.where(quiet, np.abs(asymmetry), np.nan)[:, None]
+        spread = np.nan_to_num(1.4826 * rolling_baseline(deviation, t, config.asym_window_s, block, q=50.0)[:, 0])
+        with np.errstate(invalid="ignore"):
+            quiet = np.abs(asymmetry) <= np.maximum(2.5 * spread, fixed[region] / 2)
+    return asymmetry, spread
 
 
 def detect_events(signals: Signals, config: Config | None = None) -> Events:
     """Find twitches per side and region, and synchronous closures of both eyes.
 
-    Each side is compared with the other. A unilateral event is a run where one side's signal exceeds the other
-    side's by the asymmetry threshold (hysteresis: it starts above ``*_asym_*`` / 2 and must reach ``*_asym_*``)
-    while itself exceeding the region's own threshold. Eyes closing together to within ``bilateral_ratio`` of
-    each other are one bilateral event (a blink when brief), and the brief asymmetries at their start and end
-    are not unilateral events. Symmetric mouth and brow movements (talking, smiling) have no asymmetry and give
-    no event. This is what keeps talking, laughing, blinking and head motion from producing unilateral events.
+    Each side is compared with the other, locally. A unilateral event is a run where one side's signal exceeds
+    the other side's by more than the asymmetry threshold while itself exceeding the region's own threshold
+    (hysteresis: runs start at half of both). The asymmetry is the left-right difference less what head pose
+    explains and less its slow trend (:func:`local_asymmetry`); its threshold is the larger of the configured one,
+    ``noise_k`` times the frame-to-frame noise and ``asym_local_k`` times the asymmetry's local spread, so it
+    rises while the face talks, laughs or turns and falls back when it is calm. Frames where the other side moves
+    the opposite way by more than ``opposite_max_frac`` of this side's movement (the signature of a tracking or
+    alignment error: one brow up and the other down, the mouth shifted sideways) are no evidence. Eyes closing
+    together to within ``bilateral_ratio`` of each other are one bilateral event (a blink when brief), and the
+    brief asymmetries at their start and end are not unilateral events. Symmetric mouth and brow movements
+    (talking, smiling) have no asymmetry and give no event. A mouth-corner or brow movement together with an eye
+    event of the same side (overlapping it or starting within ``coupling_window_s``) counts from
+    ``coupled_min_score`` of its threshold: it is that twitch's spread in the facial nerve's territory. A brow
+    event counts only so (the "other Babinski sign"): brows alone move with talking. A movement that rises slower
+    than ``twitch_max_rise_s`` needs ``slow_min_score``.
+
+    Each event's ``score`` is the largest ratio of its asymmetry to the local threshold (1 = just at threshold).
 
     Parameters
     ----------
@@ -222,22 +330,94 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
     # Collected as columns and made into one table at the end: building a table (validated, sorted) has a cost.
     tables = []
     bilateral_mask = np.zeros(len(t), bool)
+    eye_spans = {}  # side -> onsets and offsets of its eye events, s; the eye comes first in ``thresholds``
     for region, (on, asym_on, name) in thresholds.items():
         sig = signals.region_signal(region)
+        asymmetry, spread = local_asymmetry(signals, region, cfg)
+        # On jittery footage the thresholds rise with the measured frame-to-frame noise.
+        floors = cfg.noise_k * signals.noise[name]
+        asym_thr = [np.maximum(max(asym_on, floor), cfg.asym_local_k * spread) for floor in floors]
         if region == "periocular":
-            bilateral, bilateral_mask = _bilateral_closures(t, sig, gap, dt, cfg)
+            # The lead of the left eye over its threshold, of the right eye where the right one leads.
+            lead = np.where(asymmetry >= 0, asymmetry / asym_thr[0], asymmetry / asym_thr[1])
+            bilateral, bilateral_mask = _bilateral_closures(t, sig, lead, gap, dt, cfg)
             tables.append(bilateral)
         for j, side in enumerate(("left", "right")):
-            # On jittery footage the thresholds rise with the measured frame-to-frame noise, and the asymmetry
-            # threshold with how far the sides differ at rest.
-            floor = cfg.noise_k * signals.noise[name][j]
-            on_j, asym_j = max(on, floor), max(asym_on, floor, cfg.asym_spread_k * signals.side_spread[name])
-            excess = sig[:, j] - sig[:, 1 - j]
-            active = (excess > asym_j / 2) & (sig[:, j] > on_j / 2)
+            on_j, asym_j = max(on, floors[j]), asym_thr[j]
+            excess = asymmetry if j == 0 else -asymmetry
+            own, other = sig[:, j], sig[:, 1 - j]
+            active = (excess > asym_j / 2) & (own > on_j / 2)
             # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on
-            # its frames outside it (a tonic spasm with a blink in the middle still does).
-            evidence = np.where(bilateral_mask, np.nan, 0.0) if region == "periocular" else 0.0
-            start, stop, (peak, peak_excess) = _runs(active, [sig[:, j] + evidence, excess + evidence], gap)
-            keep = (peak >= on_j) & (peak_excess >= asym_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
-            tables.append(_columns(t, start[keep], stop[keep], side, region, peak[keep], False, cfg))
-    return Events.from_columns(**{name: np.concatenate([c[name] for c in tables]) for name in tables[0]})
+            # its frames outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where
+            # the other side moves the opposite way.
+            with np.errstate(invalid="ignore"):
+                opposed = other < -cfg.opposite_max_frac * np.abs(own)
+            no_evidence = opposed | bilateral_mask if region == "periocular" else opposed
+            evidence = np.where(no_evidence, np.nan, 0.0)
+            start, stop, (peak, score) = _runs(active, [own + evidence, excess / asym_j + evidence], gap)
+            long_enough = (peak >= on_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
+            keep = long_enough & (score >= 1.0)
+            # A twitch is fast; a slower one-sided movement (a smirk, a cheek puff, an expression's uneven start)
+            # counts only when it stands out strongly, or, for an eye, when it closes the eye deeply (a tonic
+            # spasm builds up more slowly; so does a wink, which is a true one-sided closure).
+            slow = rise_times(t, excess, start[keep], stop[keep]) > cfg.twitch_max_rise_s
+            deep = peak[keep] >= (cfg.deep_closure_frac if region == "periocular" else np.inf)
+            keep[np.flatnonzero(keep)[slow & (score[keep] < cfg.slow_min_score) & ~deep]] = False
+            if region == "periocular":
+                eye_spans[side] = (t[start[keep]], t[stop[keep]])
+            else:
+                # With an eye twitch of the same side, a weaker movement of the mouth corner or brow is its
+                # synkinesis (CN VII): it counts from coupled_min_score. A brow moves with talking, so it counts
+                # only so (the "other Babinski sign": brow up while the eye closes).
+                coupled = long_enough & (score >= cfg.coupled_min_score) & _near(
+                    t[start], t[stop], *eye_spans[side], cfg.coupling_window_s)
+                keep = coupled if region == "brow" else keep | coupled
+            columns = _columns(t, start[keep], stop[keep], side, region, peak[keep], False, cfg)
+            columns["score"] = score[keep]
+            tables.append(columns)
+    columns = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
+    return Events.from_columns(**columns)
+
+
+def _near(onset_s: np.ndarray, offset_s: np.ndarray, eye_onset_s: np.ndarray, eye_offset_s: np.ndarray,
+          window_s: float) -> np.ndarray:
+    """Whether each run overlaps an eye event or starts within ``window_s`` of one's onset, shape (n_runs,)."""
+    if not len(eye_onset_s) or not len(onset_s):
+        return np.zeros(len(onset_s), bool)
+    overlap = (onset_s[:, None] <= eye_offset_s[None, :]) & (offset_s[:, None] >= eye_onset_s[None, :])
+    close = np.abs(onset_s[:, None] - eye_onset_s[None, :]) <= window_s
+    return (overlap | close).any(axis=1)
+
+
+def rise_times(t: np.ndarray, x: np.ndarray, start: np.ndarray, stop: np.ndarray,
+               lookback_s: float = 1.0) -> np.ndarray:
+    """How fast each run rose: from the last frame below 20 % of its peak to the first at 80 % of it.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_frames,)
+        Time, s.
+    x : ndarray, shape (n_frames,)
+        The signal whose rise is timed (NaN counts as unknown).
+    start, stop : ndarray of int, shape (n_runs,)
+        First and last frame of each run.
+    lookback_s : float
+        How far before a run's start to look for its foot, s; a run that was not below 20 % of its peak within
+        it rose at least this slowly.
+
+    Returns
+    -------
+    ndarray, shape (n_runs,)
+        Rise time in seconds (a frame interval or more).
+    """
+    out = np.empty(len(start))
+    for k, (a, b) in enumerate(zip(start, stop)):
+        first = int(np.searchsorted(t, t[a] - lookback_s))
+        seg = x[first:b + 1]
+        top = first + int(np.nanargmax(seg))
+        peak = x[top]
+        below = np.flatnonzero(x[first:top + 1] < 0.2 * peak)
+        foot = first + below[-1] if len(below) else first
+        high = foot + int(np.argmax(x[foot:top + 1] >= 0.8 * peak))
+        out[k] = t[high] - t[foot] if len(below) else max(t[high] - t[first], lookback_s)
+    return out

@@ -15,9 +15,18 @@ Hemifacial spasm (HFS) is called only when all three criteria hold, each reporte
     ``min_coupling_frac`` of perioral events start within ``coupling_window_s`` of a periocular event).
 
 Otherwise the pattern is ``unilateral_other`` (one-sided but not all of the above: eye only, mouth only,
-rhythmic), ``bilateral`` (synchronous closures of both eyes as in blepharospasm, or twitches of both sides),
-``none`` (fewer than ``min_events`` twitches; blinks alone are normal) or ``insufficient_data`` (the face was found
-in too little of the recording).
+rhythmic), ``bilateral`` (repeated forceful closures of both eyes beyond normal blinking, as in blepharospasm, or
+twitches of both sides, each side with at least ``min_events``), ``none`` (fewer than ``min_events`` twitches on
+either side: blinks, a few long blinks, an emotional squint or a wink or two are normal) or ``insufficient_data``
+(the face was found in too little of the recording).
+
+One-sided evidence is judged on its own: bilateral closures never outvote it (they are reported beside it, as a
+red flag). Bilateral closures count only beyond normal blinking: at least ``bilateral_min_closures`` closures
+longer than a blink (``blink_max_s``) and at least ``bilateral_min_per_min`` of them per minute. A normal face
+blinks ~17 times a minute at rest and ~26 in conversation, 100-400 ms each; some blinks are longer.
+
+``confidence`` says how sure the finding is: ``clear``, or ``borderline`` with the reasons (few events, events near
+the threshold, much head motion, much expression); see :func:`assess_confidence`.
 
 Brow elevation on the affected side during eye closure (the "other Babinski sign") is specific for HFS but often
 absent: it is reported, and its absence never counts against HFS.
@@ -56,6 +65,10 @@ class Summary:
         ``duration_s``, ``frames``, ``fps``, ``face_found_fraction``, and head-motion measures.
     finding : str
         One sentence in plain words.
+    notes : list of str
+        Remarks on data quality and red flags.
+    confidence : dict
+        How sure the finding is (:func:`assess_confidence`).
     """
 
     pattern: str
@@ -65,6 +78,7 @@ class Summary:
     video: dict
     finding: str
     notes: list = field(default_factory=list)
+    confidence: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.pattern not in PATTERNS:
@@ -73,7 +87,7 @@ class Summary:
     def to_dict(self) -> dict:
         """The ``summary.json`` document."""
         return {"pattern": self.pattern, "side": self.side, "finding": self.finding, "criteria": self.criteria,
-                "metrics": self.metrics, "video": self.video, "notes": self.notes}
+                "metrics": self.metrics, "video": self.video, "notes": self.notes, "confidence": self.confidence}
 
 
 def episode_spans(onset_s: np.ndarray, offset_s: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -164,6 +178,8 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
     n_uni = n_side["left"] + n_side["right"]
     bilateral = events.side == "bilateral"
     n_bil = int(np.sum(bilateral & (events.kind != "blink")))
+    bil_per_min = n_bil / minutes
+    beyond_blinking = bool(n_bil >= cfg.bilateral_min_closures and bil_per_min >= cfg.bilateral_min_per_min)
     li = (n_side["left"] - n_side["right"]) / n_uni if n_uni else 0.0
     side = "left" if li > 0 else "right" if li < 0 else None
 
@@ -177,6 +193,8 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
                               for s in ("left", "right", "bilateral")},
         "unilateral_events": n_side,
         "bilateral_closures": n_bil,
+        "bilateral_closures_per_minute": round(float(bil_per_min), 3),
+        "bilateral_beyond_blinking": beyond_blinking,
         "blinks_per_minute": round(float(np.sum(events.kind == "blink")) / minutes, 3),
         "episodes": 0,
         "tonic_fraction": None,
@@ -228,21 +246,97 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
                                       and coupling >= cfg.min_coupling_frac)
 
     notes: list[str] = []
+    n_major = n_side[side] if side else 0
+    both_sides = min(n_side.values()) >= cfg.min_events
     if video["measured_fraction"] < cfg.min_face_found_frac or found_s < cfg.min_analyzable_s:
         pattern = "insufficient_data"
         notes.append(f"face found and measured in {video['measured_fraction']:.0%} of frames ({found_s:.1f} s)")
-    elif n_bil >= cfg.min_events and n_bil >= cfg.bilateral_max_frac * (n_bil + n_uni):
+    elif both_sides and not criteria["unilateral"]:
         pattern = "bilateral"
-    elif n_uni < cfg.min_events:
-        pattern = "none"
-    elif not criteria["unilateral"]:
+    elif n_major >= cfg.min_events:
+        # One-sided evidence stands on its own; bilateral closures beside it are a red flag, not a vote.
+        pattern = "hemifacial_spasm" if all(criteria.values()) else "unilateral_other"
+        if beyond_blinking:
+            notes.append(f"{n_bil} bilateral eye closures beyond blinking were also seen ({bil_per_min:.1f} per "
+                         "minute): bilateral involvement is a red flag")
+    elif beyond_blinking:
         pattern = "bilateral"
-    elif criteria["irregular"] and criteria["cn7_spread"]:
-        pattern = "hemifacial_spasm"
     else:
-        pattern = "unilateral_other"
+        pattern = "none"
     out_side = side if pattern in ("hemifacial_spasm", "unilateral_other") else None
-    return Summary(pattern, out_side, criteria, metrics, video, describe(pattern, out_side), notes)
+    confidence = assess_confidence(pattern, out_side, events, signals, video, cfg)
+    return Summary(pattern, out_side, criteria, metrics, video, describe(pattern, out_side), notes, confidence)
+
+
+def assess_confidence(pattern: str, side: str | None, events: Events, signals: Signals, video: dict,
+                      config: Config) -> dict:
+    """How sure a finding is, and why it may be borderline.
+
+    A finding is ``borderline`` when it rests on few events (fewer than twice ``min_events`` on the affected
+    side), on events near their threshold (median ``score`` below :data:`CLEAR_SCORE`), or on a recording with
+    much head motion (95th percentile of the rotation above :data:`BORDERLINE_ROTATION_DEG`) or much expression
+    (talking, laughing: the asymmetry thresholds were raised by the local spread in more than
+    :data:`BORDERLINE_EXPRESSIVE_FRAC` of the frames). ``none`` is borderline when one-sided events were seen but
+    too few to make a pattern. ``insufficient_data`` has no confidence of its own.
+
+    Returns
+    -------
+    dict
+        ``level`` (``clear`` | ``borderline`` | ``not_assessed``), ``reasons`` (plain sentences), and the numbers:
+        ``events_on_side``, ``median_score``, ``near_threshold_fraction`` (events with score below
+        :data:`CLEAR_SCORE`), ``head_rotation_p95_deg``, ``expressive_fraction``.
+    """
+    from .events import local_asymmetry
+
+    uni = np.isin(events.side, ("left", "right")) & np.isin(events.region, ("periocular", "perioral"))
+    mine = uni & (events.side == side) if side else uni
+    scores = events.score[mine]
+    scores = scores[np.isfinite(scores)]
+    fixed = {"periocular": config.eye_asym_frac, "perioral": config.mouth_asym_iod}
+    raised = np.zeros(len(signals.t), bool)
+    for region, threshold in fixed.items():
+        _, spread = local_asymmetry(signals, region, config)
+        raised |= config.asym_local_k * spread > threshold * EXPRESSIVE_RAISE
+    measured = signals.measured
+    expressive = float(raised[measured].mean()) if measured.any() else 0.0
+    out = {
+        "level": "clear",
+        "reasons": [],
+        "events_on_side": int(mine.sum()),
+        "median_score": round(float(np.median(scores)), 3) if len(scores) else None,
+        "near_threshold_fraction": round(float(np.mean(scores < CLEAR_SCORE)), 4) if len(scores) else None,
+        "head_rotation_p95_deg": video["head_rotation_p95_deg"],
+        "expressive_fraction": round(expressive, 4),
+    }
+    if pattern == "insufficient_data":
+        out["level"] = "not_assessed"
+        return out
+    reasons = out["reasons"]
+    if pattern in ("hemifacial_spasm", "unilateral_other"):
+        if mine.sum() < 2 * config.min_events:
+            reasons.append(f"few events ({int(mine.sum())} on the {side} side)")
+        if len(scores) and np.median(scores) < CLEAR_SCORE:
+            reasons.append(f"events near their threshold (median score {np.median(scores):.2f})")
+    elif uni.any() and pattern == "none":
+        reasons.append(f"{int(uni.sum())} one-sided eye or mouth events, too few for a pattern")
+    rotation = video["head_rotation_p95_deg"]
+    if rotation is not None and rotation > BORDERLINE_ROTATION_DEG:
+        reasons.append(f"much head motion (95th percentile {rotation:.0f}°)")
+    if expressive > BORDERLINE_EXPRESSIVE_FRAC:
+        reasons.append(f"much expression or talking ({expressive:.0%} of the time)")
+    if reasons:
+        out["level"] = "borderline"
+    return out
+
+
+#: An event's ``score`` (asymmetry over its local threshold) from which it counts as clear, not near threshold.
+CLEAR_SCORE = 1.5
+#: 95th percentile of head rotation (degrees) above which a finding is borderline.
+BORDERLINE_ROTATION_DEG = 15.0
+#: Fraction of frames with raised thresholds (much expression) above which a finding is borderline.
+BORDERLINE_EXPRESSIVE_FRAC = 0.3
+#: A frame is expressive when the local spread raised a threshold to more than this multiple of its fixed value.
+EXPRESSIVE_RAISE = 1.5
 
 
 def describe(pattern: str, side: str | None) -> str:

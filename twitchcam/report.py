@@ -172,7 +172,7 @@ def red_flags(results: Results) -> list[str]:
     """Findings in these measurements that call for a closer look, in plain sentences."""
     s, m = results.summary, results.summary["metrics"]
     flags = []
-    if s["pattern"] == "bilateral" or m.get("bilateral_closures", 0) >= results.config.min_events:
+    if s["pattern"] == "bilateral" or m.get("bilateral_beyond_blinking"):
         flags.append(f"Both sides involved ({m.get('bilateral_closures', 0)} bilateral closures other than blinks; "
                      f"laterality index {m['laterality_index']:+.2f}). Hemifacial spasm is bilateral in fewer than "
                      "5% of patients, and then asynchronous.")
@@ -211,7 +211,7 @@ def mimickers(results: Results, measures: dict[str, SideMeasures]) -> list[dict]
     eye_n = affected.events_per_min["periocular"] if affected else 0.0
     mouth_n = affected.events_per_min["perioral"] if affected else 0.0
 
-    if n_bil >= cfg.min_events or s["pattern"] == "bilateral":
+    if m.get("bilateral_beyond_blinking") or s["pattern"] == "bilateral":
         bleph = (f"{n_bil} bilateral eye closures other than blinks, {m.get('blinks_per_minute', 0):.1f} blinks "
                  "per minute: compatible with blepharospasm.")
     else:

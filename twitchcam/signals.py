@@ -65,9 +65,9 @@ class Signals:
         raise detection thresholds on jittery footage.
     iod_px : float
         Inter-ocular distance (outer eye corners) of the reference face, in pixels.
-    side_spread : dict of str to float
-        How far the two sides of each signal differ at rest (:func:`side_spread`), in the signal's unit; strong
-        head motion or a poorly lit side make the sides disagree more, and the asymmetry threshold rises with it.
+    head_pose_deg : ndarray, shape (n_frames, 3), float64
+        Signed yaw, pitch and roll away from the reference pose, in degrees (:func:`head_pose`): what the events
+        use to model the left-right difference that pose alone produces.
     """
 
     t: np.ndarray
@@ -81,7 +81,7 @@ class Signals:
     head_scale: np.ndarray
     noise: dict
     iod_px: float
-    side_spread: dict
+    head_pose_deg: np.ndarray
 
     def __post_init__(self):
         n = len(self.t)
@@ -91,6 +91,8 @@ class Signals:
         for name in ("face_found", "measured", "head_rotation_deg", "head_scale"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"Signals.{name} must have shape ({n},)")
+        if self.head_pose_deg.shape != (n, 3):
+            raise ValueError(f"Signals.head_pose_deg must have shape ({n}, 3)")
 
     def __len__(self) -> int:
         return len(self.t)
@@ -186,6 +188,8 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
         Angle of each frame's rotation away from the reference, in degrees.
     scale : ndarray, shape (n_frames,)
         Size of each frame's face relative to the reference.
+    rotation : ndarray, shape (n_frames, 3, 3)
+        Each frame's rotation onto the reference (``aligned = scale * rotation @ (point - centre) + ...``).
     """
     # Sums scaled by 1/k rather than .mean(): the same numbers with less per-call overhead on a live chunk.
     k = rigid.shape[1]
@@ -212,7 +216,7 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
     aligned[~valid] = np.nan
     rotation_deg[~valid] = np.nan
     s = np.where(valid, 1 / s, np.nan)
-    return aligned, rotation_deg, s
+    return aligned, rotation_deg, s, rot
 
 
 def nanquantile_sorted(a: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
@@ -308,28 +312,6 @@ def robust_noise(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def side_spread(x: np.ndarray) -> float:
-    """How far the two sides of a signal differ at rest: robust standard deviation of left minus right.
-
-    Robust (the MAD), so twitches, which fill a small part of a recording, barely count.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n_frames, 2)
-        A signal, columns (left, right).
-
-    Returns
-    -------
-    float
-        In the unit of ``x``; 0 when no frame has both sides.
-    """
-    difference = x[:, 0] - x[:, 1]
-    difference = difference[np.isfinite(difference)]
-    if not len(difference):
-        return 0.0
-    return float(1.4826 * np.median(np.abs(difference - np.median(difference))))
-
-
 def _spread_sample(x: np.ndarray, n: int = 1000) -> np.ndarray:
     """At most ``n`` rows of ``x`` evenly spread over it: enough for a median pose, at a fixed cost."""
     return x[np.linspace(0, len(x) - 1, min(n, len(x))).astype(np.int64)]
@@ -370,6 +352,8 @@ class Measures:
         Columns (left, right), in inter-ocular distances.
     head_rotation_deg, head_scale : ndarray, shape (n_frames,)
         Rotation away from the reference pose in degrees, and size relative to it.
+    head_pose_deg : ndarray, shape (n_frames, 3)
+        Signed yaw, pitch and roll away from the reference pose (:func:`head_pose`), degrees.
     """
 
     measured: np.ndarray
@@ -378,6 +362,7 @@ class Measures:
     brow_height: np.ndarray
     head_rotation_deg: np.ndarray
     head_scale: np.ndarray
+    head_pose_deg: np.ndarray
 
 
 def _subset(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
@@ -403,7 +388,7 @@ def estimate_head_frame(landmarks: Landmarks, config: Config | None = None) -> H
     sample = _spread_sample(pts[found])
     rigid = sample[:, _SLICES["rigid"]]
     reference = np.median(rigid, axis=0)
-    aligned, rotation_deg, _ = align_to_reference(sample, rigid, reference)
+    aligned, rotation_deg, _, _ = align_to_reference(sample, rigid, reference)
     keep = rotation_deg <= cfg.max_head_rotation_deg
     if not keep.any():
         return None
@@ -440,7 +425,7 @@ def measure_frames(landmarks: Landmarks, head: HeadFrame, config: Config | None 
     """
     cfg = config or Config()
     pts, found = _subset(landmarks)
-    aligned, rotation_deg, scale = align_to_reference(pts, pts[:, _SLICES["rigid"]], head.reference)
+    aligned, rotation_deg, scale, rotation = align_to_reference(pts, pts[:, _SLICES["rigid"]], head.reference)
     # A face turned far from its usual pose is tracked poorly: its frames are not measured rather than misread.
     measured = found & (rotation_deg <= cfg.max_head_rotation_deg)
     aligned[~measured] = np.nan
@@ -454,7 +439,35 @@ def measure_frames(landmarks: Landmarks, head: HeadFrame, config: Config | None 
     # In the head-fixed frame the brow's own height is the measure; the eye corners move with the lids.
     brow = aligned[:, _BOTH_SIDES["brow"]].reshape(n, 2, -1, 3).mean(axis=2)
     brow_height = brow @ head.up / head.iod
-    return Measures(measured, opening, mouth_pos, brow_height, rotation_deg, scale)
+    pose = head_pose(rotation, head)
+    pose[~measured] = np.nan
+    return Measures(measured, opening, mouth_pos, brow_height, rotation_deg, scale, pose)
+
+
+def head_pose(rotation: np.ndarray, head: HeadFrame) -> np.ndarray:
+    """Signed yaw, pitch and roll of each frame away from the reference pose, about the face's own axes.
+
+    The components of the rotation vector (small-angle, from the antisymmetric part of the rotation) along the
+    face's ``up`` (yaw: turning left or right), ``lateral`` (pitch: nodding) and forward (roll) axes. A turned
+    head shows one eye, one mouth corner and one brow smaller or displaced: these angles let the events model the
+    left-right difference that pose alone produces.
+
+    Parameters
+    ----------
+    rotation : ndarray, shape (n_frames, 3, 3)
+        From :func:`align_to_reference`.
+    head : HeadFrame
+
+    Returns
+    -------
+    ndarray, shape (n_frames, 3)
+        Yaw, pitch, roll in degrees; NaN where the rotation is not known.
+    """
+    skew = rotation - rotation.transpose(0, 2, 1)
+    omega = 0.5 * np.stack([skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]], axis=1)
+    forward = np.cross(head.lateral, head.up)
+    axes = np.stack([head.up, head.lateral, forward])
+    return np.degrees(np.arcsin(np.clip(omega @ axes.T, -1, 1)))
 
 
 #: Quantile of the raw measures taken as their resting level (:func:`rolling_baseline`): the eye opening's is a
@@ -502,7 +515,7 @@ def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signa
         nan2 = np.full((n, 2), np.nan)
         return Signals(landmarks.t, landmarks.face_found.copy(), np.zeros(n, bool), nan2, nan2.copy(),
                        nan2.copy(), nan2.copy(), np.full(n, np.nan), np.full(n, np.nan),
-                       {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"), dict.fromkeys(SIGNAL_NAMES, 0.0))
+                       {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"), np.full((n, 3), np.nan))
     m = measure_frames(landmarks, head, cfg)
     t = landmarks.t
     window, block = cfg.baseline_window_s, cfg.baseline_block_s
@@ -513,4 +526,4 @@ def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signa
     signals = dict(zip(SIGNAL_NAMES, (eye_closure, mouth_pull, brow_raise)))
     return Signals(t, landmarks.face_found.copy(), m.measured, eye_closure, mouth_pull, brow_raise, m.eye_opening,
                    m.head_rotation_deg, m.head_scale, {name: robust_noise(x) for name, x in signals.items()},
-                   head.iod, {name: side_spread(x) for name, x in signals.items()})
+                   head.iod, m.head_pose_deg)

@@ -808,8 +808,8 @@ def make_course(generator: str, duration_s: float, side: str = "left", seed: int
         Seed of ``numpy.random.default_rng``; the same arguments give the same course.
     amplitude : float
         Scale of the twitches' peaks (blinks are not scaled).
-    blinks : bool
-        Add natural blinks.
+    blinks : bool | None
+        Add natural blinks; by default yes, except with ``stretch="whole"``, whose footage has blinks of its own.
 
     Returns
     -------
@@ -940,6 +940,10 @@ STEADY_PAD_S = 0.15
 LIP_MIDPOINTS = (13, 14)
 #: Shortest usable stretch at rest of a source video, s.
 MIN_LOOP_S = 0.5
+#: Longest part of a source video used whole (``stretch="whole"``), s: its frames are held in memory.
+MAX_WHOLE_S = 60.0
+#: Ways to take footage from a source video (:func:`load_footage`).
+STRETCHES = ("rest", "whole")
 
 
 @dataclass(frozen=True)
@@ -968,6 +972,11 @@ class Footage:
     source: str
     is_photo: bool
     stretch_s: tuple[float, float]
+
+    @property
+    def fps(self) -> float:
+        """Frame rate of the source video, 1 / median frame interval; 30 for a photo."""
+        return float(1 / np.median(np.diff(self.t))) if len(self.t) > 1 else 30.0
 
     @property
     def size(self) -> tuple[int, int]:
@@ -1062,12 +1071,14 @@ def steady_stretch(t: np.ndarray, xyz: np.ndarray) -> tuple[int, int]:
     return first, last
 
 
-def load_footage(source: str | Path, config: Config | None = None) -> Footage:
+def load_footage(source: str | Path, config: Config | None = None, stretch: str = "rest") -> Footage:
     """Read a face photo or video and find its landmarks.
 
-    A video is reduced to its longest stretch with a face at rest (:func:`steady_stretch`: no blink, no change of
-    expression), at most ``MAX_LOOP_S`` long, so that the only movements of a simulation are planned ones.
-    Frames are downscaled to ``MAX_SIDE_PX``.
+    With ``stretch="rest"`` a video is reduced to its longest stretch with a face at rest (:func:`steady_stretch`:
+    no blink, no change of expression), at most ``MAX_LOOP_S`` long, so that the only movements of a simulation
+    are planned ones. With ``stretch="whole"`` all of it (at most ``MAX_WHOLE_S``) is used as it is, with its own
+    talking, blinks, expressions and head turns: twitches are then injected into real, expressive footage, and
+    frames where no face was found are shown unwarped. Frames are downscaled to ``MAX_SIDE_PX``.
 
     Parameters
     ----------
@@ -1075,6 +1086,8 @@ def load_footage(source: str | Path, config: Config | None = None) -> Footage:
         A photo (suffix in ``twitchcam.video.IMAGE_SUFFIXES``) or a video file.
     config : Config | None
         Landmark settings (running mode, confidences).
+    stretch : {"rest", "whole"}
+        Which part of a source video to use (ignored for a photo).
 
     Raises
     ------
@@ -1083,6 +1096,7 @@ def load_footage(source: str | Path, config: Config | None = None) -> Footage:
     ValueError
         No face in the photo, or no usable stretch in the video.
     """
+    _check_option("stretch", stretch, STRETCHES)
     path = Path(source)
     with LandmarkDetector(config) as detector:
         if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -1093,12 +1107,21 @@ def load_footage(source: str | Path, config: Config | None = None) -> Footage:
             return Footage(image[None], xyz[None], np.zeros(1), str(source), True, (0.0, 0.0))
         ts, rows = [], []
         for frame in iter_frames(path):
+            if stretch == "whole" and ts and frame.t - ts[0] > MAX_WHOLE_S:
+                break
             xyz, _ = detector.detect(downscale(frame.image, MAX_SIDE_PX), frame.t)
             ts.append(frame.t)
             rows.append(np.full((N_LANDMARKS, 3), np.nan, np.float32) if xyz is None else xyz)
+    if not ts:
+        raise VideoError(f"{path}: no frame could be decoded")
     t, xyz = np.asarray(ts), np.stack(rows)
-    first, last = steady_stretch(t, xyz)
-    last = min(last, int(np.searchsorted(t, t[first] + MAX_LOOP_S, side="right")) - 1)
+    if stretch == "whole":
+        if not np.isfinite(xyz).all(axis=(1, 2)).any():
+            raise ValueError(f"{path}: no face found in the source video")
+        first, last = 0, len(t) - 1
+    else:
+        first, last = steady_stretch(t, xyz)
+        last = min(last, int(np.searchsorted(t, t[first] + MAX_LOOP_S, side="right")) - 1)
     # A second pass keeps only the stretch's images in memory.
     images = [downscale(frame.image, MAX_SIDE_PX) for frame in iter_frames(path) if first <= frame.index <= last]
     if len(images) != last - first + 1:
@@ -1157,6 +1180,10 @@ def render(footage: Footage, drive: Drive, path: str | Path, fps: float, motion:
     with VideoWriter(path, fps, footage.size) as writer:
         for k, i in enumerate(index):
             image, xyz = footage.images[i], footage.xyz[i]
+            if not np.isfinite(xyz).all():
+                # No face was found in this source frame: nothing to warp, shown as it is.
+                writer.write(image)
+                continue
             homography = None
             if motion is not None:
                 face = FaceFrame.from_landmarks(xyz)
@@ -1173,9 +1200,9 @@ def default_name(generator: str, side: str) -> str:
 
 
 def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs", side: str = "left",
-             duration_s: float = 30.0, seed: int = 0, amplitude: float = 1.0, fps: float = 30.0,
-             events: Events | None = None, blinks: bool = True, name: str | None = None,
-             config: Config | None = None) -> SimulationResult:
+             duration_s: float = 30.0, seed: int = 0, amplitude: float = 1.0, fps: float | None = None,
+             events: Events | None = None, blinks: bool | None = None, name: str | None = None,
+             config: Config | None = None, stretch: str = "rest") -> SimulationResult:
     """Make a video with known twitches from real face footage, and its truth.
 
     Writes ``<out_dir>/<name>.mp4`` and the truth folder ``<out_dir>/<name>_truth/`` with ``events.csv`` and
@@ -1184,7 +1211,8 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     Parameters
     ----------
     source : str | Path
-        A face photo (animated with slow head motion) or video (its longest stretch at rest is ping-pong looped).
+        A face photo (animated with slow head motion) or a video of any length: its longest stretch at rest, or all
+        of it (``stretch``), played forward and backward as often as ``duration_s`` needs.
     out_dir : str | Path
         Output folder (created).
     generator : str
@@ -1197,17 +1225,22 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
         Random seed of the course and the head motion; the same arguments give the same video and truth.
     amplitude : float
         Scale of the twitches' peaks (e.g. 0.35 for a mild HFS closing the eye about 30 %).
-    fps : float
-        Output frame rate.
+    fps : float | None
+        Output frame rate; by default the source video's with ``stretch="whole"`` (each source frame shown once,
+        as filmed), else 30.
     events : Events | None
         A course of your own instead of the generator's (checked with :func:`check_course`; with ``blinks``,
         natural blinks are added around it). ``generator`` still names the expected pattern.
-    blinks : bool
-        Add natural blinks.
+    blinks : bool | None
+        Add natural blinks; by default yes, except with ``stretch="whole"``, whose footage has blinks of its own.
     name : str | None
         File stem; defaults to :func:`default_name`.
     config : Config | None
         Landmark settings.
+    stretch : {"rest", "whole"}
+        Animate a video's longest stretch at rest (only the planned movements move: a clean test), or the whole
+        video with its own talking, blinks, expressions and head turns (the real-face test; see
+        :func:`load_footage`). Ignored for a photo.
 
     Returns
     -------
@@ -1223,11 +1256,14 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     """
     _check_option("generator", generator, GENERATORS)
     _check_option("side", side, SIDES)
-    if duration_s <= 0 or fps <= 0:
+    if duration_s <= 0 or (fps is not None and fps <= 0):
         raise ValueError("duration_s and fps must be > 0")
     if events is not None:
         check_course(events)
-    footage = load_footage(source, config)
+    footage = load_footage(source, config, stretch)
+    whole = stretch == "whole" and not footage.is_photo
+    fps = fps or (footage.fps if whole else 30.0)
+    blinks = not whole if blinks is None else blinks
     if events is None:
         course = make_course(generator, duration_s, side, seed, amplitude, blinks)
     else:
@@ -1255,6 +1291,7 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
         # The file's name and digest identify the footage without recording where it sits on this machine.
         "source": Path(source).name,
         "source_sha256": hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+        "source_stretch": "whole" if whole else "rest",
         "source_stretch_s": [round(v, 3) for v in footage.stretch_s],
         "amplitude": float(amplitude),
         "head_motion_strength": strength,

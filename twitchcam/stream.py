@@ -12,8 +12,7 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
   ``2 * round(baseline_window_s / baseline_block_s / 2) + 1`` blocks before its own block. Offline that window is
   centred on the frame; live the future is not known yet, so it trails. On a face at rest the two agree; the
   agreement on generated and real footage is measured in ``tests/test_stream.py`` and ``benchmarks/live.py``;
-- :func:`~twitchcam.signals.robust_noise` and :func:`~twitchcam.signals.side_spread` on the last ``history_s``
-  seconds, refreshed every ``noise_every_s`` while nothing moves (they set the event thresholds, so a run is judged
+- :func:`~twitchcam.signals.robust_noise` on the last ``history_s`` seconds, refreshed every ``noise_every_s`` while nothing moves (they set the event thresholds, so a run is judged
   with one value);
 - :func:`~twitchcam.events.detect_events` on the history: when a signal's run has ended (it fell below the level
   where a run can start and stayed there longer than ``merge_gap_s``), at least every ``detect_every_s`` while
@@ -25,8 +24,8 @@ State is bounded: the last ``history_s`` seconds of measures and signals, the la
 recently reported events. Work per frame is bounded too: nothing is ever re-run over the session so far.
 
 Where live and offline can differ: the offline baseline window is centred, the live one trails; the offline noise
-and left-right spread (which raise detect_events' thresholds on jittery footage) are those of the whole
-recording, the live ones those of the last ``history_s`` seconds; the head frame comes from the warm-up. With
+(which raises detect_events' thresholds on jittery footage) and the head-pose model of the left-right difference
+are those of the whole recording, the live ones those of the last ``history_s`` seconds; the head frame comes from the warm-up. With
 thresholds set by the configuration (footage with ordinary landmark jitter) events agree to within a frame.
 
 Time is whatever the frames carry (a live session's monotonic capture clock, in seconds from the first frame);
@@ -44,7 +43,7 @@ from .config import Config
 from .events import Events, detect_events
 from .landmarks import Landmarks
 from .signals import (BASELINE_QUANTILE, SIGNAL_NAMES, HeadFrame, Measures, Signals, estimate_head_frame,
-                      measure_frames, nanquantile_sorted, relative_to_rest, robust_noise, side_spread)
+                      measure_frames, nanquantile_sorted, relative_to_rest, robust_noise)
 
 #: Fraction of a region's ``*_on_*`` threshold below which no run of :func:`~twitchcam.events.detect_events` can
 #: start; used only to skip detection on frames where nothing moves.
@@ -56,7 +55,8 @@ _MEASURE_COLS = {"eye_opening": slice(3, 5), "mouth_position": slice(5, 7), "bro
 _SIGNAL_COLS = {"eye_closure": slice(9, 11), "mouth_pull": slice(11, 13), "brow_raise": slice(13, 15)}
 _SIGNALS = slice(9, 15)  # all three signals, in SIGNAL_NAMES order
 _ROT, _SCALE, _INDEX = 15, 16, 17
-_N_COLS = 18
+_POSE = slice(18, 21)
+_N_COLS = 21
 _BASELINE = slice(3, 9)
 _QUANTILES = np.array([BASELINE_QUANTILE["eye_opening"]] * 2 + [BASELINE_QUANTILE["mouth_position"]] * 2
                       + [BASELINE_QUANTILE["brow_height"]] * 2)
@@ -88,8 +88,7 @@ class StreamUpdate:
 def _empty_signals() -> Signals:
     nan2 = np.zeros((0, 2))
     return Signals(np.zeros(0), np.zeros(0, bool), np.zeros(0, bool), nan2, nan2, nan2, nan2, np.zeros(0),
-                   np.zeros(0), {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"),
-                   dict.fromkeys(SIGNAL_NAMES, 0.0))
+                   np.zeros(0), {name: np.zeros(2) for name in SIGNAL_NAMES}, float("nan"), np.zeros((0, 3)))
 
 
 # Returned for the many chunks that complete no event; built once, since building a table is not free.
@@ -154,7 +153,6 @@ class StreamingAnalyzer:
         self._last_baseline = np.full(6, np.nan)
         self._baseline_cache: tuple[int, np.ndarray] = (-1, self._last_baseline)
         self._noise = {name: np.zeros(2) for name in SIGNAL_NAMES}
-        self._side_spread = dict.fromkeys(SIGNAL_NAMES, 0.0)
         self._dt = 1 / 30  # frame interval, seconds; measured with the noise
         self._noise_known = False
         self._next_detection_t = -np.inf
@@ -311,6 +309,7 @@ class StreamingAnalyzer:
         rows[:, _MEASURE_COLS["brow_height"]] = m.brow_height
         rows[:, _ROT] = m.head_rotation_deg
         rows[:, _SCALE] = m.head_scale
+        rows[:, _POSE] = m.head_pose_deg
         rows[:, _INDEX] = np.arange(first, first + n)
         self._hist = np.concatenate([self._hist, rows])
         blocks = self._block_of(lm.t)
@@ -333,13 +332,12 @@ class StreamingAnalyzer:
         if not self._noise_known or due:
             self._refresh_noise()
         return Signals(lm.t, lm.face_found.copy(), m.measured, eye_closure, mouth_pull, brow_raise, m.eye_opening,
-                       m.head_rotation_deg, m.head_scale, self.noise, self.head.iod, dict(self._side_spread))
+                       m.head_rotation_deg, m.head_scale, self.noise, self.head.iod, m.head_pose_deg)
 
     def _refresh_noise(self) -> None:
         h = self._hist
         noise = robust_noise(h[:, _SIGNALS])
         self._noise = {name: noise[2 * i:2 * i + 2] for i, name in enumerate(SIGNAL_NAMES)}
-        self._side_spread = {name: side_spread(h[:, sl]) for name, sl in _SIGNAL_COLS.items()}
         if len(h) > 1:
             self._dt = float(np.median(np.diff(h[:, _T])))
         self._noise_known = True
@@ -350,7 +348,7 @@ class StreamingAnalyzer:
         col = {name: rows[:, sl] for name, sl in _SIGNAL_COLS.items()}
         return Signals(rows[:, _T], rows[:, _FOUND] > 0, rows[:, _MEASURED] > 0, col["eye_closure"],
                        col["mouth_pull"], col["brow_raise"], rows[:, _MEASURE_COLS["eye_opening"]], rows[:, _ROT],
-                       rows[:, _SCALE], self.noise, self.head.iod, dict(self._side_spread))
+                       rows[:, _SCALE], self.noise, self.head.iod, rows[:, _POSE])
 
     # -- events --------------------------------------------------------------------------------------------------
 
