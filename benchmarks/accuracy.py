@@ -9,7 +9,7 @@ Three kinds of case, each analyzed with the whole ``analyze``:
   comes from). Expected pattern ``none``. The two voluntary winks of ``liveportrait_d3`` (hand-labelled in its
   ``annotations/``) are true one-sided eye closures: reporting them as events is right, as a pattern it is not.
 - ``injected``: the same clips with hemifacial spasm injected by ``twitchcam simulate --stretch whole``: the whole
-  clip, with its own talking, blinks, expressions and head turns, played forward and back to 24 s.
+  clip, with its own talking, blinks, expressions and head turns, played forward and back to 30 s.
 - ``synthetic``: the earlier suite, twitches injected into the resting stretch of a short clip or into animated
   photos from ``tests/data``; a sanity check of the simulator, not of real faces.
 
@@ -48,7 +48,7 @@ WORK = REPO / "benchmarks" / "_work"
 ONSET_TOLERANCE_S = 0.25
 DURATION_S = 30.0
 #: Length of an injected real case, s: the clip is played forward and back to fill it.
-INJECTED_S = 24.0
+INJECTED_S = 30.0
 
 #: The real clips, split by clip. Each set has a webcam, TV footage, a talking head and actors' expressions.
 TUNING_CLIPS = ("openface_default.wmv", "openface_video14.wmv", "ytf_tony_blair.avi", "sadtalker_katiehill.mp4",

@@ -67,7 +67,11 @@ class Config:
     bilateral_max_lead : float
         A closure of both eyes in which one eye leads throughout, by a mean asymmetry of at least this fraction of
         the local asymmetry threshold, is that eye's one-sided closure with the other dragged along, not a
-        bilateral one. A blink's asymmetry is brief (at its start and end) and averages far lower.
+        bilateral one, if the less closed eye also closed less than ``bilateral_lead_ratio`` of the other. A
+        blink's asymmetry is brief (at its start and end) and averages far lower.
+    bilateral_lead_ratio : float
+        Eyes closing to within this ratio of each other close together, whichever leads (the two eyes of a
+        calm face often open and close to slightly different depths).
     noise_k : float
         Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
         noisier than the fixed thresholds assume.
@@ -85,9 +89,10 @@ class Config:
         fraction of this side's movement: one brow up and the other down, or one mouth corner out and the other
         in, is head roll or a tracking error, not a contraction.
     twitch_max_rise_s : float
-        A twitch rises fast (a clonic twitch in tens of milliseconds); a one-sided movement that takes longer than
-        this to rise from 20 % to 80 % of its peak (a smirk, a cheek puff, the uneven start of an expression) is
-        an event only when its score reaches ``slow_min_score``. Tonic spasms build up more slowly but strongly.
+        A twitch rises fast (a clonic twitch in tens of milliseconds). While the face moves (the local spread has
+        raised the asymmetry threshold), a one-sided movement that takes longer than this plus one frame interval
+        (rises are timed in whole frames) to rise from 20 % to 80 % of its peak (a smirk, a cheek puff, the uneven
+        start of an expression) is an event only when its score reaches ``slow_min_score``. Tonic spasms build up more slowly but strongly.
     slow_min_score : float
         Score (asymmetry over the local threshold) a slowly rising movement needs to be an event, unless it is an
         eye closing by at least ``deep_closure_frac``.
@@ -146,12 +151,13 @@ class Config:
     bilateral_off_frac: float = 0.15
     bilateral_ratio: float = 0.7
     bilateral_max_lead: float = 0.9
+    bilateral_lead_ratio: float = 0.85
     noise_k: float = 4.0
     asym_local_k: float = 4.0
     asym_window_s: float = 6.0
     asym_trend_s: float = 6.0
     opposite_max_frac: float = 0.5
-    twitch_max_rise_s: float = 0.15
+    twitch_max_rise_s: float = 0.06
     slow_min_score: float = 2.0
     deep_closure_frac: float = 0.4
     coupled_min_score: float = 0.6

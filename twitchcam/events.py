@@ -176,8 +176,8 @@ def _bilateral_closures(t, closure, lead, gap, dt, cfg):
 
     MediaPipe drags the other eye along with a one-sided closure, sometimes to most of its depth. A blink's
     asymmetry is brief (one eye a frame ahead at its start or end); a one-sided twitch's lasts: a closure whose
-    mean ``lead`` (asymmetry over its local threshold) reaches ``bilateral_max_lead`` in absolute value is left to
-    the one-sided detection.
+    mean ``lead`` (asymmetry over its local threshold) reaches ``bilateral_max_lead`` in absolute value, and whose
+    less closed eye closed less than ``bilateral_lead_ratio`` of the other, is left to the one-sided detection.
 
     Parameters
     ----------
@@ -201,7 +201,8 @@ def _bilateral_closures(t, closure, lead, gap, dt, cfg):
     counts = np.r_[0, np.cumsum(finite)]
     mean_lead = (sums[stop + 1] - sums[start]) / np.maximum(counts[stop + 1] - counts[start], 1)
     keep = ((weak >= cfg.bilateral_on_frac) & (weak >= cfg.bilateral_ratio * strong)
-            & (np.abs(mean_lead) < cfg.bilateral_max_lead) & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
+            & ((np.abs(mean_lead) < cfg.bilateral_max_lead) | (weak >= cfg.bilateral_lead_ratio * strong))
+            & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
     start, stop = start[keep], stop[keep]
     mask = np.zeros(len(t), bool)
     for a, b in zip(start, stop):
@@ -354,15 +355,20 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
                 opposed = other < -cfg.opposite_max_frac * np.abs(own)
             no_evidence = opposed | bilateral_mask if region == "periocular" else opposed
             evidence = np.where(no_evidence, np.nan, 0.0)
-            start, stop, (peak, score) = _runs(active, [own + evidence, excess / asym_j + evidence], gap)
+            # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
+            moving = (cfg.asym_local_k * spread > max(asym_on, floors[j])).astype(np.float64)
+            start, stop, (peak, score, busy) = _runs(active, [own + evidence, excess / asym_j + evidence, moving],
+                                                     gap)
             long_enough = (peak >= on_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
             keep = long_enough & (score >= 1.0)
-            # A twitch is fast; a slower one-sided movement (a smirk, a cheek puff, an expression's uneven start)
-            # counts only when it stands out strongly, or, for an eye, when it closes the eye deeply (a tonic
-            # spasm builds up more slowly; so does a wink, which is a true one-sided closure).
-            slow = rise_times(t, excess, start[keep], stop[keep]) > cfg.twitch_max_rise_s
+            # On a moving face a twitch is told from expression by its speed: a slower one-sided movement (a
+            # smirk, a cheek puff, an expression's uneven start) counts only when it stands out strongly, or, for
+            # an eye, when it closes the eye deeply (a tonic spasm builds up more slowly; so does a wink, a true
+            # one-sided closure). One frame interval is added to the limit: a rise is timed in whole frames.
+            slow = rise_times(t, excess, start[keep], stop[keep]) > cfg.twitch_max_rise_s + dt
             deep = peak[keep] >= (cfg.deep_closure_frac if region == "periocular" else np.inf)
-            keep[np.flatnonzero(keep)[slow & (score[keep] < cfg.slow_min_score) & ~deep]] = False
+            doubtful = slow & (busy[keep] > 0) & (score[keep] < cfg.slow_min_score) & ~deep
+            keep[np.flatnonzero(keep)[doubtful]] = False
             if region == "periocular":
                 eye_spans[side] = (t[start[keep]], t[stop[keep]])
             else:
@@ -376,7 +382,121 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
             columns["score"] = score[keep]
             tables.append(columns)
     columns = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
-    return Events.from_columns(**columns)
+    events = Events.from_columns(**columns)
+    return events[~_echoes(events, cfg.coupling_window_s)]
+
+
+def _echoes(events: Events, window_s: float) -> np.ndarray:
+    """One-sided events during or just around a stronger event of the same region on the other side.
+
+    One region cannot twitch on both sides at the same moment as two one-sided events (that would be a bilateral
+    contraction): the weaker is the stronger one's echo, a tracking artefact at its edges (the other mouth corner
+    dragged along, the other eye reopening at another speed).
+
+    Returns
+    -------
+    ndarray, shape (n_events,), bool
+        True for the echoes.
+    """
+    uni = np.flatnonzero(events.side != "bilateral")
+    if len(uni) < 2:
+        return np.zeros(len(events), bool)
+    on, off, score = events.onset_s[uni], events.offset_s[uni], events.score[uni]
+    near = ((events.region[uni, None] == events.region[None, uni]) & (events.side[uni, None] != events.side[None, uni])
+            & (on[:, None] <= off[None, :] + window_s) & (off[:, None] >= on[None, :] - window_s))
+    out = np.zeros(len(events), bool)
+    out[uni] = (near & (score[:, None] < score[None, :])).any(axis=1)
+    return out
+
+
+def _near(onset_s: np.ndarray, offset_s: np.ndarray, eye_onset_s: np.ndarray, eye_offset_s: np.ndarray,
+          window_s: float) -> np.ndarray:
+    """Whether each run overlaps an eye event or starts within ``window_s`` of one's onset, shape (n_runs,)."""
+    if not len(eye_onset_s) or not len(onset_s):
+        return np.zeros(len(onset_s), bool)
+    overlap = (onset_s[:, None] <= eye_offset_s[None, :]) & (offset_s[:, None] >= eye_onset_s[None, :])
+    close = np.abs(onset_s[:, None] - eye_onset_s[None, :]) <= window_s
+    return (overlap | close).any(axis=1)
+
+
+def rise_times(t: np.ndarray, x: np.ndarray, start: np.ndarray, stop: np.ndarray,
+               lookback_s: float = 1.0) -> np.ndarray:
+    """How fast each run rose: from the last frame below 20 % of its peak to the first at 80 % of it.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_frames,)
+        Time, s.
+    x : ndarray, shape (n_frames,)
+        The signal whose rise is timed (NaN counts as unknown).
+    start, stop : ndarray of int, shape (n_runs,)
+        First and last frame of each run.
+    lookback_s : float
+        How far before a run's start to look for its foot, s; a run that was not below 20 % of its peak within
+        it rose at least this slowly.
+
+    Returns
+    -------
+    ndarray, shape (n_runs,)
+        Rise time in seconds (0 when the peak is the first frame looked at).
+    """
+    out = np.empty(len(start))
+    # A loop over runs that passed every other test (a few per second of twitching), not over frames.
+    for k, (a, b) in enumerate(zip(start, stop)):
+        first = int(np.searchsorted(t, t[a] - lookback_s))
+        top = first + int(np.nanargmax(x[first:b + 1]))
+        peak = x[top]
+        below = np.flatnonzero(x[first:top + 1] < 0.2 * peak)
+        if not len(below):
+            out[k] = lookback_s
+            continue
+        foot = first + below[-1]
+        high = foot + int(np.argmax(x[foot:top + 1] >= 0.8 * peak))
+        out[k] = t[high] - t[foot]
+    return out
+
+
+def _near(onset_s: np.ndarray, offset_s: np.ndarray, eye_onset_s: np.ndarray, eye_offset_s: np.ndarray,
+          window_s: float) -> np.ndarray:
+    """Whether each run overlaps an eye event or starts within ``window_s`` of one's onset, shape (n_runs,)."""
+    if not len(eye_onset_s) or not len(onset_s):
+        return np.zeros(len(onset_s), bool)
+    overlap = (onset_s[:, None] <= eye_offset_s[None, :]) & (offset_s[:, None] >= eye_onset_s[None, :])
+    close = np.abs(onset_s[:, None] - eye_onset_s[None, :]) <= window_s
+    return (overlap | close).any(axis=1)
+
+
+def rise_rates(t: np.ndarray, x: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """How fast each run rose: its steepest frame-to-frame rise up to its peak, as a fraction of the peak per second.
+
+    A twitch gets most of the way to its peak within a frame or two (a rate of ten or more per second); a smirk or
+    an expression's uneven start climbs a little each frame. The steepest step is robust to a noisy foot and to
+    the run's start, which a rise time from 20 % to 80 % of the peak is not.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_frames,)
+        Time, s.
+    x : ndarray, shape (n_frames,)
+        The signal whose rise is measured (NaN counts as no step).
+    start, stop : ndarray of int, shape (n_runs,)
+        First and last frame of each run.
+
+    Returns
+    -------
+    ndarray, shape (n_runs,)
+        Steepest rise in peaks per second (1 / s); 0 for a run already at its peak in its first frame.
+    """
+    out = np.zeros(len(start))
+    for k, (a, b) in enumerate(zip(start, stop)):
+        first = max(a - 1, 0)
+        seg = x[first:b + 1]
+        top = int(np.nanargmax(seg))
+        if top == 0:
+            continue
+        steps = np.diff(seg[:top + 1]) / np.diff(t[first:first + top + 1])
+        out[k] = np.nanmax(steps, initial=0.0) / seg[top]
+    return out
 
 
 def _near(onset_s: np.ndarray, offset_s: np.ndarray, eye_onset_s: np.ndarray, eye_offset_s: np.ndarray,

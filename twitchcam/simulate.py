@@ -624,7 +624,7 @@ def _clonic_duration(rng: np.random.Generator) -> float:
 
 
 def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_pause_s: float = 3.0,
-              clonic=_clonic_duration) -> np.ndarray:
+              clonic=_clonic_duration, avoid: np.ndarray | None = None) -> np.ndarray:
     """Irregular twitching: bursts of 1-3 twitches with gamma-distributed pauses between bursts.
 
     Parameters
@@ -638,6 +638,8 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
         Mean pause between bursts, s.
     clonic : callable
         Draws a clonic twitch's duration (s) from ``rng``.
+    avoid : ndarray, shape (n, 2) | None
+        Intervals (s) no episode may overlap; an episode that would is postponed to the end of the interval.
 
     Returns
     -------
@@ -659,6 +661,13 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
                 length = clonic(rng)
             if t + length > end:
                 break
+            if avoid is not None:
+                clash = (avoid[:, 0] < t + length) & (avoid[:, 1] > t)
+                while clash.any():
+                    t = float(avoid[clash, 1].max())
+                    clash = (avoid[:, 0] < t + length) & (avoid[:, 1] > t)
+                if t + length > end:
+                    break
             out.append((t, length))
             # Inside a burst: a pause long enough for each twitch to be its own event, plus the mouth's lag.
             t += length + MIN_GAP_S + rng.uniform(0.1, 0.5)
@@ -666,7 +675,8 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
     return np.array(out).reshape(-1, 2)
 
 
-def hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0) -> Events:
+def hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0,
+               avoid: np.ndarray | None = None) -> Events:
     """Hemifacial spasm of one side.
 
     Irregular bursts (:func:`_episodes`). In the first third only the eye twitches (orbicularis oculi, where HFS
@@ -684,6 +694,8 @@ def hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude
     amplitude : float
         Scale of every peak (1 = eye closures of 50-100 %, mouth pulls of 0.08-0.15 iod, brow raises of
         0.08-0.12 iod).
+    avoid : ndarray, shape (n, 2) | None
+        Intervals (s) the episodes keep clear of (the footage's own eye closures, :func:`footage_closures`).
 
     Returns
     -------
@@ -691,7 +703,7 @@ def hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude
         The planned movements, one row per region.
     """
     plan = _Plan()
-    for onset, length in _episodes(duration_s, rng, tonic=True):
+    for onset, length in _episodes(duration_s, rng, tonic=True, avoid=avoid):
         tonic = length >= TONIC_MIN_S
         closure = rng.uniform(0.85, 1.0) if tonic else rng.uniform(0.5, 1.0)
         plan.add(onset, length, side, "periocular", min(amplitude * closure, 1.0))
@@ -706,25 +718,27 @@ def hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude
     return plan.events()
 
 
-def eye_only_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0) -> Events:
+def eye_only_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0,
+                    avoid: np.ndarray | None = None) -> Events:
     """One eye twitching irregularly, with one tonic spasm, and the mouth never: HFS's timing without CN VII spread.
 
     Parameters as :func:`hfs_course`.
     """
     plan = _Plan()
-    for onset, length in _episodes(duration_s, rng, tonic=True):
+    for onset, length in _episodes(duration_s, rng, tonic=True, avoid=avoid):
         closure = rng.uniform(0.85, 1.0) if length >= TONIC_MIN_S else rng.uniform(0.5, 1.0)
         plan.add(onset, length, side, "periocular", min(amplitude * closure, 1.0))
     return plan.events()
 
 
-def mouth_only_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0) -> Events:
+def mouth_only_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0,
+                      avoid: np.ndarray | None = None) -> Events:
     """One mouth corner twitching irregularly, with one tonic pull, and the eye never.
 
     Parameters as :func:`hfs_course`.
     """
     plan = _Plan()
-    for onset, length in _episodes(duration_s, rng, tonic=True):
+    for onset, length in _episodes(duration_s, rng, tonic=True, avoid=avoid):
         plan.add(onset, length, side, "perioral", _pull(amplitude * rng.uniform(0.08, 0.15)))
     return plan.events()
 
@@ -742,7 +756,8 @@ def rhythmic_course(duration_s: float, side: str, rng: np.random.Generator, ampl
     return plan.events()
 
 
-def blepharospasm_course(duration_s: float, rng: np.random.Generator, amplitude: float = 1.0) -> Events:
+def blepharospasm_course(duration_s: float, rng: np.random.Generator, amplitude: float = 1.0,
+                         avoid: np.ndarray | None = None) -> Events:
     """Both eyes closing together, irregularly: clonic closures and tonic spasms.
 
     Clonic closures last 0.6-0.85 s, longer than a blink (``Config.blink_max_s``), so they are not mistaken for
@@ -751,7 +766,7 @@ def blepharospasm_course(duration_s: float, rng: np.random.Generator, amplitude:
     Parameters as :func:`hfs_course`, without a side.
     """
     plan = _Plan()
-    for onset, length in _episodes(duration_s, rng, tonic=False, mean_pause_s=3.5,
+    for onset, length in _episodes(duration_s, rng, tonic=False, mean_pause_s=3.5, avoid=avoid,
                                    clonic=lambda r: r.uniform(1.2, 3.0) if r.random() < 0.3 else r.uniform(0.6, 0.85)):
         plan.add(onset, length, "bilateral", "periocular", min(amplitude * rng.uniform(0.8, 1.0), 1.0))
     return plan.events()
@@ -793,7 +808,7 @@ def blink_course(duration_s: float, rng: np.random.Generator, avoid: Events | No
 
 
 def make_course(generator: str, duration_s: float, side: str = "left", seed: int = 0, amplitude: float = 1.0,
-                blinks: bool = True) -> Events:
+                blinks: bool = True, avoid: np.ndarray | None = None) -> Events:
     """The planned movements of a recording: a generator's twitches plus natural blinks.
 
     Parameters
@@ -808,8 +823,11 @@ def make_course(generator: str, duration_s: float, side: str = "left", seed: int
         Seed of ``numpy.random.default_rng``; the same arguments give the same course.
     amplitude : float
         Scale of the twitches' peaks (blinks are not scaled).
-    blinks : bool | None
-        Add natural blinks; by default yes, except with ``stretch="whole"``, whose footage has blinks of its own.
+    blinks : bool
+        Add natural blinks.
+    avoid : ndarray, shape (n, 2) | None
+        Intervals (s) the twitches keep clear of (:func:`footage_closures`); the metronomic ``rhythmic`` course
+        ignores them.
 
     Returns
     -------
@@ -822,15 +840,15 @@ def make_course(generator: str, duration_s: float, side: str = "left", seed: int
         raise ValueError(f"amplitude must be > 0, got {amplitude}")
     rng = np.random.default_rng(seed)
     if generator == "hfs":
-        twitches = hfs_course(duration_s, side, rng, amplitude)
+        twitches = hfs_course(duration_s, side, rng, amplitude, avoid)
     elif generator == "eye_only":
-        twitches = eye_only_course(duration_s, side, rng, amplitude)
+        twitches = eye_only_course(duration_s, side, rng, amplitude, avoid)
     elif generator == "mouth_only":
-        twitches = mouth_only_course(duration_s, side, rng, amplitude)
+        twitches = mouth_only_course(duration_s, side, rng, amplitude, avoid)
     elif generator == "rhythmic":
         twitches = rhythmic_course(duration_s, side, rng, amplitude)
     elif generator == "blepharospasm":
-        twitches = blepharospasm_course(duration_s, rng, amplitude)
+        twitches = blepharospasm_course(duration_s, rng, amplitude, avoid)
     else:
         twitches = Events.empty()
     if not blinks:
@@ -1130,6 +1148,37 @@ def load_footage(source: str | Path, config: Config | None = None, stretch: str 
                    (float(t[first]), float(t[last])))
 
 
+#: Margin around the source's own eye closures that injected eye twitches keep clear of, s.
+CLOSURE_MARGIN_S = 0.1
+
+
+def footage_closures(footage: Footage, t: np.ndarray) -> np.ndarray:
+    """When the footage's own eyes close (blinks, squints, eyes shut) in the output, as intervals.
+
+    In whole-stretch footage the person blinks, squints and closes the eyes; a twitch injected into a closing eye
+    is invisible, so its truth could not be seen: the generators keep their eye twitches clear of these
+    (``avoid`` of :func:`make_course`). A source frame is a closure when its mean eye closure against the
+    footage's median opening exceeds ``STEADY_MAX_CLOSURE``.
+
+    Parameters
+    ----------
+    footage : Footage
+    t : ndarray, shape (n_frames,)
+        Output frame times, s.
+
+    Returns
+    -------
+    ndarray, shape (n_closures, 2)
+        Start and end of each closure in output seconds, widened by :data:`CLOSURE_MARGIN_S`.
+    """
+    opening = eye_opening(footage.xyz).mean(axis=1)
+    with np.errstate(invalid="ignore"):
+        closed = (1 - opening / np.nanmedian(opening) > STEADY_MAX_CLOSURE)[footage.frame_index(t)]
+    edges = np.flatnonzero(np.diff(np.r_[0, closed.astype(np.int8), 0]))
+    start, stop = edges[::2], edges[1::2] - 1
+    return np.stack([t[start] - CLOSURE_MARGIN_S, t[stop] + CLOSURE_MARGIN_S], axis=1).reshape(-1, 2)
+
+
 # --- Rendering and the public entry point -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -1240,7 +1289,8 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     stretch : {"rest", "whole"}
         Animate a video's longest stretch at rest (only the planned movements move: a clean test), or the whole
         video with its own talking, blinks, expressions and head turns (the real-face test; see
-        :func:`load_footage`). Ignored for a photo.
+        :func:`load_footage`); the generator's twitches then keep clear of the footage's own eye closures
+        (:func:`footage_closures`). Ignored for a photo.
 
     Returns
     -------
@@ -1265,7 +1315,9 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     fps = fps or (footage.fps if whole else 30.0)
     blinks = not whole if blinks is None else blinks
     if events is None:
-        course = make_course(generator, duration_s, side, seed, amplitude, blinks)
+        t = np.arange(int(round(duration_s * fps))) / fps
+        avoid = footage_closures(footage, t) if whole else None
+        course = make_course(generator, duration_s, side, seed, amplitude, blinks, avoid=avoid)
     else:
         rng = np.random.default_rng(seed)
         course = Events.concatenate([events, blink_course(duration_s, rng, avoid=events)]) if blinks else events
