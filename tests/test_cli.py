@@ -28,7 +28,7 @@ def test_analyze_writes_the_output_contract(data_dir, tmp_path):
 
     with open(out / "events.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["onset_s", "offset_s", "side", "region", "kind", "peak"]
+    assert rows[0] == ["onset_s", "offset_s", "side", "region", "kind", "peak", "score"]
     onsets = [float(r[0]) for r in rows[1:]]
     assert onsets == sorted(onsets)
     event_schema = json.loads((SCHEMAS / "events.schema.json").read_text())
@@ -36,6 +36,7 @@ def test_analyze_writes_the_output_contract(data_dir, tmp_path):
         row = dict(zip(rows[0], r))
         for key in ("onset_s", "offset_s", "peak"):
             row[key] = float(row[key])
+        row["score"] = float(row["score"]) if row["score"] else None
         jsonschema.validate(row, event_schema)
     # The clip is a normal face with one natural blink.
     assert [(r[2], r[4]) for r in rows[1:]] == [("bilateral", "blink")]

@@ -103,7 +103,7 @@ def test_upload_progress_report_download_delete(tmp_path):
 
         events = client.get(f"/sessions/{sid}/results/events.csv")
         assert events.status_code == 200
-        assert events.text.splitlines()[0] == "onset_s,offset_s,side,region,kind,peak"
+        assert events.text.splitlines()[0] == "onset_s,offset_s,side,region,kind,peak,score"
         assert events.headers["content-disposition"].startswith("attachment")
         assert events.headers["x-content-type-options"] == "nosniff"
         assert events.headers["content-type"].startswith("text/csv")

@@ -63,15 +63,8 @@ class Config:
         ``bilateral_off_frac``) is a bilateral closure, if the eyes also agree to within ``bilateral_ratio``.
     bilateral_ratio : float
         Minimum ratio of the less closed to the more closed eye's peak for a bilateral closure. Blinks measure
-        ~0.9; one eye's twitch drags the other along to ~0.1-0.4 in MediaPipe's landmarks, at times further.
-    bilateral_max_lead : float
-        A closure of both eyes in which one eye leads throughout, by a mean asymmetry of at least this fraction of
-        the local asymmetry threshold, is that eye's one-sided closure with the other dragged along, not a
-        bilateral one, if the less closed eye also closed less than ``bilateral_lead_ratio`` of the other. A
-        blink's asymmetry is brief (at its start and end) and averages far lower.
-    bilateral_lead_ratio : float
-        Eyes closing to within this ratio of each other close together, whichever leads (the two eyes of a
-        calm face often open and close to slightly different depths).
+        ~0.9; one eye's twitch drags the other along to ~0.1-0.4 in MediaPipe's landmarks, at times further
+        (such a closure is then bilateral: the landmarks cannot tell it from an unequal blink).
     noise_k : float
         Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
         noisier than the fixed thresholds assume.
@@ -84,6 +77,10 @@ class Config:
     asym_trend_s : float
         Window of the running median removed from the left-right difference as its slow trend (a held asymmetric
         expression, a light moving across the face), s. Longer than twice a tonic spasm so that one is kept.
+    asym_max_rotation_deg : float
+        Frames where the head is turned further than this from its usual pose are measured (blinks and bilateral
+        closures count) but are no evidence of a one-sided twitch: the far side is foreshortened and tracked
+        worse.
     opposite_max_frac : float
         A frame is no evidence of a one-sided twitch when the other side moves the opposite way by more than this
         fraction of this side's movement: one brow up and the other down, or one mouth corner out and the other
@@ -150,12 +147,11 @@ class Config:
     bilateral_on_frac: float = 0.3
     bilateral_off_frac: float = 0.15
     bilateral_ratio: float = 0.7
-    bilateral_max_lead: float = 0.9
-    bilateral_lead_ratio: float = 0.85
     noise_k: float = 4.0
     asym_local_k: float = 4.0
     asym_window_s: float = 6.0
     asym_trend_s: float = 6.0
+    asym_max_rotation_deg: float = 25.0
     opposite_max_frac: float = 0.5
     twitch_max_rise_s: float = 0.06
     slow_min_score: float = 2.0

@@ -11,6 +11,9 @@ Conventions
   resting opening (1 = fully closed); for ``perioral`` and ``brow`` the displacement in inter-ocular distances.
 - One row per region per side per event: a twitch that narrows the left eye and pulls the left mouth corner at
   once is two rows.
+- ``score`` says how clearly a one-sided event stands out: its largest asymmetry over the local threshold (1 = at
+  the threshold; a mouth or brow movement with an eye twitch counts from ``coupled_min_score``). Empty (NaN) for
+  bilateral closures.
 
 Only eye closures are reported as bilateral events. A symmetric movement of both mouth corners or both brows is a
 voluntary expression (talking, smiling, surprise), not a twitch, and is not an event.
@@ -28,7 +31,9 @@ from .signals import Signals, rolling_baseline
 
 EVENT_SIDES = ("left", "right", "bilateral")
 EVENT_KINDS = ("clonic", "tonic", "blink")
-CSV_COLUMNS = ("onset_s", "offset_s", "side", "region", "kind", "peak")
+CSV_COLUMNS = ("onset_s", "offset_s", "side", "region", "kind", "peak", "score")
+#: The header of events.csv files written before events carried a score; still read, with the score unknown.
+LEGACY_CSV_COLUMNS = CSV_COLUMNS[:-1]
 
 
 @dataclass(frozen=True)
@@ -170,19 +175,8 @@ def _columns(t, start, stop, side, region, peak, bilateral, cfg) -> dict:
             "onset_frame": start, "offset_frame": stop}
 
 
-def _bilateral_closures(t, closure, lead, gap, dt, cfg):
-    """Synchronous closures of both eyes: both closed, to within ``bilateral_ratio`` of each other, and neither eye
-    leading throughout.
-
-    MediaPipe drags the other eye along with a one-sided closure, sometimes to most of its depth. A blink's
-    asymmetry is brief (one eye a frame ahead at its start or end); a one-sided twitch's lasts: a closure whose
-    mean ``lead`` (asymmetry over its local threshold) reaches ``bilateral_max_lead`` in absolute value, and whose
-    less closed eye closed less than ``bilateral_lead_ratio`` of the other, is left to the one-sided detection.
-
-    Parameters
-    ----------
-    lead : ndarray, shape (n_frames,)
-        Eye-closure asymmetry over its local threshold, positive where the left eye closes more.
+def _bilateral_closures(t, closure, gap, dt, cfg):
+    """Synchronous closures of both eyes: both closed, to within ``bilateral_ratio`` of each other.
 
     Returns
     -------
@@ -195,13 +189,7 @@ def _bilateral_closures(t, closure, lead, gap, dt, cfg):
     both = np.fmin(closure[:, 0], closure[:, 1])
     start, stop, (p_left, p_right) = _runs(both > cfg.bilateral_off_frac, [closure[:, 0], closure[:, 1]], gap)
     weak, strong = np.minimum(p_left, p_right), np.maximum(p_left, p_right)
-    # Mean lead of each run from cumulative sums: whole-array operations, whatever the number of runs.
-    finite = np.isfinite(lead)
-    sums = np.r_[0.0, np.cumsum(np.where(finite, lead, 0.0))]
-    counts = np.r_[0, np.cumsum(finite)]
-    mean_lead = (sums[stop + 1] - sums[start]) / np.maximum(counts[stop + 1] - counts[start], 1)
     keep = ((weak >= cfg.bilateral_on_frac) & (weak >= cfg.bilateral_ratio * strong)
-            & ((np.abs(mean_lead) < cfg.bilateral_max_lead) | (weak >= cfg.bilateral_lead_ratio * strong))
             & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
     start, stop = start[keep], stop[keep]
     mask = np.zeros(len(t), bool)
@@ -258,9 +246,10 @@ def local_asymmetry(signals: Signals, region: str, config: Config) -> tuple[np.n
     The difference (left minus right) less its pose model (:func:`pose_asymmetry`) less its own running median
     over ``asym_trend_s`` (a held asymmetric expression, a slowly changing light) leaves the brief one-sided
     movements. Its spread, a running median of the robust deviation over ``asym_window_s``, follows the recording:
-    low while the face is calm, high while it talks, laughs or turns. All three are estimated three times, each
-    time without the frames that stood out the time before, so that frequent twitches neither enter the pose
-    model or the trend nor raise the spread that is to find them.
+    low while the face is calm, high while it talks, laughs or turns. All three are estimated twice, each time
+    without the frames that stood out before (first against the whole window's median and spread, then
+    locally), so that frequent twitches neither enter the pose model or the trend nor raise the spread that is to
+    find them.
 
     Returns
     -------
@@ -273,9 +262,15 @@ def local_asymmetry(signals: Signals, region: str, config: Config) -> tuple[np.n
     t = signals.t
     difference = sig[:, 0] - sig[:, 1]
     fixed = {"periocular": config.eye_asym_frac, "perioral": config.mouth_asym_iod, "brow": config.brow_asym_iod}
-    quiet = np.isfinite(difference)
     block = config.baseline_block_s
-    for _ in range(3):
+    # The first guess of the quiet frames is global (the whole window's median and spread): a local first guess
+    # would let a long spasm at the end of a live window pull the trend and the spread along with it.
+    finite = np.isfinite(difference)
+    centred = np.abs(difference - np.median(difference[finite])) if finite.any() else np.abs(difference)
+    with np.errstate(invalid="ignore"):
+        quiet = centred <= max(2.5 * 1.4826 * np.median(centred[finite]) if finite.any() else 0.0,
+                               fixed[region] / 2)
+    for _ in range(2):
         residual = difference - pose_asymmetry(difference, signals.head_pose_deg, quiet)
         calm = np.where(quiet, residual, np.nan)[:, None]
         asymmetry = residual - rolling_baseline(calm, t, config.asym_trend_s, block, q=50.0)[:, 0]
@@ -332,6 +327,9 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
     tables = []
     bilateral_mask = np.zeros(len(t), bool)
     eye_spans = {}  # side -> onsets and offsets of its eye events, s; the eye comes first in ``thresholds``
+    # A face turned far shows its far side foreshortened and tracked worse: no evidence of a one-sided twitch.
+    with np.errstate(invalid="ignore"):
+        turned = signals.head_rotation_deg > cfg.asym_max_rotation_deg
     for region, (on, asym_on, name) in thresholds.items():
         sig = signals.region_signal(region)
         asymmetry, spread = local_asymmetry(signals, region, cfg)
@@ -339,9 +337,7 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
         floors = cfg.noise_k * signals.noise[name]
         asym_thr = [np.maximum(max(asym_on, floor), cfg.asym_local_k * spread) for floor in floors]
         if region == "periocular":
-            # The lead of the left eye over its threshold, of the right eye where the right one leads.
-            lead = np.where(asymmetry >= 0, asymmetry / asym_thr[0], asymmetry / asym_thr[1])
-            bilateral, bilateral_mask = _bilateral_closures(t, sig, lead, gap, dt, cfg)
+            bilateral, bilateral_mask = _bilateral_closures(t, sig, gap, dt, cfg)
             tables.append(bilateral)
         for j, side in enumerate(("left", "right")):
             on_j, asym_j = max(on, floors[j]), asym_thr[j]
@@ -353,7 +349,7 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
             # the other side moves the opposite way.
             with np.errstate(invalid="ignore"):
                 opposed = other < -cfg.opposite_max_frac * np.abs(own)
-            no_evidence = opposed | bilateral_mask if region == "periocular" else opposed
+            no_evidence = opposed | turned | bilateral_mask if region == "periocular" else opposed | turned
             evidence = np.where(no_evidence, np.nan, 0.0)
             # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
             moving = (cfg.asym_local_k * spread > max(asym_on, floors[j])).astype(np.float64)

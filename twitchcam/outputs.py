@@ -1,6 +1,7 @@
 """The files an analysis writes, and readers for them. This is a contract other tools read; see the README.
 
-- ``events.csv``: header exactly ``onset_s,offset_s,side,region,kind,peak``, one row per event, sorted by onset.
+- ``events.csv``: header exactly ``onset_s,offset_s,side,region,kind,peak,score``, one row per event, sorted by
+  onset (files without the ``score`` column, from earlier versions, are still read).
 - ``summary.json``: pattern, side, criteria, metrics, video facts (schema: ``twitchcam/schemas/summary.schema.json``).
 - ``signals.csv``: one row per frame: time, face found, and each side's signals.
 - ``config.json``: the effective :class:`~twitchcam.config.Config`.
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .events import CSV_COLUMNS, Events
+from .events import CSV_COLUMNS, LEGACY_CSV_COLUMNS, Events
 from .pipeline import Analysis
 from .signals import SIGNAL_NAMES, Signals
 
@@ -41,13 +42,15 @@ def write_atomic(path: str | Path, text: str) -> None:
 
 
 def format_events_csv(events: Events) -> str:
-    """Render events as CSV text with the contract header; times to the millisecond, peaks to 4 decimals."""
+    """Render events as CSV text with the contract header; times to the millisecond, peaks and scores to 4
+    decimals, an unknown score empty."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for i in range(len(events)):
+        score = f"{events.score[i]:.4f}" if np.isfinite(events.score[i]) else ""
         writer.writerow([f"{events.onset_s[i]:.3f}", f"{events.offset_s[i]:.3f}", events.side[i], events.region[i],
-                         events.kind[i], f"{events.peak[i]:.4f}"])
+                         events.kind[i], f"{events.peak[i]:.4f}", score])
     return buf.getvalue()
 
 
@@ -59,6 +62,8 @@ def write_events_csv(events: Events, path: str | Path) -> None:
 def read_events_csv(path: str | Path) -> Events:
     """Read an ``events.csv`` written by twitchcam (or a truth file in the same schema).
 
+    Files of earlier versions, without the ``score`` column, are read with every score unknown (NaN).
+
     Raises
     ------
     ValueError
@@ -67,12 +72,13 @@ def read_events_csv(path: str | Path) -> Events:
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         header = tuple(next(reader, ()))
-        if header != CSV_COLUMNS:
+        if header not in (CSV_COLUMNS, LEGACY_CSV_COLUMNS):
             raise ValueError(f"{path}: header must be {','.join(CSV_COLUMNS)}, got {','.join(header)}")
         rows = [row for row in reader if row]
-    cols = list(zip(*rows)) if rows else [[]] * len(CSV_COLUMNS)
+    cols = list(zip(*rows)) if rows else [[]] * len(header)
+    score = np.asarray([float(v) if v else np.nan for v in cols[6]]) if len(header) == len(CSV_COLUMNS) else None
     return Events.from_columns(np.asarray(cols[0], float), np.asarray(cols[1], float), cols[2], cols[3], cols[4],
-                               np.asarray(cols[5], float))
+                               np.asarray(cols[5], float), score=score)
 
 
 def write_json(data: dict, path: str | Path) -> None:

@@ -336,7 +336,7 @@ BORDERLINE_ROTATION_DEG = 15.0
 #: Fraction of frames with raised thresholds (much expression) above which a finding is borderline.
 BORDERLINE_EXPRESSIVE_FRAC = 0.3
 #: A frame is expressive when the local spread raised a threshold to more than this multiple of its fixed value.
-EXPRESSIVE_RAISE = 1.5
+EXPRESSIVE_RAISE = 3.0
 
 
 def describe(pattern: str, side: str | None) -> str:

@@ -420,4 +420,4 @@ class StreamingAnalyzer:
         events = detect_events(self._window_signals(rows), self.config)
         index = rows[:, _INDEX].astype(np.int64)
         return Events(events.onset_s, events.offset_s, events.side, events.region, events.kind, events.peak,
-                      index[events.onset_frame], index[events.offset_frame])
+                      index[events.onset_frame], index[events.offset_frame], events.score)
