@@ -94,8 +94,9 @@ class Config:
         Score (asymmetry over the local threshold) a slowly rising movement needs to be an event, unless it is an
         eye closing by at least ``deep_closure_frac``.
     deep_closure_frac : float
-        A one-sided eye closure at least this deep is an event however slowly it rises: a tonic spasm builds up
-        over a few hundred milliseconds, and a wink is a true one-sided closure.
+        A one-sided eye closure at least this deep is an event however slowly it rises, and from
+        ``coupled_min_score`` of the local threshold: a tonic spasm builds up over a few hundred milliseconds, and
+        a wink is a true one-sided closure, however expressive the face around it.
     coupled_min_score : float
         A mouth-corner or brow movement together with an eye twitch of the same side is an event from this
         fraction of its asymmetry threshold (synkinesis); a brow movement is an event only so.
@@ -148,7 +149,7 @@ class Config:
     bilateral_off_frac: float = 0.15
     bilateral_ratio: float = 0.7
     noise_k: float = 4.0
-    asym_local_k: float = 4.0
+    asym_local_k: float = 4.5
     asym_window_s: float = 6.0
     asym_trend_s: float = 6.0
     asym_max_rotation_deg: float = 25.0
@@ -156,7 +157,7 @@ class Config:
     twitch_max_rise_s: float = 0.06
     slow_min_score: float = 2.0
     deep_closure_frac: float = 0.4
-    coupled_min_score: float = 0.6
+    coupled_min_score: float = 0.5
     merge_gap_s: float = 0.08
     min_event_s: float = 0.05
     tonic_min_s: float = 1.0

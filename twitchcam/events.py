@@ -335,7 +335,8 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
         asymmetry, spread = local_asymmetry(signals, region, cfg)
         # On jittery footage the thresholds rise with the measured frame-to-frame noise.
         floors = cfg.noise_k * signals.noise[name]
-        asym_thr = [np.maximum(max(asym_on, floor), cfg.asym_local_k * spread) for floor in floors]
+        moving = cfg.asym_local_k * spread
+        asym_thr = [np.maximum(max(asym_on, floor), moving) for floor in floors]
         if region == "periocular":
             bilateral, bilateral_mask = _bilateral_closures(t, sig, gap, dt, cfg)
             tables.append(bilateral)
@@ -352,18 +353,20 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
             no_evidence = opposed | turned | bilateral_mask if region == "periocular" else opposed | turned
             evidence = np.where(no_evidence, np.nan, 0.0)
             # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
-            moving = (cfg.asym_local_k * spread > max(asym_on, floors[j])).astype(np.float64)
-            start, stop, (peak, score, busy) = _runs(active, [own + evidence, excess / asym_j + evidence, moving],
+            busy = (moving > max(asym_on, floors[j])).astype(np.float64)
+            start, stop, (peak, score, busy) = _runs(active, [own + evidence, excess / asym_j + evidence, busy],
                                                      gap)
             long_enough = (peak >= on_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
-            keep = long_enough & (score >= 1.0)
+            # An eye closed deeply while the other stays more open is a one-sided closure however expressive the
+            # face (a wink, a tonic spasm): it counts from coupled_min_score of the local threshold.
+            deep = peak >= (cfg.deep_closure_frac if region == "periocular" else np.inf)
+            keep = long_enough & ((score >= 1.0) | (deep & (score >= cfg.coupled_min_score)))
             # On a moving face a twitch is told from expression by its speed: a slower one-sided movement (a
             # smirk, a cheek puff, an expression's uneven start) counts only when it stands out strongly, or, for
             # an eye, when it closes the eye deeply (a tonic spasm builds up more slowly; so does a wink, a true
             # one-sided closure). One frame interval is added to the limit: a rise is timed in whole frames.
             slow = rise_times(t, excess, start[keep], stop[keep]) > cfg.twitch_max_rise_s + dt
-            deep = peak[keep] >= (cfg.deep_closure_frac if region == "periocular" else np.inf)
-            doubtful = slow & (busy[keep] > 0) & (score[keep] < cfg.slow_min_score) & ~deep
+            doubtful = slow & (busy[keep] > 0) & (score[keep] < cfg.slow_min_score) & ~deep[keep]
             keep[np.flatnonzero(keep)[doubtful]] = False
             if region == "periocular":
                 eye_spans[side] = (t[start[keep]], t[stop[keep]])
