@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import Config
 from .regions import REGIONS
-from .signals import Signals, rolling_baseline
+from .signals import Signals, nanquantile_sorted, rolling_baseline
 
 EVENT_SIDES = ("left", "right", "bilateral")
 EVENT_KINDS = ("clonic", "tonic", "blink")
@@ -203,45 +203,58 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
 #: Ridge penalty of the head-pose model of the left-right difference, per frame, in squared degrees: a pose that
 #: varies by less than about this (a face held still) cannot explain much, however well it happens to correlate.
 POSE_RIDGE_DEG2 = 4.0
+#: Local estimates of the pose model, trend and spread after the global first guess.
+LOCAL_PASSES = 2
 
 
 def pose_asymmetry(difference: np.ndarray, pose_deg: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """The left-right difference that head pose alone explains.
+    """The left-right difference that head pose alone explains, for several signals at once.
 
     A turned, nodded or tilted head shows one eye smaller, one mouth corner and one brow displaced, even after the
-    alignment (the far side's landmarks are foreshortened and tracked less well). The difference is fitted on
-    yaw, pitch, roll and a signed square of the yaw (ridge regression, penalty :data:`POSE_RIDGE_DEG2`, so that
-    the small pose changes of a face held still explain nothing), on the frames ``use`` only.
+    alignment (the far side's landmarks are foreshortened and tracked less well). Each column of the difference
+    is fitted on yaw, pitch, roll and a signed square of the yaw (ridge regression, penalty
+    :data:`POSE_RIDGE_DEG2`, so that the small pose changes of a face held still explain nothing), on its own
+    frames ``use`` only.
 
     Parameters
     ----------
-    difference : ndarray, shape (n_frames,)
-        Left minus right of a signal, in its unit; NaN where not measured.
+    difference : ndarray, shape (n_frames, n_signals)
+        Left minus right of each signal, in its unit; NaN where not measured.
     pose_deg : ndarray, shape (n_frames, 3)
         Yaw, pitch, roll in degrees (:attr:`twitchcam.signals.Signals.head_pose_deg`).
-    use : ndarray, shape (n_frames,), bool
-        Frames to fit on (those not taken by a movement of their own).
+    use : ndarray, shape (n_frames, n_signals), bool
+        Frames to fit each column on (those not taken by a movement of their own).
 
     Returns
     -------
-    ndarray, shape (n_frames,)
-        The fitted difference, in the signal's unit; 0 where the pose is unknown or fewer than 30 frames fit.
+    ndarray, shape (n_frames, n_signals)
+        The fitted difference, in each signal's unit; 0 where the pose is unknown, and in a column that fewer
+        than 30 frames fit.
     """
     yaw = pose_deg[:, 0]
     # The squared yaw is scaled to about the others' range (tens of degrees) so that one penalty suits all.
     design = np.column_stack([pose_deg, yaw * np.abs(yaw) / 10.0])
     known = np.isfinite(design).all(axis=1)
-    ok = use & known & np.isfinite(difference)
-    if ok.sum() < 30:
-        return np.zeros(len(difference))
-    x = design[ok] - design[ok].mean(axis=0)
-    y = difference[ok] - difference[ok].mean()
-    beta = np.linalg.solve(x.T @ x + POSE_RIDGE_DEG2 * len(y) * np.eye(x.shape[1]), x.T @ y)
-    return np.where(known, (design - design[ok].mean(axis=0)) @ beta, 0.0)
+    ok = use & known[:, None] & np.isfinite(difference)
+    weight = ok.astype(np.float64)
+    count = weight.sum(axis=0)
+    x = np.where(known[:, None], design, 0.0)
+    y = np.where(ok, difference, 0.0)
+    # Weighted (0/1) means and normal equations of every column at once: (n_signals, 4) and (n_signals, 4, 4).
+    mean_x = (weight.T @ x) / np.maximum(count, 1)[:, None]
+    mean_y = y.sum(axis=0) / np.maximum(count, 1)
+    xc = x[None, :, :] - mean_x[:, None, :]
+    gram = np.einsum("cn,cni,cnj->cij", weight.T, xc, xc)
+    rhs = np.einsum("cn,cni,nc->ci", weight.T, xc, y - mean_y)
+    ridge = POSE_RIDGE_DEG2 * np.maximum(count, 1)[:, None, None] * np.eye(x.shape[1])
+    beta = np.linalg.solve(gram + ridge, rhs[..., None])[..., 0]
+    fitted = np.einsum("cni,ci->nc", xc, beta)
+    fitted[:, count < 30] = 0.0
+    return np.where(known[:, None], fitted, 0.0)
 
 
-def local_asymmetry(signals: Signals, region: str, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """A region's left-right difference beyond what pose and slow expression explain, and its local spread.
+def local_asymmetry(signals: Signals, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Each region's left-right difference beyond what pose and slow expression explain, and its local spread.
 
     The difference (left minus right) less its pose model (:func:`pose_asymmetry`) less its own running median
     over ``asym_trend_s`` (a held asymmetric expression, a slowly changing light) leaves the brief one-sided
@@ -249,35 +262,35 @@ def local_asymmetry(signals: Signals, region: str, config: Config) -> tuple[np.n
     low while the face is calm, high while it talks, laughs or turns. All three are estimated twice, each time
     without the frames that stood out before (first against the whole window's median and spread, then
     locally), so that frequent twitches neither enter the pose model or the trend nor raise the spread that is to
-    find them.
+    find them. The three regions are computed together, as columns.
 
     Returns
     -------
-    asymmetry : ndarray, shape (n_frames,)
-        In the region's signal unit; positive where the LEFT side leads.
-    spread : ndarray, shape (n_frames,)
-        Local robust standard deviation of ``asymmetry``, same unit.
+    asymmetry : ndarray, shape (n_frames, 3)
+        Columns in :data:`twitchcam.regions.REGIONS` order, each in its region's signal unit; positive where the
+        LEFT side leads.
+    spread : ndarray, shape (n_frames, 3)
+        Local robust standard deviation of ``asymmetry``, same columns and units.
     """
-    sig = signals.region_signal(region)
     t = signals.t
-    difference = sig[:, 0] - sig[:, 1]
-    fixed = {"periocular": config.eye_asym_frac, "perioral": config.mouth_asym_iod, "brow": config.brow_asym_iod}
+    difference = np.column_stack([signals.region_signal(r)[:, 0] - signals.region_signal(r)[:, 1] for r in REGIONS])
+    fixed = np.array([{"periocular": config.eye_asym_frac, "perioral": config.mouth_asym_iod,
+                       "brow": config.brow_asym_iod}[r] for r in REGIONS])
     block = config.baseline_block_s
     # The first guess of the quiet frames is global (the whole window's median and spread): a local first guess
     # would let a long spasm at the end of a live window pull the trend and the spread along with it.
-    finite = np.isfinite(difference)
-    centred = np.abs(difference - np.median(difference[finite])) if finite.any() else np.abs(difference)
     with np.errstate(invalid="ignore"):
-        quiet = centred <= max(2.5 * 1.4826 * np.median(centred[finite]) if finite.any() else 0.0,
-                               fixed[region] / 2)
-    for _ in range(2):
+        centred = np.abs(difference - nanquantile_sorted(difference, 50, axis=0))
+        quiet = centred <= np.maximum(2.5 * 1.4826 * np.nan_to_num(nanquantile_sorted(centred, 50, axis=0)),
+                                      fixed / 2)
+    for _ in range(LOCAL_PASSES):
         residual = difference - pose_asymmetry(difference, signals.head_pose_deg, quiet)
-        calm = np.where(quiet, residual, np.nan)[:, None]
-        asymmetry = residual - rolling_baseline(calm, t, config.asym_trend_s, block, q=50.0)[:, 0]
-        deviation = np.where(quiet, np.abs(asymmetry), np.nan)[:, None]
-        spread = np.nan_to_num(1.4826 * rolling_baseline(deviation, t, config.asym_window_s, block, q=50.0)[:, 0])
+        calm = np.where(quiet, residual, np.nan)
+        asymmetry = residual - rolling_baseline(calm, t, config.asym_trend_s, block, q=50.0)
+        deviation = np.where(quiet, np.abs(asymmetry), np.nan)
+        spread = np.nan_to_num(1.4826 * rolling_baseline(deviation, t, config.asym_window_s, block, q=50.0))
         with np.errstate(invalid="ignore"):
-            quiet = np.abs(asymmetry) <= np.maximum(2.5 * spread, fixed[region] / 2)
+            quiet = np.abs(asymmetry) <= np.maximum(2.5 * spread, fixed / 2)
     return asymmetry, spread
 
 
@@ -330,9 +343,10 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
     # A face turned far shows its far side foreshortened and tracked worse: no evidence of a one-sided twitch.
     with np.errstate(invalid="ignore"):
         turned = signals.head_rotation_deg > cfg.asym_max_rotation_deg
+    asymmetries, spreads = local_asymmetry(signals, cfg)
     for region, (on, asym_on, name) in thresholds.items():
         sig = signals.region_signal(region)
-        asymmetry, spread = local_asymmetry(signals, region, cfg)
+        asymmetry, spread = asymmetries[:, REGIONS.index(region)], spreads[:, REGIONS.index(region)]
         # On jittery footage the thresholds rise with the measured frame-to-frame noise.
         floors = cfg.noise_k * signals.noise[name]
         moving = cfg.asym_local_k * spread

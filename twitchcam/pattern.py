@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import Config
-from .events import Events
+from .events import Events, local_asymmetry
+from .regions import REGIONS
 from .signals import Signals
 
 PATTERNS = ("hemifacial_spasm", "unilateral_other", "bilateral", "none", "insufficient_data")
@@ -286,17 +287,15 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
         ``events_on_side``, ``median_score``, ``near_threshold_fraction`` (events with score below
         :data:`CLEAR_SCORE`), ``head_rotation_p95_deg``, ``expressive_fraction``.
     """
-    from .events import local_asymmetry
-
     uni = np.isin(events.side, ("left", "right")) & np.isin(events.region, ("periocular", "perioral"))
     mine = uni & (events.side == side) if side else uni
     scores = events.score[mine]
     scores = scores[np.isfinite(scores)]
-    fixed = {"periocular": config.eye_asym_frac, "perioral": config.mouth_asym_iod}
-    raised = np.zeros(len(signals.t), bool)
-    for region, threshold in fixed.items():
-        _, spread = local_asymmetry(signals, region, config)
-        raised |= config.asym_local_k * spread > threshold * EXPRESSIVE_RAISE
+    # Eye and mouth only: brows move with talking and count only with an eye event anyway.
+    _, spread = local_asymmetry(signals, config)
+    eye, mouth = spread[:, REGIONS.index("periocular")], spread[:, REGIONS.index("perioral")]
+    raised = ((config.asym_local_k * eye > config.eye_asym_frac * EXPRESSIVE_RAISE)
+              | (config.asym_local_k * mouth > config.mouth_asym_iod * EXPRESSIVE_RAISE))
     measured = signals.measured
     expressive = float(raised[measured].mean()) if measured.any() else 0.0
     out = {
