@@ -63,7 +63,7 @@ from typing import Callable, Iterable, Iterator
 from .config import Config, available_cores
 from .landmarks import find_model
 from .outputs import write_analysis, write_atomic
-from .parallel import bind_pool_worker, bind_to_core, worker_cores
+from .parallel import bind_pool_worker, bind_to_core, start_worker, stop_pool, worker_cores
 from .pipeline import analyze
 
 #: File suffixes taken as videos when a folder is searched.
@@ -311,9 +311,10 @@ def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None
     deaths: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")
     cores = worker_cores(n_workers) if bind_cores else None
-    binding = {"initializer": bind_pool_worker, "initargs": (context.Value("i", 0), cores)} if cores else {}
+    setup = ({"initializer": bind_pool_worker, "initargs": (context.Value("i", 0), cores)} if cores
+             else {"initializer": start_worker})
     while pending or isolated:
-        pool = ProcessPoolExecutor(n_workers, mp_context=context, **binding)
+        pool = ProcessPoolExecutor(n_workers, mp_context=context, **setup)
         running: dict = {}
         try:
             while pending or isolated or running:
@@ -348,7 +349,8 @@ def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None
                     isolated.extend(broken)
                     break
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Interrupted (or a video's worker died): the workers still analyzing are stopped, not waited for.
+            stop_pool(pool)
 
 
 def _open_client(scheduler: str, n_workers: int, bind_cores: bool):
