@@ -118,3 +118,126 @@ def test_terminated_batch_stops_its_workers_and_keeps_its_manifest(archive, tmp_
     assert err.strip().splitlines()[-1] == "twitchcam: terminated" and "Traceback" not in err
     rows = read_manifest(tmp_path / "out" / "batch.csv")
     assert len(rows) == 3 and {r["status"] for r in rows.values()} <= {"pending", "done"}
+
+
+# -- analyze: several videos, --out, --config, --model -------------------------------------------------------------
+
+
+def _no_decoding(monkeypatch):
+    """Make any analysis fail the test: what is checked must be refused before a frame is decoded."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the video was analyzed before the bad option was found")
+    monkeypatch.setattr("twitchcam.pipeline.analyze", refuse)
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("twitchcam: error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_several_videos_go_on_past_a_failed_output_folder(data_dir, tmp_path, capsys):
+    from twitchcam.cli import main
+
+    videos = []
+    for name in "ABC":
+        videos.append(tmp_path / f"{name}.mp4")
+        videos[-1].write_bytes((data_dir / "single_face.mp4").read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "A").write_text("a file where A's folder would go")
+    code = main(["analyze", *map(str, videos), "--out", str(out), "-q", "--no-report"])
+    captured = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in captured.err.splitlines() if line.startswith("twitchcam: error:")]
+    assert len(errors) == 1 and str(out / "A") in errors[0] and "Errno" not in errors[0], captured.err
+    assert (out / "B" / "summary.json").exists() and (out / "C" / "summary.json").exists()
+    assert "B.mp4" in captured.out and "C.mp4" in captured.out
+
+
+@pytest.mark.parametrize("where", ["file", "proc", "readonly"])
+def test_an_unusable_out_is_refused_before_decoding(data_dir, tmp_path, capsys, monkeypatch, where):
+    from twitchcam.cli import main
+
+    if where == "readonly" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    out = {"file": tmp_path / "taken", "proc": Path("/proc/twitchcam-out"), "readonly": tmp_path / "ro" / "out"}[where]
+    if where == "file":
+        out.write_text("x")
+    if where == "readonly":
+        out.parent.mkdir()
+        out.parent.chmod(0o500)
+    _no_decoding(monkeypatch)
+    for command in (["analyze", str(data_dir / "single_face.mp4")], ["batch", str(data_dir / "single_face.mp4")]):
+        assert main([*command, "--out", str(out), "-q"] if command[0] == "analyze" else [*command, "--out", str(out)]) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert f"--out {out}: cannot write results there" in line and "Errno" not in line
+
+
+@pytest.mark.parametrize("text, field", [
+    ('{"eye_on_frac": []}', "eye_on_frac"), ('{"eye_on_frac": null}', "eye_on_frac"),
+    ('{"min_events": "3"}', "min_events"), ('{"noise_k": NaN}', "noise_k"), ('{"merge_gap_s": Infinity}', "merge_gap_s"),
+    ('{"max_side_px": 0}', "max_side_px"), ('{"baseline_block_s": 0}', "baseline_block_s"),
+    ('{"inference_threads": 100000}', "inference_threads"), ('{"running_mode": 3}', "running_mode"),
+    ('{"frobnicate": 1}', "frobnicate"), ('[]', "JSON object"), ('{"eye_on_frac": 0.1', "not valid JSON"),
+])
+def test_a_bad_config_is_one_line_exit_2_naming_file_and_field(data_dir, tmp_path, capsys, monkeypatch, text, field):
+    from twitchcam.cli import main
+
+    path = tmp_path / "settings.json"
+    path.write_text(text)
+    _no_decoding(monkeypatch)
+    assert main(["analyze", str(data_dir / "single_face.mp4"), "--out", str(tmp_path / "out"), "-q",
+                 "--config", str(path)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert str(path) in line and field in line
+
+
+def test_a_missing_config_or_model_is_exit_2(data_dir, tmp_path, capsys, monkeypatch):
+    from twitchcam.cli import main
+
+    _no_decoding(monkeypatch)
+    video = str(data_dir / "single_face.mp4")
+    for command in ("analyze", "batch"):
+        assert main([command, video, "--out", str(tmp_path / "out"), "--config", str(tmp_path / "absent.json")]) == 2
+        assert "absent.json: cannot read the settings" in _one_error_line(capsys.readouterr().err)
+        assert main([command, video, "--out", str(tmp_path / "out"), "--model", str(tmp_path / "absent.task")]) == 2
+        assert "model file not found" in _one_error_line(capsys.readouterr().err)
+
+
+# -- Config: one place that validates every setting ----------------------------------------------------------------
+
+
+def test_every_numeric_setting_has_a_range_and_both_ends_run_the_core():
+    import dataclasses
+
+    from twitchcam.config import RANGES, Config
+    from twitchcam.pipeline import analyze_landmarks
+    from twitchcam.testing import make_landmarks
+
+    numeric = {f.name for f in dataclasses.fields(Config)} - {"running_mode"}
+    assert numeric == set(RANGES)
+    landmarks = make_landmarks(6.0, 30.0)
+    for name, (low, high) in RANGES.items():
+        for value in (low, high):
+            try:
+                cfg = Config(**{name: value})
+            except ValueError as err:  # a cross-field rule (e.g. off <= on) may refuse one end with the defaults
+                assert "must not exceed" in str(err)
+                continue
+            analyze_landmarks(landmarks, cfg)
+        for bad in (low - 1, high + 1, float("nan"), float("inf"), None, "1", [], True):
+            with pytest.raises(ValueError, match=f"^{name} must be .* from {low} to {high}, got "):
+                Config(**{name: bad})
+
+
+def test_config_json_round_trips_and_a_bad_one_fails_the_report_in_one_line(single_face_analysis, tmp_path):
+    from twitchcam.config import Config
+    from twitchcam.outputs import write_analysis
+    from twitchcam.results import read_results
+
+    out = write_analysis(single_face_analysis, tmp_path / "out")
+    assert Config.from_json(out / "config.json") == single_face_analysis.config
+    (out / "config.json").write_text('{"noise_k": null}')
+    with pytest.raises(ValueError, match=r"config\.json: noise_k must be a number from 0.0 to 100.0, got None"):
+        read_results(out)

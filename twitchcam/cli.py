@@ -14,17 +14,49 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, available_cores
-from .landmarks import ModelError
+from .landmarks import ModelError, find_model
+from .outputs import prepare_output_dir
 from .video import VideoError
 
 logger = logging.getLogger("twitchcam")
 
 
+class UsageError(Exception):
+    """A bad option value, found before any work starts: one line, exit code 2."""
+
+
 def _config_from_args(args) -> Config:
-    values = Config.from_json(args.config).to_dict() if args.config else {}
-    if getattr(args, "running_mode", None):
-        values["running_mode"] = args.running_mode
-    return Config.from_dict(values)
+    """The settings of ``--config`` and ``--running-mode``; a file that is missing or wrong is a usage error."""
+    try:
+        values = Config.from_json(args.config).to_dict() if args.config else {}
+        if getattr(args, "running_mode", None):
+            values["running_mode"] = args.running_mode
+        return Config.from_dict(values)
+    except ValueError as err:
+        raise UsageError(f"--config {err}" if args.config else str(err)) from None
+
+
+def _check_model(args) -> None:
+    """A ``--model`` (or ``$TWITCHCAM_MODEL``) that names no file is a usage error; a corrupt one fails later."""
+    try:
+        find_model(args.model)
+    except ModelError as err:
+        raise UsageError(str(err)) from None
+
+
+def _output_dir(path: Path) -> Path:
+    """``--out`` as a folder results can be written in, checked before any decoding."""
+    try:
+        return prepare_output_dir(path)
+    except OSError as err:
+        raise UsageError(f"--out {err}") from None
+
+
+def _error_line(err: BaseException) -> str:
+    """One line for the user: an OSError without its ``[Errno n]`` prefix and quoting."""
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.filename}: {err.strerror.lower()}"
+    return str(err) or type(err).__name__
 
 
 def _unique_dirs(paths: list[Path], out: Path) -> list[Path]:
@@ -45,33 +77,41 @@ def _cmd_analyze(args) -> int:
     from .pipeline import analyze
 
     config = _config_from_args(args)
+    _check_model(args)
     paths = [Path(p) for p in args.videos]
+    _output_dir(Path(args.out))
     failed = 0
     for path, out_dir in zip(paths, _unique_dirs(paths, Path(args.out))):
+        # Each video goes on past the failure of another (README: "the others still analyzed").
         try:
+            prepare_output_dir(out_dir)
             analysis = analyze(path, config, model=args.model, progress=not args.quiet,
                                workers=args.workers or available_cores())
+            write_analysis(analysis, out_dir)
+            if not analysis.landmarks.face_found.any():
+                print(f"twitchcam: error: {path}: no face found in any frame (outputs written to {out_dir})",
+                      file=sys.stderr)
+                failed += 1
+                continue
+            _write_extras(out_dir, path, annotate=args.annotate, export=args.export, report=args.report,
+                          model=args.model, quiet=args.quiet, landmarks=analysis.landmarks)
         except (VideoError, ModelError, OSError) as err:
-            print(f"twitchcam: error: {err}", file=sys.stderr)
+            print(f"twitchcam: error: {_error_line(err)}", file=sys.stderr)
             failed += 1
             continue
-        write_analysis(analysis, out_dir)
-        if not analysis.landmarks.face_found.any():
-            print(f"twitchcam: error: {path}: no face found in any frame (outputs written to {out_dir})",
-                  file=sys.stderr)
-            failed += 1
-            continue
-        _write_extras(out_dir, path, annotate=args.annotate, export=args.export, report=args.report,
-                      model=args.model, quiet=args.quiet, landmarks=analysis.landmarks)
         events = analysis.events
         counts = ", ".join(f"{side} {int((events.side == side).sum())}" for side in ("left", "right", "bilateral"))
         print(f"{path.name}: {analysis.summary.finding} {len(events)} events ({counts}) -> {out_dir}")
+    if failed and len(paths) > 1:
+        print(f"twitchcam: {failed} of {len(paths)} videos failed", file=sys.stderr)
     return 1 if failed else 0
 
 
 def _cmd_batch(args) -> int:
     from .batch import find_videos, run_batch
 
+    config = _config_from_args(args)
+    _check_model(args)
     try:
         videos = find_videos(args.inputs)
     except ValueError as err:
@@ -90,6 +130,7 @@ def _cmd_batch(args) -> int:
         if not args.verbose:
             # Dask logs every connection and worker at INFO; the per-video lines are what a user follows.
             logging.getLogger("distributed").setLevel(logging.WARNING)
+    _output_dir(Path(args.out))
     finished = []
 
     def on_result(row: dict) -> None:
@@ -102,7 +143,7 @@ def _cmd_batch(args) -> int:
             print(f"twitchcam: error: {row['error']}", file=sys.stderr, flush=True)
 
     # The inputs as found here (absolute files): run_batch need not walk the folders again.
-    report = run_batch(videos, args.out, _config_from_args(args), model=args.model, workers=args.workers,
+    report = run_batch(videos, args.out, config, model=args.model, workers=args.workers,
                        scheduler=args.scheduler, upload=args.upload, split_long_s=args.split_long,
                        report=args.report, on_result=on_result)
     n_done = sum(r["status"] == "done" for r in report.rows)
@@ -215,16 +256,16 @@ def _cmd_live(args) -> int:
             and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
         print("twitchcam: error: no display for the live window; run with --no-window", file=sys.stderr)
         return 1
-    # FFmpeg's own lines when a network camera drops would bury the one-line ending.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    out = Path(args.out or f"twitchcam-live-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    config = _config_from_args(args)
+    _check_model(args)
+    out = _output_dir(Path(args.out or f"twitchcam-live-{datetime.datetime.now():%Y%m%d-%H%M%S}"))
 
     def show(events):
         for i in range(len(events)):
             print(f"{events.onset_s[i]:9.2f} s  {events.side[i]:<9} {events.region[i]:<10} {events.kind[i]:<6} "
                   f"{events.duration_s[i]:5.2f} s  peak {events.peak[i]:.3f}", flush=True)
 
-    result = run_session(args.source if args.source is not None else args.camera, out, _config_from_args(args),
+    result = run_session(args.source if args.source is not None else args.camera, out, config,
                          window=not args.no_window, markers_from_stdin=True, realtime=args.realtime,
                          duration_s=args.duration, model=args.model, size=size, on_event=show)
     frames = result.stats["frames"]
@@ -397,8 +438,11 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.func(args)
-    except (VideoError, ModelError, ValueError, OSError) as err:
+    except UsageError as err:
         print(f"twitchcam: error: {err}", file=sys.stderr)
+        return 2
+    except (VideoError, ModelError, ValueError, OSError) as err:
+        print(f"twitchcam: error: {_error_line(err)}", file=sys.stderr)
         return 1
     except _Terminated:
         print("twitchcam: terminated", file=sys.stderr)

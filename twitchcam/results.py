@@ -153,12 +153,20 @@ def read_config(path: str | Path) -> tuple[Config, dict]:
     settings : dict
         The file's settings as written.
     """
-    settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: settings must be a JSON object of name: value")
     known = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(settings) - known)
     if unknown:
         logger.warning("%s: settings of another twitchcam version ignored: %s", path, ", ".join(unknown))
-    return Config.from_dict({k: v for k, v in settings.items() if k in known}), settings
+    try:
+        return Config.from_dict({k: v for k, v in settings.items() if k in known}), settings
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def read_results(out_dir: str | Path) -> Results:
