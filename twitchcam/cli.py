@@ -84,7 +84,8 @@ def _cmd_analyze(args) -> int:
     for path, out_dir in zip(paths, _unique_dirs(paths, Path(args.out))):
         # Each video goes on past the failure of another (README: "the others still analyzed").
         try:
-            prepare_output_dir(out_dir)
+            if out_dir.exists() or out_dir.is_symlink():
+                prepare_output_dir(out_dir)  # a file in the way; a new sub-folder of the checked --out is fine
             analysis = analyze(path, config, model=args.model, progress=not args.quiet,
                                workers=args.workers or available_cores())
             write_analysis(analysis, out_dir)
