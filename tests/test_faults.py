@@ -241,3 +241,49 @@ def test_config_json_round_trips_and_a_bad_one_fails_the_report_in_one_line(sing
     (out / "config.json").write_text('{"noise_k": null}')
     with pytest.raises(ValueError, match=r"config\.json: noise_k must be a number from 0.0 to 100.0, got None"):
         read_results(out)
+
+
+# -- a truncated recording is flagged incomplete everywhere it is shown ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def truncated_avi(tmp_path_factory, data_dir):
+    """An 8 s Motion-JPEG recording whose header announces 240 frames, cut to its first 30 % of bytes."""
+    from twitchcam.video import MotionJPEGWriter
+
+    frames = [f.image for f in iter_frames(data_dir / "single_face.mp4")]
+    root = tmp_path_factory.mktemp("truncated")
+    with MotionJPEGWriter(root / "whole.avi", 30.0, (640, 360)) as writer:
+        for i in range(240):
+            writer.write(frames[i % len(frames)])
+    data = (root / "whole.avi").read_bytes()
+    (root / "cut.avi").write_bytes(data[:int(0.3 * len(data))])
+    return root / "cut.avi"
+
+
+def test_a_truncated_recording_is_flagged_incomplete(truncated_avi, tmp_path, capsys):
+    import json
+
+    from twitchcam.cli import main
+    from twitchcam.cohort import cohort_row
+    from twitchcam.web.sessions import Session
+
+    out = tmp_path / "out"
+    assert main(["analyze", str(truncated_avi), "--out", str(out), "-q"]) == 0
+    assert "INCOMPLETE: only 30% of the file could be decoded" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    video = summary["video"]
+    assert (video["complete"], video["container_frames"], video["container_duration_s"]) == (False, 240, 8.0)
+    assert 0.28 < video["decoded_fraction"] < 0.32 and video["frames"] < 80
+    assert any(n.startswith("INCOMPLETE: only 30% of the 8.0 s recording") for n in summary["notes"])
+    report = (out / "report.html").read_text()
+    assert "INCOMPLETE recording: only 30%" in report
+    row = cohort_row({"video": str(truncated_avi), "out_dir": "out", "status": "done"}, tmp_path)
+    assert row["quality_flags"].startswith("incomplete(30%_decoded)") and row["decoded_fraction"] == 0.3
+    session = Session("20260101-000000-00000000", "", "", "cut.avi", "video.avi", 1, (640, 360), "done",
+                      summary=summary).to_dict()
+    assert session["complete"] is False and session["decoded_fraction"] == 0.3
+    # A whole file is complete.
+    assert main(["analyze", str(truncated_avi.with_name("whole.avi")), "--out", str(tmp_path / "whole"), "-q",
+                 "--no-report"]) == 0
+    assert json.loads((tmp_path / "whole" / "summary.json").read_text())["video"]["complete"] is True

@@ -102,7 +102,10 @@ def _cmd_analyze(args) -> int:
             continue
         events = analysis.events
         counts = ", ".join(f"{side} {int((events.side == side).sum())}" for side in ("left", "right", "bilateral"))
-        print(f"{path.name}: {analysis.summary.finding} {len(events)} events ({counts}) -> {out_dir}")
+        video = analysis.summary.video
+        incomplete = (f" INCOMPLETE: only {video['decoded_fraction']:.0%} of the file could be decoded."
+                      if video.get("complete") is False else "")
+        print(f"{path.name}: {analysis.summary.finding}{incomplete} {len(events)} events ({counts}) -> {out_dir}")
     if failed and len(paths) > 1:
         print(f"twitchcam: {failed} of {len(paths)} videos failed", file=sys.stderr)
     return 1 if failed else 0

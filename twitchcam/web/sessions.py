@@ -111,7 +111,12 @@ class Session:
         doc["finding"] = summary.get("finding")
         doc["pattern"] = summary.get("pattern")
         doc["side"] = summary.get("side")
-        doc["duration_s"] = (summary.get("video") or {}).get("duration_s")
+        video = summary.get("video") or {}
+        doc["duration_s"] = video.get("duration_s")
+        # A truncated or damaged file: the result covers only the decoded part (absent before this was measured).
+        doc["complete"] = video.get("complete", True) if summary else None
+        doc["decoded_fraction"] = video.get("decoded_fraction")
+        doc["notes"] = summary.get("notes") or []
         doc["events_per_minute"] = (summary.get("metrics") or {}).get("events_per_minute")
         return doc
 
