@@ -287,3 +287,20 @@ def test_a_truncated_recording_is_flagged_incomplete(truncated_avi, tmp_path, ca
     assert main(["analyze", str(truncated_avi.with_name("whole.avi")), "--out", str(tmp_path / "whole"), "-q",
                  "--no-report"]) == 0
     assert json.loads((tmp_path / "whole" / "summary.json").read_text())["video"]["complete"] is True
+
+
+# -- the reason given for insufficient_data is the true one ---------------------------------------------------------
+
+
+def test_a_short_clip_says_it_is_short_and_a_faceless_one_says_no_face(data_dir, tmp_path):
+    from twitchcam.pipeline import analyze, analyze_landmarks
+    from twitchcam.testing import make_landmarks
+
+    short = _loop_clip(data_dir, tmp_path / "short.mp4", 15, fps=30.0)  # 0.5 s, the face in every frame
+    summary = analyze(short).summary
+    assert summary.pattern == "insufficient_data" and summary.video["face_found_fraction"] == 1.0
+    assert summary.finding == ("Insufficient data: the recording is only 0.5 s long; at least 2 s with the face "
+                               "measured are needed.")
+    assert "found in only 0%" in analyze(data_dir / "no_face.mp4").summary.finding
+    half = make_landmarks(20.0, 30.0, missing=[(0.0, 14.0)])
+    assert "found in only 30%" in analyze_landmarks(half).summary.finding

@@ -228,9 +228,11 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
                                       and coupling >= cfg.min_coupling_frac)
 
     notes: list[str] = []
+    finding = None
     if video["measured_fraction"] < cfg.min_face_found_frac or found_s < cfg.min_analyzable_s:
         pattern = "insufficient_data"
         notes.append(f"face found and measured in {video['measured_fraction']:.0%} of frames ({found_s:.1f} s)")
+        finding = insufficient_reason(video, found_s, cfg)
     elif n_bil >= cfg.min_events and n_bil >= cfg.bilateral_max_frac * (n_bil + n_uni):
         pattern = "bilateral"
     elif n_uni < cfg.min_events:
@@ -242,7 +244,34 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
     else:
         pattern = "unilateral_other"
     out_side = side if pattern in ("hemifacial_spasm", "unilateral_other") else None
-    return Summary(pattern, out_side, criteria, metrics, video, describe(pattern, out_side), notes)
+    return Summary(pattern, out_side, criteria, metrics, video, finding or describe(pattern, out_side), notes)
+
+
+def insufficient_reason(video: dict, measured_s: float, cfg: Config) -> str:
+    """The ``insufficient_data`` finding with its true reason: too short, face not found, or turned away.
+
+    Parameters
+    ----------
+    video : dict
+        :func:`video_facts` of the recording.
+    measured_s : float
+        Seconds of video in which the face was measured.
+    cfg : Config
+        Uses ``min_face_found_frac`` and ``min_analyzable_s``.
+    """
+    found, measured = video["face_found_fraction"], video["measured_fraction"]
+    if video["duration_s"] < cfg.min_analyzable_s and measured >= cfg.min_face_found_frac:
+        return (f"Insufficient data: the recording is only {video['duration_s']:.1f} s long; at least "
+                f"{cfg.min_analyzable_s:g} s with the face measured are needed.")
+    if found < cfg.min_face_found_frac:
+        return (f"Insufficient data: the face was found in only {found:.0%} of the recording (at least "
+                f"{cfg.min_face_found_frac:.0%} needed).")
+    if measured < cfg.min_face_found_frac:
+        return (f"Insufficient data: the face was found in {found:.0%} of the recording but turned too far away "
+                f"to be measured in much of it (measured in {measured:.0%}, at least {cfg.min_face_found_frac:.0%} "
+                "needed).")
+    return (f"Insufficient data: the face was measured for only {measured_s:.1f} s; at least "
+            f"{cfg.min_analyzable_s:g} s are needed.")
 
 
 def describe(pattern: str, side: str | None) -> str:
