@@ -78,7 +78,7 @@ from . import __version__
 from .config import Config
 from .display import Flash, Overlay, Window, render
 from .events import Events
-from .landmarks import LandmarkDetector, Landmarks, choose_patient, inference_threads
+from .landmarks import LandmarkDetector, Landmarks, PatientTracker, inference_threads
 from .outputs import format_events_csv, write_analysis, write_json
 from .pipeline import Analysis, analyze_landmarks
 from .regions import N_LANDMARKS
@@ -460,7 +460,7 @@ class LiveSession:
     def _analyze(self) -> None:
         nan_row = np.full((N_LANDMARKS, 3), np.nan, np.float32)
         chunk: list[tuple[float, np.ndarray, int]] = []
-        previous = None
+        tracker = PatientTracker()
         in_flight: collections.deque = collections.deque()
         ended = False
         with ThreadPoolExecutor(len(self._detectors), thread_name_prefix="twitchcam-landmarks") as pool:
@@ -477,8 +477,8 @@ class LiveSession:
                 item, future = in_flight.popleft()
                 faces, seconds = future.result()
                 self._detect_s.append(seconds)
-                xyz = faces[choose_patient(faces, previous)] if faces else None
-                previous = xyz if xyz is not None else previous
+                index = tracker.choose(faces)
+                xyz = None if index is None else faces[index]
                 row = nan_row if xyz is None else xyz
                 chunk.append((item.frame.t, row, len(faces)))
                 with self._lock:
