@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from twitchcam.video import VideoWriter, iter_frames
@@ -304,3 +305,60 @@ def test_a_short_clip_says_it_is_short_and_a_faceless_one_says_no_face(data_dir,
     assert "found in only 0%" in analyze(data_dir / "no_face.mp4").summary.finding
     half = make_landmarks(20.0, 30.0, missing=[(0.0, 14.0)])
     assert "found in only 30%" in analyze_landmarks(half).summary.finding
+
+
+# -- several faces: counted, reported, and never measured in the patient's place ------------------------------------
+
+
+def test_several_faces_are_reported_and_never_measured_for_the_patient(data_dir):
+    from twitchcam.landmarks import detect_landmarks
+    from twitchcam.pipeline import analyze_landmarks
+    from twitchcam.video import Frame, read_image
+
+    photo = read_image(data_dir / "multi_face.jpg")
+    hidden = photo.copy()
+    hidden[300:490, 670:830] = 128  # the patient (the larger face, on the right) covered: only the other remains
+    images = [photo] * 4 + [hidden] * 2 + [photo] * 2
+    lm = detect_landmarks([Frame(i, i / 30, image) for i, image in enumerate(images)])
+    assert lm.n_faces.tolist() == [2, 2, 2, 2, 1, 1, 2, 2]
+    assert lm.face_found.tolist() == [True] * 4 + [False] * 2 + [True] * 2
+    assert np.isnan(lm.xyz[4:6]).all()
+    patient_x = lm.xyz[lm.face_found, :, 0].mean(axis=1)
+    assert (patient_x > 680).all()  # always the face on the right, never the other one
+
+    summary = analyze_landmarks(lm).summary
+    assert summary.video["several_faces_fraction"] == 0.75 and summary.video["max_faces"] == 2
+    assert any(n.startswith("Several faces were in view in 75% of frames (up to 2)") for n in summary.notes)
+
+
+# -- FFmpeg's own log is quiet unless --verbose ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def damaged_clip(tmp_path_factory, data_dir):
+    """The real clip with zeroed bytes through its frames: FFmpeg logs a line per damaged frame."""
+    import random
+
+    data = bytearray((data_dir / "single_face.mp4").read_bytes())
+    rng = random.Random(1)
+    for _ in range(60):
+        i = rng.randrange(len(data) // 10, len(data) - 1000)
+        data[i:i + 8] = bytes(8)
+    path = tmp_path_factory.mktemp("damaged") / "damaged.mp4"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("command", ["analyze", "batch"])
+def test_ffmpeg_log_is_quiet_unless_verbose(damaged_clip, tmp_path, command):
+    # The environment of a user's shell: nothing set for OpenCV (this test process has it set by twitchcam).
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    args = [command, damaged_clip, "--out", tmp_path / "quiet", "--no-report"] + (["-q"] if command == "analyze" else [])
+    proc = _cli(*args, env=env)
+    out, err = proc.communicate(timeout=120)
+    assert "FFMPEG" not in out + err and not [line for line in err.splitlines() if not line.startswith("twitchcam")]
+    if command == "analyze":
+        # OpenCV prints FFmpeg's lines on stdout, as "[OPENCV:FFMPEG:16] error while decoding MB ...".
+        proc = _cli("--verbose", *args[:3], tmp_path / "verbose", *args[4:], env=env)
+        out, err = proc.communicate(timeout=120)
+        assert "FFMPEG" in out + err, "--verbose shows FFmpeg's lines"

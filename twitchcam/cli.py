@@ -16,7 +16,7 @@ from . import __version__
 from .config import Config, available_cores
 from .landmarks import ModelError, find_model
 from .outputs import prepare_output_dir
-from .video import VideoError
+from .video import VideoError, ffmpeg_log_level
 
 logger = logging.getLogger("twitchcam")
 
@@ -436,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="twitchcam: %(levelname)s: %(message)s")
+    if args.verbose:
+        ffmpeg_log_level(True)
     previous = None
     if args.command not in ("live", "serve") and threading.current_thread() is threading.main_thread():
         # live and serve end on SIGTERM by themselves, saving what they hold.
