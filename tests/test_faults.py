@@ -362,3 +362,50 @@ def test_ffmpeg_log_is_quiet_unless_verbose(damaged_clip, tmp_path, command):
         proc = _cli("--verbose", *args[:3], tmp_path / "verbose", *args[4:], env=env)
         out, err = proc.communicate(timeout=120)
         assert "FFMPEG" in out + err, "--verbose shows FFmpeg's lines"
+
+
+# -- serve: the token on every request, a cookie from the login address, a private data folder ----------------------
+
+
+def test_serve_answers_nothing_without_its_token_and_keeps_its_folder_private(tmp_path):
+    pytest.importorskip("starlette")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from twitchcam.web.app import cookie_name, create_app
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    sid = "20260101-100000-0000000a"
+    (data / sid).mkdir()
+    (data / sid / "session.json").write_text(
+        '{"id": "%s", "label": "Patient A", "created": "2026-01-01T10:00:00", "original_name": "a.mp4", '
+        '"video": "video.mp4", "size_bytes": 1, "frame_size": [640, 360], "state": "failed", "error": "x"}' % sid)
+    (data / sid / "video.mp4").write_bytes(b"patient video")
+    app = create_app(data, workers=1, token="the-token", warm_workers=False)
+    assert data.stat().st_mode & 0o777 == 0o700, "the data folder is its owner's only"
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as stranger:
+        # Another local account (or another site's page) knows the address but not the token.
+        for path in ("/", "/record", "/api/sessions", f"/api/sessions/{sid}", f"/sessions/{sid}",
+                     f"/sessions/{sid}/video", "/static/app.js"):
+            r = stranger.get(path)
+            assert r.status_code == 403 and b"patient video" not in r.content and "Patient A" not in r.text, path
+            assert "the-token" not in r.text
+        assert stranger.delete(f"/api/sessions/{sid}").status_code == 403
+        assert stranger.get("/", params={"token": "guess"}).status_code == 403
+        assert (data / sid / "video.mp4").exists()
+
+        # The login address: a cookie, HttpOnly and SameSite=Strict, then the page without the token in its address.
+        r = stranger.get("/record", params={"token": "the-token"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/record"
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith(f"{cookie_name(80)}=the-token;")
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+        assert stranger.get("/api/sessions").json()["sessions"][0]["label"] == "Patient A"
+        assert stranger.get(f"/sessions/{sid}/video").content == b"patient video"
+        # Signed in, a change still needs the page's header (a cross-site form cannot send it).
+        assert stranger.delete(f"/api/sessions/{sid}").status_code == 403
+        assert stranger.delete(f"/api/sessions/{sid}", headers={"X-Twitchcam-Token": "the-token"}).status_code == 204

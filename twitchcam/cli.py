@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s, this computer only)")
     p.add_argument("--allow-network", action="store_true",
-                   help="confirm listening on a --host other machines can reach (no password, no encryption)")
+                   help="confirm listening on a --host other machines can reach (the token only, no encryption)")
     p.add_argument("--workers", type=int, help="analysis processes at once (default: one per core)")
     p.add_argument("--max-upload-mb", type=int, default=4096,
                    help="largest accepted video in MB (default: %(default)s)")

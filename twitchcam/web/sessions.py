@@ -158,6 +158,8 @@ class SessionStore:
         self.incoming = self.root / ".incoming"
         # Patient data: a folder made here is readable by its owner only.
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # ... and a folder that was there already (made by hand, or by an older version) is made so.
+        os.chmod(self.root, 0o700)
         self.incoming.mkdir(mode=0o700, exist_ok=True)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()  # the dict of sessions
