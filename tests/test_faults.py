@@ -409,3 +409,24 @@ def test_serve_answers_nothing_without_its_token_and_keeps_its_folder_private(tm
         # Signed in, a change still needs the page's header (a cross-site form cannot send it).
         assert stranger.delete(f"/api/sessions/{sid}").status_code == 403
         assert stranger.delete(f"/api/sessions/{sid}", headers={"X-Twitchcam-Token": "the-token"}).status_code == 204
+
+
+# -- batch: an existing batch.csv is read strictly and never overwritten when it cannot be ---------------------------
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"name,result\nx.mp4,ok\n", "not a twitchcam batch manifest"),
+    (b"video,sha256,config_sha256,status,pattern,side,error,out_dir,elapsed_s\n/x.mp4,ab,cd,done,none\n",
+     "line 2 is not a manifest row"),
+    (b"\xff\xfe\x00binary\x00", "not a twitchcam batch manifest"),
+])
+def test_an_unreadable_batch_csv_is_one_line_and_kept(data_dir, tmp_path, capsys, content, words):
+    from twitchcam.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "batch.csv").write_bytes(content)
+    assert main(["batch", str(data_dir / "single_face.mp4"), "--out", str(out), "--no-report"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{out / 'batch.csv'}: {words}" in line and "move it away" in line
+    assert (out / "batch.csv").read_bytes() == content

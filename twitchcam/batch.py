@@ -231,12 +231,34 @@ def analyze_video(video: str, config: dict, model: str | bytes | None = None, da
 
 
 def read_manifest(path: str | Path) -> dict[str, dict]:
-    """Rows of a ``batch.csv`` by video; empty when the file does not exist."""
+    """Rows of a ``batch.csv`` by video; empty when the file does not exist.
+
+    Raises
+    ------
+    ValueError
+        The file is not a manifest this version wrote (another header, a row of the wrong length, an unknown
+        status, not text). It is never overwritten then: it may be another tool's file, or a record to keep.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         return {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {row["video"]: row for row in csv.DictReader(fh)}
+    advice = "move it away or choose another --out"
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = tuple(next(reader, ()))
+            if header != MANIFEST_COLUMNS:
+                raise ValueError(f"{path}: not a twitchcam batch manifest (its header is not "
+                                 f"{','.join(MANIFEST_COLUMNS)}); {advice}")
+            rows = {}
+            for line, cells in enumerate(reader, start=2):
+                row = dict(zip(MANIFEST_COLUMNS, cells))
+                if len(cells) != len(MANIFEST_COLUMNS) or row["status"] not in ("pending", "done", "failed"):
+                    raise ValueError(f"{path}: line {line} is not a manifest row (cut short or edited); {advice}")
+                rows[row["video"]] = row
+            return rows
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{path}: not a twitchcam batch manifest ({err}); {advice}") from None
 
 
 def write_manifest(path: str | Path, rows: Iterable[dict]) -> None:
