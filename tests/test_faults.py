@@ -430,3 +430,54 @@ def test_an_unreadable_batch_csv_is_one_line_and_kept(data_dir, tmp_path, capsys
     line = _one_error_line(capsys.readouterr().err)
     assert f"{out / 'batch.csv'}: {words}" in line and "move it away" in line
     assert (out / "batch.csv").read_bytes() == content
+
+
+# -- serve: a form upload stores the file, never the form's framing --------------------------------------------------
+
+
+def test_multipart_parser_keeps_only_the_file_whatever_the_chunking():
+    from twitchcam.web.multipart import MultipartError, MultipartFile, boundary_of
+
+    video = bytes(range(256)) * 3 + b"\r\n--not-the-boundary\r\n"  # a look-alike inside
+    body = (b"preamble\r\n--XYZ\r\nContent-Disposition: form-data; name=\"label\"\r\n\r\nPatient A\r\n"
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.mp4\"\r\n"
+            b"Content-Type: video/mp4\r\n\r\n" + video + b"\r\n--XYZ--\r\n")
+    assert boundary_of('multipart/form-data; boundary="XYZ"') == "XYZ" and boundary_of("video/mp4") is None
+    for size in (1, 2, 3, 7, 64, len(body)):
+        form = MultipartFile("XYZ")
+        got = b"".join(form.feed(body[i:i + size]) for i in range(0, len(body), size))
+        form.close()
+        assert got == video and form.filename == "clip.mp4" and form.fields == {"label": "Patient A"}, size
+    cut = MultipartFile("XYZ")
+    cut.feed(body[:-12])
+    with pytest.raises(MultipartError, match="cut short"):
+        cut.close()
+    with pytest.raises(MultipartError, match="more than one file"):
+        MultipartFile("XYZ").feed(body.replace(b"name=\"label\"", b"name=\"a\"; filename=\"b.mp4\""))
+
+
+def test_a_form_upload_is_stored_as_the_video_itself(tmp_path, data_dir):
+    pytest.importorskip("starlette")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from twitchcam.web.app import create_app
+
+    video = (data_dir / "single_face.mp4").read_bytes()
+    app = create_app(tmp_path / "data", workers=1, token="t", warm_workers=False)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        auth = {"X-Twitchcam-Token": "t"}
+        # What curl -F file=@single_face.mp4 -F label=... sends.
+        r = client.post("/api/upload", files={"file": ("single_face.mp4", video, "video/mp4")},
+                        data={"label": "Form upload"}, headers=auth)
+        assert r.status_code == 201, r.text
+        s = r.json()
+        assert (s["original_name"], s["label"]) == ("single_face.mp4", "Form upload")
+        assert (tmp_path / "data" / s["id"] / s["video"]).read_bytes() == video
+        r = client.post("/api/upload", headers={**auth, "content-type": "multipart/form-data; boundary=B"},
+                        content=b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.mp4\"\r\n\r\n"
+                                + video[:5000])
+        assert r.status_code == 400 and "cut short" in r.json()["error"]

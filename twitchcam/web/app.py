@@ -2,7 +2,8 @@
 
 Pages: ``/`` (sessions and the drop zone), ``/sessions/<id>`` (progress, then the report and downloads),
 ``/record`` (record with the browser's camera). JSON API: ``GET /api/sessions``, ``GET /api/sessions/<id>``,
-``POST /api/upload?name=&label=`` (the request body is the file itself), ``DELETE /api/sessions/<id>``,
+``POST /api/upload?name=&label=`` (the request body is the file itself, or a ``multipart/form-data`` form with one
+file part and an optional ``label`` field, :mod:`twitchcam.web.multipart`), ``DELETE /api/sessions/<id>``,
 ``POST /api/sessions/<id>/retry`` (a failed analysis), ``POST /api/sessions/<id>/annotate`` (make the annotated
 video of a done session). Result files: ``/sessions/<id>/results/<name>``; the video: ``/sessions/<id>/video``.
 
@@ -50,6 +51,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..config import available_cores
+from .multipart import MultipartError, MultipartFile, boundary_of
 from .sessions import VIDEO_MEDIA_TYPES, SessionStore, is_session_id
 from .workers import AnalysisQueue, ProbeError, Prober
 
@@ -363,13 +365,19 @@ def api_annotate(request: Request) -> Response:
 async def api_upload(request: Request) -> Response:
     state = request.app.state
     store, limit = state.store, state.max_upload_bytes
-    name = request.query_params.get("name", "")[:255] or "video"
+    name = request.query_params.get("name", "")[:255]
     label = request.query_params.get("label", "")
-    shown = Path(name.replace("\\", "/")).name[:80]
+    shown = Path((name or "video").replace("\\", "/")).name[:80]
     too_large = f"“{shown}” is larger than this server's limit of {limit // (1 << 20)} MB."
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return _error(request, 413, too_large)
+    # The body is the file itself, or a form upload (curl -F) whose file part alone is kept, never its framing.
+    try:
+        boundary = boundary_of(request.headers.get("content-type", ""))
+    except MultipartError as err:
+        return _error(request, 400, f"The upload was not accepted: {err}.")
+    form = MultipartFile(boundary) if boundary else None
     part = store.incoming_path()
     size = 0
     try:
@@ -379,12 +387,18 @@ async def api_upload(request: Request) -> Response:
                 size += len(chunk)
                 if size > limit:
                     return _error(request, 413, too_large)
-                pending += chunk
+                pending += form.feed(chunk) if form is not None else chunk
                 if len(pending) >= WRITE_CHUNK_BYTES:
                     await anyio.to_thread.run_sync(fh.write, pending)
                     pending = bytearray()
             await anyio.to_thread.run_sync(fh.write, pending)
-        if size == 0:
+        if form is not None:
+            form.close()
+            name = name or form.filename[:255]
+            label = label or form.fields.get("label", "")
+            shown = Path(name.replace("\\", "/")).name[:80]
+        name = name or "video"
+        if part.stat().st_size == 0:
             return _error(request, 400, f"“{shown}” is empty.")
         try:
             info = await anyio.to_thread.run_sync(state.prober.probe, part)
@@ -395,6 +409,8 @@ async def api_upload(request: Request) -> Response:
                                         f"pixels, too small to show a face (at least {MIN_FRAME_SIDE_PX} "
                                         "pixels on the shorter side are needed).")
         session = await anyio.to_thread.run_sync(store.create, part, name, label, (info.width, info.height))
+    except MultipartError as err:
+        return _error(request, 400, f"“{shown}” was not accepted: {err}.")
     except ClientDisconnect:
         return Response(status_code=400)
     finally:
