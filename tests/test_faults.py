@@ -481,3 +481,38 @@ def test_a_form_upload_is_stored_as_the_video_itself(tmp_path, data_dir):
                         content=b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.mp4\"\r\n\r\n"
                                 + video[:5000])
         assert r.status_code == 400 and "cut short" in r.json()["error"]
+
+
+# -- no traceback from any option -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["serve", "--port", "70000"], ["serve", "--port", "-1"], ["serve", "--workers", "-1"],
+    ["serve", "--max-upload-mb", "0"], ["batch", "x.mp4", "--workers", "-1"], ["batch", "x.mp4", "--split-long", "nan"],
+    ["analyze", "x.mp4", "-j", "0"], ["simulate", "x.jpg", "--out", "o", "--amplitude", "nan"],
+    ["simulate", "x.jpg", "--out", "o", "--fps", "0"], ["live", "--no-window", "--duration", "-1"],
+    ["live", "--no-window", "--camera", "-2"],
+])
+def test_bad_option_values_are_usage_errors(argv, capsys):
+    from twitchcam.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument" in err and "Traceback" not in err
+
+
+def test_live_size_and_an_unforeseen_failure_are_one_line(data_dir, tmp_path, capsys, monkeypatch):
+    from twitchcam.cli import main
+
+    assert main(["live", "--no-window", "--source", str(data_dir / "single_face.mp4"), "--size", "0x0",
+                 "--out", str(tmp_path / "l")]) == 2
+    assert "--size must be WIDTHxHEIGHT" in _one_error_line(capsys.readouterr().err)
+    def unforeseen(*args, **kwargs):
+        raise KeyError("side")
+
+    monkeypatch.setattr("twitchcam.report.render_report", unforeseen)
+    assert main(["report", str(tmp_path)]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "internal error (KeyError: 'side'); run with --verbose" in line

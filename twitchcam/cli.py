@@ -185,6 +185,37 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _number(text: str, kind, low: float, high: float, what: str):
+    """``text`` as ``kind`` within ``[low, high]``, or the argparse error that names the allowed values."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    return _number(text, int, 1, 1 << 20, "a whole number of at least 1")
+
+
+def _camera(text: str) -> int:
+    return _number(text, int, 0, 1 << 16, "a camera index (0, 1, ...)")
+
+
+def _port(text: str) -> int:
+    return _number(text, int, 0, 65535, "a TCP port from 0 to 65535")
+
+
+def _seconds(text: str) -> float:
+    return _number(text, float, 1e-3, 1e7, "a positive number of seconds")
+
+
+def _nonnegative(text: str) -> float:
+    return _number(text, float, 0.0, 1e6, "a number of at least 0")
+
+
 def _export_formats(text: str) -> tuple[str, ...]:
     from .exports import parse_formats
 
@@ -252,10 +283,10 @@ def _cmd_live(args) -> int:
     if args.size:
         try:
             size = tuple(int(v) for v in args.size.lower().split("x"))
-            assert len(size) == 2
-        except (ValueError, AssertionError):
-            print(f"twitchcam: error: --size must be WIDTHxHEIGHT, got {args.size!r}", file=sys.stderr)
-            return 2
+        except ValueError:
+            size = ()
+        if len(size) != 2 or not all(0 < v <= 16384 for v in size):
+            raise UsageError(f"--size must be WIDTHxHEIGHT in pixels, e.g. 1280x720, got {args.size!r}")
     if (not args.no_window and sys.platform.startswith("linux")
             and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
         print("twitchcam: error: no display for the live window; run with --no-window", file=sys.stderr)
@@ -304,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of settings, e.g. a previous run's config.json")
     p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--workers", "-j", type=int, metavar="N",
+    p.add_argument("--workers", "-j", type=_count, metavar="N",
                    help="processes for a long video (>= 40 s), cut in time segments; same results "
                         "(default: one per core)")
     p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
@@ -350,13 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "when every video is done.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, folder or glob pattern")
     p.add_argument("--out", "-o", required=True, help="output folder")
-    p.add_argument("--workers", "-j", type=int, help="local worker processes (default: one per core)")
+    p.add_argument("--workers", "-j", type=_count, help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address (tcp://host:8786), scheduler file (.json), or "
                         "'local' for a local Dask cluster of --workers processes (needs twitchcam[cluster])")
     p.add_argument("--upload", action="store_true",
                    help="with --scheduler: send each video's bytes to the workers (no shared filesystem)")
-    p.add_argument("--split-long", type=float, metavar="SECONDS",
+    p.add_argument("--split-long", type=_seconds, metavar="SECONDS",
                    help="local runs: split videos at least this long into time segments over all workers")
     p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                    help="write each video's report.html, as analyze does (default: yes)")
@@ -374,10 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("hfs", "rhythmic", "mouth_only", "eye_only", "blepharospasm", "normal", "sway"),
                    help="course of events to generate (default: %(default)s)")
     p.add_argument("--side", default="left", choices=("left", "right"), help="the patient's side (default: left)")
-    p.add_argument("--duration", type=float, default=30.0, help="seconds (default: %(default)s)")
+    p.add_argument("--duration", type=_seconds, default=30.0, help="seconds (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--amplitude", type=float, default=1.0, help="scale of twitch amplitudes (default: 1)")
-    p.add_argument("--fps", type=float, default=30.0, help="output frame rate (default: %(default)s)")
+    p.add_argument("--amplitude", type=_nonnegative, default=1.0, help="scale of twitch amplitudes (default: 1)")
+    p.add_argument("--fps", type=_seconds, default=30.0, help="output frame rate (default: %(default)s)")
     p.add_argument("--name", help="file stem of the video and truth folder (default: e.g. hfs_left, normal)")
     p.add_argument("--no-blinks", action="store_true", help="do not add natural blinks")
     p.set_defaults(func=_cmd_simulate)
@@ -388,13 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "127.0.0.1 only unless --host and --allow-network say otherwise.")
     p.add_argument("--data", default="~/twitchcam-data",
                    help="folder keeping the videos and results of every session (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=8765, help="TCP port; 0 picks a free one (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s, this computer only)")
     p.add_argument("--allow-network", action="store_true",
                    help="confirm listening on a --host other machines can reach (the token only, no encryption)")
-    p.add_argument("--workers", type=int, help="analysis processes at once (default: one per core)")
-    p.add_argument("--max-upload-mb", type=int, default=4096,
+    p.add_argument("--workers", type=_count, help="analysis processes at once (default: one per core)")
+    p.add_argument("--max-upload-mb", type=_count, default=4096,
                    help="largest accepted video in MB (default: %(default)s)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.set_defaults(func=_cmd_serve)
@@ -407,13 +438,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "'twitchcam analyze' writes. Keys: q quit, space marker, r pause/resume "
                                    "recording; a line typed on standard input is a marker with that text.")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--camera", type=int, default=0, help="camera index (default: %(default)s)")
+    source.add_argument("--camera", type=_camera, default=0, help="camera index (default: %(default)s)")
     source.add_argument("--source", help="a video file or a stream URL (MJPEG over HTTP, RTSP) instead of a camera")
     p.add_argument("--realtime", action="store_true",
                    help="play a --source file at its real pace, as a camera would deliver it (default: as fast "
                         "as the analysis goes, nothing dropped)")
     p.add_argument("--out", "-o", help="session folder, new for each session (default: twitchcam-live-<time>)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--duration", type=_seconds, help="stop after this many seconds")
     p.add_argument("--no-window", action="store_true", help="no window: events are printed, Ctrl-C stops")
     p.add_argument("--size", help="WIDTHxHEIGHT to ask of the camera, e.g. 1280x720")
     p.add_argument("--model", help="Face Landmarker .task bundle (default: bundled; or $TWITCHCAM_MODEL)")
@@ -456,6 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("twitchcam: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug, or an input no check foresaw: one line, the traceback only when asked for
+        if args.verbose:
+            logger.exception("internal error")
+        print(f"twitchcam: error: internal error ({type(err).__name__}: {err}); run with --verbose for details",
+              file=sys.stderr)
+        return 1
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
