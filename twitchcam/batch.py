@@ -560,22 +560,28 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
             yield from _run_dask(short_jobs, scheduler, n_workers, config_dict,
                                  model_path if model is not None else None, report, upload, bind_cores)
 
-    for result in results():
-        name = manifest[result.video]["out_dir"]
-        status, error = result.status, result.error
-        if result.files and result.model_sha256 != model_sha256:
-            status, error = "failed", (f"{result.video}: the worker's model (sha256 {result.model_sha256[:12]}) "
-                                       f"differs from the client's ({model_sha256[:12]}); install the same "
-                                       "twitchcam on every worker")
-        elif result.files:
-            _write_files(out / name, result.files)
-        for video in copies[name]:
-            manifest[video].update(status=status, pattern=result.pattern or "", side=result.side or "",
-                                   error=error, elapsed_s=f"{result.elapsed_s:.2f}")
-        write_manifest(manifest_path, manifest.values())
-        if on_result is not None:
+    # Closed at once when this ends by an exception (Ctrl-C, SIGTERM), so the worker pool stops then, not when the
+    # traceback that holds this frame is freed.
+    stream = results()
+    try:
+        for result in stream:
+            name = manifest[result.video]["out_dir"]
+            status, error = result.status, result.error
+            if result.files and result.model_sha256 != model_sha256:
+                status, error = "failed", (f"{result.video}: the worker's model (sha256 {result.model_sha256[:12]}) "
+                                           f"differs from the client's ({model_sha256[:12]}); install the same "
+                                           "twitchcam on every worker")
+            elif result.files:
+                _write_files(out / name, result.files)
             for video in copies[name]:
-                on_result(manifest[video])
+                manifest[video].update(status=status, pattern=result.pattern or "", side=result.side or "",
+                                       error=error, elapsed_s=f"{result.elapsed_s:.2f}")
+            write_manifest(manifest_path, manifest.values())
+            if on_result is not None:
+                for video in copies[name]:
+                    on_result(manifest[video])
+    finally:
+        stream.close()
 
     from .cohort import write_cohort
 
