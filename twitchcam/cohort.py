@@ -95,7 +95,8 @@ def cohort_row(manifest_row: dict, out_dir: str | Path) -> dict:
     summary, events = results.summary, results.events
     video, metrics, criteria = summary["video"], summary["metrics"], summary["criteria"]
     row.update(pattern=summary["pattern"], side=summary["side"] or "", duration_s=video["duration_s"],
-               decoded_fraction=_value(video.get("decoded_fraction")), face_found_fraction=video["face_found_fraction"], measured_fraction=video["measured_fraction"])
+               decoded_fraction=_value(video.get("decoded_fraction")),
+               face_found_fraction=video["face_found_fraction"], measured_fraction=video["measured_fraction"])
     for side in SIDES:
         measures = measure_side(results, side)
         for region in REGIONS:
