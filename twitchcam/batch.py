@@ -63,7 +63,7 @@ from typing import Callable, Iterable, Iterator
 from .config import Config, available_cores
 from .landmarks import find_model
 from .outputs import write_analysis, write_atomic
-from .parallel import bind_pool_worker, bind_to_core, start_worker, stop_pool, worker_cores
+from .parallel import bind_to_core, start_worker, stop_pool, worker_cores
 from .pipeline import analyze
 
 #: File suffixes taken as videos when a folder is searched.
@@ -333,10 +333,9 @@ def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None
     deaths: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")
     cores = worker_cores(n_workers) if bind_cores else None
-    setup = ({"initializer": bind_pool_worker, "initargs": (context.Value("i", 0), cores)} if cores
-             else {"initializer": start_worker})
+    counter = context.Value("i", 0) if cores else None
     while pending or isolated:
-        pool = ProcessPoolExecutor(n_workers, mp_context=context, **setup)
+        pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=start_worker, initargs=(counter, cores))
         running: dict = {}
         try:
             while pending or isolated or running:

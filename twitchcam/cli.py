@@ -212,6 +212,10 @@ def _seconds(text: str) -> float:
     return _number(text, float, 1e-3, 1e7, "a positive number of seconds")
 
 
+def _positive(text: str) -> float:
+    return _number(text, float, 1e-3, 1e6, "a positive number")
+
+
 def _nonnegative(text: str) -> float:
     return _number(text, float, 0.0, 1e6, "a number of at least 0")
 
@@ -408,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_seconds, default=30.0, help="seconds (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--amplitude", type=_nonnegative, default=1.0, help="scale of twitch amplitudes (default: 1)")
-    p.add_argument("--fps", type=_seconds, default=30.0, help="output frame rate (default: %(default)s)")
+    p.add_argument("--fps", type=_positive, default=30.0, help="output frame rate (default: %(default)s)")
     p.add_argument("--name", help="file stem of the video and truth folder (default: e.g. hfs_left, normal)")
     p.add_argument("--no-blinks", action="store_true", help="do not add natural blinks")
     p.set_defaults(func=_cmd_simulate)

@@ -108,8 +108,9 @@ def _exit_when_parent_dies(sentinel: int) -> None:
     os._exit(1)
 
 
-def start_worker() -> None:
-    """Set up a worker process of a pool: it ends when its parent ends, and leaves Ctrl-C to the parent.
+def start_worker(counter=None, cores: list[int] | None = None) -> None:
+    """Process-pool initializer: the worker ends when its parent ends, leaves Ctrl-C to the parent, and with
+    ``cores`` is bound to one (:func:`bind_pool_worker`).
 
     A worker of a parent killed with SIGKILL is re-parented to init and would otherwise finish its video, then block
     forever writing the result to a pipe nobody reads. The parent's sentinel (the pipe end multiprocessing keeps
@@ -120,12 +121,21 @@ def start_worker() -> None:
 
     SIGINT is ignored: Ctrl-C reaches the whole process group, and the parent stops its workers itself
     (:func:`stop_pool`), so a worker's traceback never reaches the terminal.
+
+    Parameters
+    ----------
+    counter : multiprocessing.Value | None
+        Shared count of the workers started, with ``cores``.
+    cores : list of int | None
+        Cores to bind the workers to, one each (:func:`worker_cores`); None leaves them unbound.
     """
     parent = multiprocessing.parent_process()
     if parent is not None and parent.sentinel is not None:
         threading.Thread(target=_exit_when_parent_dies, args=(parent.sentinel,), name="twitchcam-parent-watch",
                          daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cores:
+        bind_pool_worker(counter, cores)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -145,10 +155,8 @@ def _init_segment_worker(frames_done, index_counter, cores: list[int] | None) ->
     """Process-pool initializer of the segment workers: die with the parent, share the frame counter, bind to a
     core."""
     global _frames_done
-    start_worker()
+    start_worker(index_counter, cores)
     _frames_done = frames_done
-    if cores:
-        bind_pool_worker(index_counter, cores)
 
 
 def worker_cores(n_workers: int) -> list[int] | None:
@@ -175,9 +183,7 @@ def bind_to_core(core: int) -> None:
 
 
 def bind_pool_worker(counter, cores: list[int]) -> None:
-    """Process-pool initializer: :func:`start_worker`, and bind the n-th worker started to
-    ``cores[n % len(cores)]``."""
-    start_worker()
+    """Bind the n-th worker started to ``cores[n % len(cores)]``."""
     with counter.get_lock():
         index = counter.value
         counter.value += 1
