@@ -82,9 +82,9 @@ def test_usage_errors_exit_2(tmp_path):
     assert proc.returncode == 2
 
 
-def test_missing_model_is_a_one_line_error(data_dir, tmp_path):
+def test_missing_model_is_a_one_line_usage_error(data_dir, tmp_path):
     proc = run_cli("analyze", data_dir / "single_face.mp4", "--out", tmp_path, "-q", "--model", tmp_path / "x.task")
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "model file not found" in proc.stderr
 

@@ -75,8 +75,9 @@ def test_replay_writes_the_analyze_outputs_and_the_live_files(tmp_path):
     result = session.finish()
     out = tmp_path / "s"
     for name in (VIDEO_NAME, FRAMES_NAME, EVENTS_LIVE_NAME, MARKERS_NAME, SESSION_NAME, "events.csv",
-                 "summary.json", "signals.csv", "config.json"):
+                 "summary.json", "signals.csv", "config.json", "report.html"):
         assert (out / name).is_file(), name
+    assert "<html" in (out / "report.html").read_text()
     assert result.status == "complete" and result.ended_by == "end of file"
     stats = json.loads((out / SESSION_NAME).read_text())
     assert stats["status"] == "complete"

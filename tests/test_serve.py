@@ -37,9 +37,14 @@ AUTH = {"X-Twitchcam-Token": TOKEN}
 
 
 def _client(data: Path, **kwargs) -> TestClient:
+    """A client signed in as the person who started the server: the one place the tests sign in."""
     app = create_app(data, workers=1, token=TOKEN, **kwargs)
     # Server errors are answered as the app answers them, not raised into the test.
-    return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
+    client = TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
+    # The login address sets the token cookie (answered by the middleware, before the app starts).
+    r = client.get("/", params={"token": TOKEN}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/", r.text
+    return client
 
 
 def _upload(client: TestClient, path: Path, name: str | None = None, label: str = ""):
@@ -264,6 +269,15 @@ def write_y4m(video: Path, out: Path) -> None:
             fh.write(b"FRAME\n" + cv2.cvtColor(frame.image, cv2.COLOR_BGR2YUV_I420).tobytes())
 
 
+#: The token of each ``server`` by its address, read from the login address it printed.
+SERVER_TOKENS: dict[str, str] = {}
+
+
+def _sign_in(page, url: str) -> None:
+    """Open a running ``server``'s login address in a browser page: the one place the browser tests sign in."""
+    page.goto(f"{url}?token={SERVER_TOKENS[url]}")
+
+
 @pytest.fixture
 def server(tmp_path):
     """``twitchcam serve`` in a subprocess on a free port; yields ``(url, process)``."""
@@ -272,9 +286,10 @@ def server(tmp_path):
          "--data", str(tmp_path / "data"), "--port", "0", "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    match = re.search(r"(http://127\.0\.0\.1:\d+/)\?token=([\w-]+)", line)
     assert match, line
-    yield match.group(0), proc
+    SERVER_TOKENS[match.group(1)] = match.group(2)
+    yield match.group(1), proc
     proc.terminate()
     proc.wait(20)
 
@@ -310,7 +325,8 @@ def test_browser_upload_report_and_record(server, tmp_path):
         page.on("pageerror", lambda err: errors.append(str(err)))
 
         # Drop a video on the page, with a label; the table follows the analysis without a reload.
-        page.goto(url)
+        _sign_in(page, url)
+        assert page.url == url, "the login address sends the browser on without the token"
         page.fill("#label", "E2E upload")
         drop = page.evaluate_handle(
             """([b64, name]) => {
@@ -360,7 +376,8 @@ def test_browser_upload_report_and_record(server, tmp_path):
     import httpx
 
     before = _peak_rss_mb(proc.pid)
-    token = re.search(r'name="twitchcam-token" content="([^"]+)"', httpx.get(url).text).group(1)
+    token = SERVER_TOKENS[url]
+    assert httpx.get(url).status_code == 403, "a request without the token gets nothing"
     big = tmp_path / "big.mp4"
     with open(big, "wb") as fh:
         fh.truncate(128 << 20)  # sparse: costs no disk

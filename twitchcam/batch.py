@@ -63,7 +63,7 @@ from typing import Callable, Iterable, Iterator
 from .config import Config, available_cores
 from .landmarks import find_model
 from .outputs import write_analysis, write_atomic
-from .parallel import bind_pool_worker, bind_to_core, worker_cores
+from .parallel import bind_to_core, start_worker, stop_pool, worker_cores
 from .pipeline import analyze
 
 #: File suffixes taken as videos when a folder is searched.
@@ -231,12 +231,34 @@ def analyze_video(video: str, config: dict, model: str | bytes | None = None, da
 
 
 def read_manifest(path: str | Path) -> dict[str, dict]:
-    """Rows of a ``batch.csv`` by video; empty when the file does not exist."""
+    """Rows of a ``batch.csv`` by video; empty when the file does not exist.
+
+    Raises
+    ------
+    ValueError
+        The file is not a manifest this version wrote (another header, a row of the wrong length, an unknown
+        status, not text). It is never overwritten then: it may be another tool's file, or a record to keep.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         return {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {row["video"]: row for row in csv.DictReader(fh)}
+    advice = "move it away or choose another --out"
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = tuple(next(reader, ()))
+            if header != MANIFEST_COLUMNS:
+                raise ValueError(f"{path}: not a twitchcam batch manifest (its header is not "
+                                 f"{','.join(MANIFEST_COLUMNS)}); {advice}")
+            rows = {}
+            for line, cells in enumerate(reader, start=2):
+                row = dict(zip(MANIFEST_COLUMNS, cells))
+                if len(cells) != len(MANIFEST_COLUMNS) or row["status"] not in ("pending", "done", "failed"):
+                    raise ValueError(f"{path}: line {line} is not a manifest row (cut short or edited); {advice}")
+                rows[row["video"]] = row
+            return rows
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{path}: not a twitchcam batch manifest ({err}); {advice}") from None
 
 
 def write_manifest(path: str | Path, rows: Iterable[dict]) -> None:
@@ -311,9 +333,9 @@ def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None
     deaths: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")
     cores = worker_cores(n_workers) if bind_cores else None
-    binding = {"initializer": bind_pool_worker, "initargs": (context.Value("i", 0), cores)} if cores else {}
+    counter = context.Value("i", 0) if cores else None
     while pending or isolated:
-        pool = ProcessPoolExecutor(n_workers, mp_context=context, **binding)
+        pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=start_worker, initargs=(counter, cores))
         running: dict = {}
         try:
             while pending or isolated or running:
@@ -348,7 +370,8 @@ def _run_local(jobs: list[_Job], n_workers: int, config: dict, model: str | None
                     isolated.extend(broken)
                     break
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Interrupted (or a video's worker died): the workers still analyzing are stopped, not waited for.
+            stop_pool(pool)
 
 
 def _open_client(scheduler: str, n_workers: int, bind_cores: bool):
@@ -536,22 +559,28 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
             yield from _run_dask(short_jobs, scheduler, n_workers, config_dict,
                                  model_path if model is not None else None, report, upload, bind_cores)
 
-    for result in results():
-        name = manifest[result.video]["out_dir"]
-        status, error = result.status, result.error
-        if result.files and result.model_sha256 != model_sha256:
-            status, error = "failed", (f"{result.video}: the worker's model (sha256 {result.model_sha256[:12]}) "
-                                       f"differs from the client's ({model_sha256[:12]}); install the same "
-                                       "twitchcam on every worker")
-        elif result.files:
-            _write_files(out / name, result.files)
-        for video in copies[name]:
-            manifest[video].update(status=status, pattern=result.pattern or "", side=result.side or "",
-                                   error=error, elapsed_s=f"{result.elapsed_s:.2f}")
-        write_manifest(manifest_path, manifest.values())
-        if on_result is not None:
+    # Closed at once when this ends by an exception (Ctrl-C, SIGTERM), so the worker pool stops then, not when the
+    # traceback that holds this frame is freed.
+    stream = results()
+    try:
+        for result in stream:
+            name = manifest[result.video]["out_dir"]
+            status, error = result.status, result.error
+            if result.files and result.model_sha256 != model_sha256:
+                status, error = "failed", (f"{result.video}: the worker's model (sha256 {result.model_sha256[:12]}) "
+                                           f"differs from the client's ({model_sha256[:12]}); install the same "
+                                           "twitchcam on every worker")
+            elif result.files:
+                _write_files(out / name, result.files)
             for video in copies[name]:
-                on_result(manifest[video])
+                manifest[video].update(status=status, pattern=result.pattern or "", side=result.side or "",
+                                       error=error, elapsed_s=f"{result.elapsed_s:.2f}")
+            write_manifest(manifest_path, manifest.values())
+            if on_result is not None:
+                for video in copies[name]:
+                    on_result(manifest[video])
+    finally:
+        stream.close()
 
     from .cohort import write_cohort
 

@@ -7,22 +7,56 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
 from .config import Config, available_cores
-from .landmarks import ModelError
-from .video import VideoError
+from .landmarks import ModelError, find_model
+from .outputs import prepare_output_dir
+from .video import VideoError, ffmpeg_log_level
 
 logger = logging.getLogger("twitchcam")
 
 
+class UsageError(Exception):
+    """A bad option value, found before any work starts: one line, exit code 2."""
+
+
 def _config_from_args(args) -> Config:
-    values = Config.from_json(args.config).to_dict() if args.config else {}
-    if getattr(args, "running_mode", None):
-        values["running_mode"] = args.running_mode
-    return Config.from_dict(values)
+    """The settings of ``--config`` and ``--running-mode``; a file that is missing or wrong is a usage error."""
+    try:
+        values = Config.from_json(args.config).to_dict() if args.config else {}
+        if getattr(args, "running_mode", None):
+            values["running_mode"] = args.running_mode
+        return Config.from_dict(values)
+    except ValueError as err:
+        raise UsageError(f"--config {err}" if args.config else str(err)) from None
+
+
+def _check_model(args) -> None:
+    """A ``--model`` (or ``$TWITCHCAM_MODEL``) that names no file is a usage error; a corrupt one fails later."""
+    try:
+        find_model(args.model)
+    except ModelError as err:
+        raise UsageError(str(err)) from None
+
+
+def _output_dir(path: Path) -> Path:
+    """``--out`` as a folder results can be written in, checked before any decoding."""
+    try:
+        return prepare_output_dir(path)
+    except OSError as err:
+        raise UsageError(f"--out {err}") from None
+
+
+def _error_line(err: BaseException) -> str:
+    """One line for the user: an OSError without its ``[Errno n]`` prefix and quoting."""
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.filename}: {err.strerror.lower()}"
+    return str(err) or type(err).__name__
 
 
 def _unique_dirs(paths: list[Path], out: Path) -> list[Path]:
@@ -43,33 +77,45 @@ def _cmd_analyze(args) -> int:
     from .pipeline import analyze
 
     config = _config_from_args(args)
+    _check_model(args)
     paths = [Path(p) for p in args.videos]
+    _output_dir(Path(args.out))
     failed = 0
     for path, out_dir in zip(paths, _unique_dirs(paths, Path(args.out))):
+        # Each video goes on past the failure of another (README: "the others still analyzed").
         try:
+            if out_dir.exists() or out_dir.is_symlink():
+                prepare_output_dir(out_dir)  # a file in the way; a new sub-folder of the checked --out is fine
             analysis = analyze(path, config, model=args.model, progress=not args.quiet,
                                workers=args.workers or available_cores())
+            write_analysis(analysis, out_dir)
+            if not analysis.landmarks.face_found.any():
+                print(f"twitchcam: error: {path}: no face found in any frame (outputs written to {out_dir})",
+                      file=sys.stderr)
+                failed += 1
+                continue
+            _write_extras(out_dir, path, annotate=args.annotate, export=args.export, report=args.report,
+                          model=args.model, quiet=args.quiet, landmarks=analysis.landmarks)
         except (VideoError, ModelError, OSError) as err:
-            print(f"twitchcam: error: {err}", file=sys.stderr)
+            print(f"twitchcam: error: {_error_line(err)}", file=sys.stderr)
             failed += 1
             continue
-        write_analysis(analysis, out_dir)
-        if not analysis.landmarks.face_found.any():
-            print(f"twitchcam: error: {path}: no face found in any frame (outputs written to {out_dir})",
-                  file=sys.stderr)
-            failed += 1
-            continue
-        _write_extras(out_dir, path, annotate=args.annotate, export=args.export, report=args.report,
-                      model=args.model, quiet=args.quiet, landmarks=analysis.landmarks)
         events = analysis.events
         counts = ", ".join(f"{side} {int((events.side == side).sum())}" for side in ("left", "right", "bilateral"))
-        print(f"{path.name}: {analysis.summary.finding} {len(events)} events ({counts}) -> {out_dir}")
+        video = analysis.summary.video
+        incomplete = (f" INCOMPLETE: only {video['decoded_fraction']:.0%} of the file could be decoded."
+                      if video.get("complete") is False else "")
+        print(f"{path.name}: {analysis.summary.finding}{incomplete} {len(events)} events ({counts}) -> {out_dir}")
+    if failed and len(paths) > 1:
+        print(f"twitchcam: {failed} of {len(paths)} videos failed", file=sys.stderr)
     return 1 if failed else 0
 
 
 def _cmd_batch(args) -> int:
     from .batch import find_videos, run_batch
 
+    config = _config_from_args(args)
+    _check_model(args)
     try:
         videos = find_videos(args.inputs)
     except ValueError as err:
@@ -88,6 +134,7 @@ def _cmd_batch(args) -> int:
         if not args.verbose:
             # Dask logs every connection and worker at INFO; the per-video lines are what a user follows.
             logging.getLogger("distributed").setLevel(logging.WARNING)
+    _output_dir(Path(args.out))
     finished = []
 
     def on_result(row: dict) -> None:
@@ -100,7 +147,7 @@ def _cmd_batch(args) -> int:
             print(f"twitchcam: error: {row['error']}", file=sys.stderr, flush=True)
 
     # The inputs as found here (absolute files): run_batch need not walk the folders again.
-    report = run_batch(videos, args.out, _config_from_args(args), model=args.model, workers=args.workers,
+    report = run_batch(videos, args.out, config, model=args.model, workers=args.workers,
                        scheduler=args.scheduler, upload=args.upload, split_long_s=args.split_long,
                        report=args.report, on_result=on_result)
     n_done = sum(r["status"] == "done" for r in report.rows)
@@ -136,6 +183,41 @@ def _cmd_serve(args) -> int:
         print(f"twitchcam: error: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def _number(text: str, kind, low: float, high: float, what: str):
+    """``text`` as ``kind`` within ``[low, high]``, or the argparse error that names the allowed values."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    return _number(text, int, 1, 1 << 20, "a whole number of at least 1")
+
+
+def _camera(text: str) -> int:
+    return _number(text, int, 0, 1 << 16, "a camera index (0, 1, ...)")
+
+
+def _port(text: str) -> int:
+    return _number(text, int, 0, 65535, "a TCP port from 0 to 65535")
+
+
+def _seconds(text: str) -> float:
+    return _number(text, float, 1e-3, 1e7, "a positive number of seconds")
+
+
+def _positive(text: str) -> float:
+    return _number(text, float, 1e-3, 1e6, "a positive number")
+
+
+def _nonnegative(text: str) -> float:
+    return _number(text, float, 0.0, 1e6, "a number of at least 0")
 
 
 def _export_formats(text: str) -> tuple[str, ...]:
@@ -205,24 +287,24 @@ def _cmd_live(args) -> int:
     if args.size:
         try:
             size = tuple(int(v) for v in args.size.lower().split("x"))
-            assert len(size) == 2
-        except (ValueError, AssertionError):
-            print(f"twitchcam: error: --size must be WIDTHxHEIGHT, got {args.size!r}", file=sys.stderr)
-            return 2
+        except ValueError:
+            size = ()
+        if len(size) != 2 or not all(0 < v <= 16384 for v in size):
+            raise UsageError(f"--size must be WIDTHxHEIGHT in pixels, e.g. 1280x720, got {args.size!r}")
     if (not args.no_window and sys.platform.startswith("linux")
             and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
         print("twitchcam: error: no display for the live window; run with --no-window", file=sys.stderr)
         return 1
-    # FFmpeg's own lines when a network camera drops would bury the one-line ending.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    out = Path(args.out or f"twitchcam-live-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    config = _config_from_args(args)
+    _check_model(args)
+    out = _output_dir(Path(args.out or f"twitchcam-live-{datetime.datetime.now():%Y%m%d-%H%M%S}"))
 
     def show(events):
         for i in range(len(events)):
             print(f"{events.onset_s[i]:9.2f} s  {events.side[i]:<9} {events.region[i]:<10} {events.kind[i]:<6} "
                   f"{events.duration_s[i]:5.2f} s  peak {events.peak[i]:.3f}", flush=True)
 
-    result = run_session(args.source if args.source is not None else args.camera, out, _config_from_args(args),
+    result = run_session(args.source if args.source is not None else args.camera, out, config,
                          window=not args.no_window, markers_from_stdin=True, realtime=args.realtime,
                          duration_s=args.duration, model=args.model, size=size, on_event=show)
     frames = result.stats["frames"]
@@ -257,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of settings, e.g. a previous run's config.json")
     p.add_argument("--running-mode", choices=("image", "video"), help="MediaPipe running mode (default: image)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--workers", "-j", type=int, metavar="N",
+    p.add_argument("--workers", "-j", type=_count, metavar="N",
                    help="processes for a long video (>= 40 s), cut in time segments; same results "
                         "(default: one per core)")
     p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
@@ -303,13 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "when every video is done.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, folder or glob pattern")
     p.add_argument("--out", "-o", required=True, help="output folder")
-    p.add_argument("--workers", "-j", type=int, help="local worker processes (default: one per core)")
+    p.add_argument("--workers", "-j", type=_count, help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address (tcp://host:8786), scheduler file (.json), or "
                         "'local' for a local Dask cluster of --workers processes (needs twitchcam[cluster])")
     p.add_argument("--upload", action="store_true",
                    help="with --scheduler: send each video's bytes to the workers (no shared filesystem)")
-    p.add_argument("--split-long", type=float, metavar="SECONDS",
+    p.add_argument("--split-long", type=_seconds, metavar="SECONDS",
                    help="local runs: split videos at least this long into time segments over all workers")
     p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                    help="write each video's report.html, as analyze does (default: yes)")
@@ -327,10 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("hfs", "rhythmic", "mouth_only", "eye_only", "blepharospasm", "normal", "sway"),
                    help="course of events to generate (default: %(default)s)")
     p.add_argument("--side", default="left", choices=("left", "right"), help="the patient's side (default: left)")
-    p.add_argument("--duration", type=float, default=30.0, help="seconds (default: %(default)s)")
+    p.add_argument("--duration", type=_seconds, default=30.0, help="seconds (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--amplitude", type=float, default=1.0, help="scale of twitch amplitudes (default: 1)")
-    p.add_argument("--fps", type=float,
+    p.add_argument("--amplitude", type=_nonnegative, default=1.0, help="scale of twitch amplitudes (default: 1)")
+    p.add_argument("--fps", type=_positive,
                    help="output frame rate (default: the source video's with --stretch whole, else 30)")
     p.add_argument("--stretch", choices=("rest", "whole"), default="rest",
                    help="of a source video, animate its longest stretch at rest (rest: only the injected "
@@ -347,13 +429,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "127.0.0.1 only unless --host and --allow-network say otherwise.")
     p.add_argument("--data", default="~/twitchcam-data",
                    help="folder keeping the videos and results of every session (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=8765, help="TCP port; 0 picks a free one (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s, this computer only)")
     p.add_argument("--allow-network", action="store_true",
-                   help="confirm listening on a --host other machines can reach (no password, no encryption)")
-    p.add_argument("--workers", type=int, help="analysis processes at once (default: one per core)")
-    p.add_argument("--max-upload-mb", type=int, default=4096,
+                   help="confirm listening on a --host other machines can reach (the token only, no encryption)")
+    p.add_argument("--workers", type=_count, help="analysis processes at once (default: one per core)")
+    p.add_argument("--max-upload-mb", type=_count, default=4096,
                    help="largest accepted video in MB (default: %(default)s)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.set_defaults(func=_cmd_serve)
@@ -366,13 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "'twitchcam analyze' writes. Keys: q quit, space marker, r pause/resume "
                                    "recording; a line typed on standard input is a marker with that text.")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--camera", type=int, default=0, help="camera index (default: %(default)s)")
+    source.add_argument("--camera", type=_camera, default=0, help="camera index (default: %(default)s)")
     source.add_argument("--source", help="a video file or a stream URL (MJPEG over HTTP, RTSP) instead of a camera")
     p.add_argument("--realtime", action="store_true",
                    help="play a --source file at its real pace, as a camera would deliver it (default: as fast "
                         "as the analysis goes, nothing dropped)")
     p.add_argument("--out", "-o", help="session folder, new for each session (default: twitchcam-live-<time>)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--duration", type=_seconds, help="stop after this many seconds")
     p.add_argument("--no-window", action="store_true", help="no window: events are printed, Ctrl-C stops")
     p.add_argument("--size", help="WIDTHxHEIGHT to ask of the camera, e.g. 1280x720")
     p.add_argument("--model", help="Face Landmarker .task bundle (default: bundled; or $TWITCHCAM_MODEL)")
@@ -382,19 +464,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: unwinds like Ctrl-C, so worker pools are stopped on the way out."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="twitchcam: %(levelname)s: %(message)s")
+    if args.verbose:
+        ffmpeg_log_level(True)
+    previous = None
+    if args.command not in ("live", "serve") and threading.current_thread() is threading.main_thread():
+        # live and serve end on SIGTERM by themselves, saving what they hold.
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.func(args)
-    except (VideoError, ModelError, ValueError, OSError) as err:
+    except UsageError as err:
         print(f"twitchcam: error: {err}", file=sys.stderr)
+        return 2
+    except (VideoError, ModelError, ValueError, OSError) as err:
+        print(f"twitchcam: error: {_error_line(err)}", file=sys.stderr)
         return 1
+    except _Terminated:
+        print("twitchcam: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("twitchcam: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug, or an input no check foresaw: one line, the traceback only when asked for
+        if args.verbose:
+            logger.exception("internal error")
+        print(f"twitchcam: error: internal error ({type(err).__name__}: {err}); run with --verbose for details",
+              file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ are in ``blinks_per_min``.
 
 Quality flags
 -------------
-``failed`` (no analysis), ``insufficient_data`` (pattern), ``face_found<80%`` and ``measured<80%`` (fraction of
-frames with a face, and with a face that was measured, below :data:`QUALITY_MIN_FRAC`).
+``failed`` (no analysis), ``incomplete(N%_decoded)`` (a truncated or damaged file of which only N % of the frames
+its container announces could be decoded, below ``Config.min_decoded_frac``; ``decoded_fraction`` is its column),
+``insufficient_data`` (pattern), ``face_found<80%`` and ``measured<80%`` (fraction of frames with a face, and with
+a face that was measured, below :data:`QUALITY_MIN_FRAC`).
 
 Rows are rebuilt from the folders at the end of every batch run (reading each ``signals.csv``), so the cohort
 always covers the whole manifest. The summary documents patterns ("consistent with ..."); it is not a diagnosis of
@@ -43,7 +45,8 @@ QUALITY_MIN_FRAC = 0.8
 SIDE_COLUMNS = (*(f"{region}_per_min" for region in REGIONS), "episodes_per_min", "tonic_fraction",
                 "time_in_spasm_fraction", "eye_closure_p90", "jrs_frequency", "jrs_severity", "smc_grade")
 COHORT_COLUMNS = (
-    "video", "out_dir", "status", "pattern", "side", "duration_s", "face_found_fraction", "measured_fraction",
+    "video", "out_dir", "status", "pattern", "side", "duration_s", "decoded_fraction", "face_found_fraction",
+    "measured_fraction",
     *(f"{side}_{column}" for side in SIDES for column in SIDE_COLUMNS),
     "bilateral_periocular_per_min", "blinks_per_min",
     "laterality_index", "interval_cv", "eye_mouth_coupling", "longest_spasm_s", "other_babinski_sign",
@@ -92,6 +95,7 @@ def cohort_row(manifest_row: dict, out_dir: str | Path) -> dict:
     summary, events = results.summary, results.events
     video, metrics, criteria = summary["video"], summary["metrics"], summary["criteria"]
     row.update(pattern=summary["pattern"], side=summary["side"] or "", duration_s=video["duration_s"],
+               decoded_fraction=_value(video.get("decoded_fraction")),
                face_found_fraction=video["face_found_fraction"], measured_fraction=video["measured_fraction"])
     for side in SIDES:
         measures = measure_side(results, side)
@@ -107,6 +111,8 @@ def cohort_row(manifest_row: dict, out_dir: str | Path) -> dict:
         row[key] = _value(metrics.get(key))
     row.update({k: criteria[k] for k in ("unilateral", "irregular", "cn7_spread")})
     flags = []
+    if video.get("complete") is False:
+        flags.append(f"incomplete({video['decoded_fraction']:.0%}_decoded)")
     if summary["pattern"] == "insufficient_data":
         flags.append("insufficient_data")
     if video["face_found_fraction"] < QUALITY_MIN_FRAC:

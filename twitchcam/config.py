@@ -9,11 +9,59 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 RUNNING_MODES = ("image", "video")
+
+#: The allowed closed range ``(low, high)`` of every numeric setting, checked by :meth:`Config.__post_init__`.
+#: Lower bounds above 0 are where 0 breaks the arithmetic (a zero-length baseline block, a zero-pixel frame);
+#: upper bounds are where a value stops making sense for a face video, or would exhaust the machine
+#: (each MediaPipe instance of ``inference_threads`` holds ~25 MB and a thread).
+RANGES = {
+    "inference_threads": (0, 16),
+    "max_side_px": (64, 8192),
+    "min_face_detection_confidence": (0.0, 1.0),
+    "min_face_presence_confidence": (0.0, 1.0),
+    "max_head_rotation_deg": (1.0, 90.0),
+    "min_face_found_frac": (0.0, 1.0),
+    "min_analyzable_s": (0.0, 3600.0),
+    "min_decoded_frac": (0.0, 1.0),
+    "baseline_window_s": (1.0, 600.0),
+    "baseline_block_s": (0.1, 60.0),
+    "eye_on_frac": (0.0, 1.0),
+    "eye_asym_frac": (0.0, 1.0),
+    "mouth_on_iod": (0.0, 1.0),
+    "mouth_asym_iod": (0.0, 1.0),
+    "brow_on_iod": (0.0, 1.0),
+    "brow_asym_iod": (0.0, 1.0),
+    "bilateral_on_frac": (0.0, 1.0),
+    "bilateral_off_frac": (0.0, 1.0),
+    "bilateral_ratio": (0.0, 1.0),
+    "noise_k": (0.0, 100.0),
+    "asym_local_k": (0.0, 100.0),
+    "asym_window_s": (1.0, 600.0),
+    "asym_trend_s": (1.0, 600.0),
+    "asym_max_rotation_deg": (1.0, 90.0),
+    "opposite_max_frac": (0.0, 100.0),
+    "twitch_max_rise_s": (0.0, 10.0),
+    "slow_min_score": (0.0, 100.0),
+    "deep_closure_frac": (0.0, 1.0),
+    "coupled_min_score": (0.0, 100.0),
+    "merge_gap_s": (0.0, 10.0),
+    "min_event_s": (0.0, 10.0),
+    "tonic_min_s": (0.01, 60.0),
+    "blink_max_s": (0.0, 10.0),
+    "min_events": (1, 10000),
+    "unilateral_min_li": (0.0, 1.0),
+    "bilateral_min_closures": (1, 10000),
+    "bilateral_min_per_min": (0.0, 1000.0),
+    "irregular_min_cv": (0.0, 10.0),
+    "coupling_window_s": (0.0, 10.0),
+    "min_coupling_frac": (0.0, 1.0),
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +92,10 @@ class Config:
         Below this fraction of frames with a face, the pattern is ``insufficient_data``.
     min_analyzable_s : float
         Below this much video time with a face, the pattern is ``insufficient_data``.
+    min_decoded_frac : float
+        A file of which less than this fraction of the frames its container announces could be decoded (a
+        truncated or damaged recording) gives a result flagged incomplete (``video.complete`` false in
+        ``summary.json``, a note, the report, the cohort table).
     baseline_window_s : float
         Width of the rolling window over which each side's resting eye opening, mouth-corner and brow positions
         are estimated. Longer than a tonic spasm, shorter than a slow change of posture.
@@ -137,6 +189,7 @@ class Config:
     max_head_rotation_deg: float = 35.0
     min_face_found_frac: float = 0.5
     min_analyzable_s: float = 2.0
+    min_decoded_frac: float = 0.95
     baseline_window_s: float = 12.0
     baseline_block_s: float = 1.0
     eye_on_frac: float = 0.11
@@ -171,16 +224,33 @@ class Config:
     min_coupling_frac: float = 0.3
 
     def __post_init__(self):
-        if self.running_mode not in RUNNING_MODES:
-            raise ValueError(f"running_mode must be one of {RUNNING_MODES}, got {self.running_mode!r}")
+        """Reject a wrong type, a non-finite or out-of-range value, by field name with what is allowed.
+
+        Raises
+        ------
+        ValueError
+            One line naming the field, the value and the allowed values or range (:data:`RANGES`).
+        """
+        if not isinstance(self.running_mode, str) or self.running_mode not in RUNNING_MODES:
+            raise ValueError(f"running_mode must be one of {', '.join(RUNNING_MODES)}, got {self.running_mode!r}")
         for field in dataclasses.fields(self):
+            if field.name not in RANGES:
+                continue
             value = getattr(self, field.name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-                raise ValueError(f"{field.name} must be >= 0, got {value}")
+            low, high = RANGES[field.name]
+            integer = field.type == "int"
+            kind = "an integer" if integer else "a number"
+            # bool is an int in Python, but true/false in a config file is a mistake, not 1/0.
+            if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+                raise ValueError(f"{field.name} must be {kind} from {low} to {high}, got {value!r}")
+            if not math.isfinite(value) or not low <= value <= high:
+                raise ValueError(f"{field.name} must be {kind} from {low} to {high}, got {value!r}")
         if self.bilateral_off_frac > self.bilateral_on_frac:
-            raise ValueError("bilateral_off_frac must not exceed bilateral_on_frac")
-        if self.bilateral_ratio > 1:
-            raise ValueError("bilateral_ratio must be <= 1")
+            raise ValueError(f"bilateral_off_frac ({self.bilateral_off_frac}) must not exceed bilateral_on_frac "
+                             f"({self.bilateral_on_frac})")
+        if self.baseline_block_s > self.baseline_window_s:
+            raise ValueError(f"baseline_block_s ({self.baseline_block_s}) must not exceed baseline_window_s "
+                             f"({self.baseline_window_s})")
 
     @property
     def on_thresholds(self) -> dict:
@@ -194,7 +264,15 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
-        """Build a Config from a dict, rejecting unknown keys by name."""
+        """Build a Config from a dict, rejecting unknown keys by name.
+
+        Raises
+        ------
+        ValueError
+            Not a dict, an unknown key, or a value :meth:`__post_init__` rejects.
+        """
+        if not isinstance(values, dict):
+            raise ValueError(f"settings must be a JSON object of name: value, got {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -203,8 +281,28 @@ class Config:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "Config":
-        """Read a Config from a JSON file such as a previous run's ``config.json``."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read a Config from a JSON file such as a previous run's ``config.json``.
+
+        Raises
+        ------
+        ValueError
+            The file cannot be read, is not JSON, or holds a setting :meth:`from_dict` rejects; the message is
+            one line that names the file.
+        """
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise ValueError(f"{path}: cannot read the settings ({reason})") from None
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") \
+                from None
+        try:
+            return cls.from_dict(values)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
 
 
 def available_cores() -> int:

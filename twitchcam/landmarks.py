@@ -10,10 +10,13 @@ axis.
 
 Which face is the patient
 -------------------------
-When several faces are in view (a clinician leaning in, a relative in the background), the patient is taken to be
-the largest face (bounding box of its landmarks), the one sitting in front of the camera. Once followed, a face
-keeps being followed while it stays within half an inter-ocular distance of where it was, unless another face is
-more than 1.5 times larger.
+Several faces may be in view (a clinician leaning in, a relative in the background); MediaPipe is asked for up to
+:data:`MAX_FACES` and how many it found is kept per frame (``Landmarks.n_faces``). The patient is the largest face
+when first seen (the one sitting in front of the camera). From then on (:class:`PatientTracker`) a face is the
+patient's when it is nearer to where the patient's face last was than to where any other face last was; the
+patient is never swapped for a larger face that comes into view. A frame in which only other faces are found (the
+patient looked away, or a hand covered the face) is a frame without the patient's face, a NaN row: another
+person's face is never measured in the patient's place.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ import cv2
 import numpy as np
 
 from .config import Config, available_cores
-from .regions import EYE_CORNERS, N_LANDMARKS
+from .regions import N_LANDMARKS
 from .video import downscale, quiet_native_stderr
 
 #: sha256 of the MediaPipe model bundle shipped in ``models/``.
 BUNDLED_MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 MODEL_NAME = "face_landmarker.task"
+#: Faces MediaPipe looks for in each frame: the patient and the others that may be in view.
+MAX_FACES = 3
 
 
 class ModelError(RuntimeError):
@@ -164,33 +169,47 @@ def _bbox_area(points: np.ndarray) -> float:
     return float(span[0] * span[1])
 
 
-def choose_patient(faces: list[np.ndarray], previous: np.ndarray | None) -> int:
-    """Pick the patient's face among several, by the rule in the module docstring.
+def _centre(face: np.ndarray) -> np.ndarray:
+    return face[:, :2].mean(axis=0)
 
-    Parameters
-    ----------
-    faces : list of ndarray, each shape (478, 3)
-        Candidate faces in pixels.
-    previous : ndarray, shape (478, 3) | None
-        The patient's landmarks in the last frame where a face was found.
 
-    Returns
-    -------
-    int
-        Index into ``faces``.
+class PatientTracker:
+    """Which of the faces of each frame is the patient's, frame after frame (rule in the module docstring).
+
+    Feed it every frame's faces in time order with :meth:`choose`.
     """
-    areas = np.array([_bbox_area(f) for f in faces])
-    largest = int(np.argmax(areas))
-    if previous is None or len(faces) == 1:
-        return largest
-    left, right = EYE_CORNERS["left"][0], EYE_CORNERS["right"][0]
-    iod = np.linalg.norm(previous[left, :2] - previous[right, :2])
-    centre = previous[:, :2].mean(axis=0)
-    dist = np.array([np.linalg.norm(f[:, :2].mean(axis=0) - centre) for f in faces])
-    nearest = int(np.argmin(dist))
-    if dist[nearest] < 0.5 * iod and areas[largest] < 1.5 * areas[nearest]:
-        return nearest
-    return largest
+
+    def __init__(self):
+        self.patient: np.ndarray | None = None
+        self.others: list[np.ndarray] = []
+
+    def choose(self, faces: list[np.ndarray]) -> int | None:
+        """The index of the patient's face in ``faces``, or None when the patient is not among them.
+
+        Parameters
+        ----------
+        faces : list of ndarray, each shape (478, 3)
+            Every face found in the frame, in pixels.
+        """
+        if not faces:
+            return None
+        if self.patient is None:
+            index = int(np.argmax([_bbox_area(f) for f in faces]))
+        else:
+            centres = np.array([_centre(f) for f in faces])
+            to_patient = np.linalg.norm(centres - _centre(self.patient), axis=1)
+            to_others = np.full(len(faces), np.inf)
+            for other in self.others:
+                to_others = np.minimum(to_others, np.linalg.norm(centres - _centre(other), axis=1))
+            continuing = np.flatnonzero(to_patient < to_others)
+            index = int(continuing[np.argmin(to_patient[continuing])]) if continuing.size else None
+        if index is not None:
+            self.patient = faces[index]
+        rest = [f for i, f in enumerate(faces) if i != index]
+        if rest:
+            # A frame with the patient alone keeps the others' last places: they may be hidden for a moment.
+            self.others = rest
+        return index
 
 
 class LandmarkDetector:
@@ -217,7 +236,7 @@ class LandmarkDetector:
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=self.model_path.read_bytes()),
             running_mode=mode,
-            num_faces=3,
+            num_faces=MAX_FACES,
             min_face_detection_confidence=self.config.min_face_detection_confidence,
             min_face_presence_confidence=self.config.min_face_presence_confidence,
         )
@@ -226,7 +245,7 @@ class LandmarkDetector:
                 self._landmarker = vision.FaceLandmarker.create_from_options(options)
         except Exception as err:  # MediaPipe raises bare RuntimeError/ValueError on a bad bundle
             raise ModelError(f"{self.model_path}: cannot load as a Face Landmarker model ({err})") from None
-        self._previous: np.ndarray | None = None
+        self._tracker = PatientTracker()
         self._last_ms = -1
         # The first inference prints more set-up lines; run it here, on a blank frame, while silenced.
         with quiet_native_stderr():
@@ -275,16 +294,13 @@ class LandmarkDetector:
         Returns
         -------
         xyz : ndarray, shape (478, 3), float32 | None
-            The patient's landmarks in pixels of ``image``, or None when no face was found.
+            The patient's landmarks in pixels of ``image``, or None when the patient's face was not found.
         n_faces : int
             Number of faces found.
         """
         faces = self.detect_faces(image, t)
-        if not faces:
-            return None, 0
-        xyz = faces[choose_patient(faces, self._previous)]
-        self._previous = xyz
-        return xyz, len(faces)
+        index = self._tracker.choose(faces)
+        return (None if index is None else faces[index]), len(faces)
 
     def close(self) -> None:
         """Release MediaPipe's resources."""
@@ -365,7 +381,7 @@ def detect_landmarks(frames: Iterable, config: Config | None = None, model: str 
     -------
     Landmarks
         One row per frame; NaN rows where no face was found. With several faces in a frame the patient is chosen
-        in frame order by :func:`choose_patient`.
+        in frame order by :class:`PatientTracker`.
     """
     cfg = config or Config()
     ts: list[float] = []
@@ -373,19 +389,16 @@ def detect_landmarks(frames: Iterable, config: Config | None = None, model: str 
     counts: list[int] = []
     nan_row = np.full((N_LANDMARKS, 3), np.nan, np.float32)
     size = (0, 0)
-    previous = None
+    tracker = PatientTracker()
     for i, (frame, faces) in enumerate(_faces_in_order(frames, cfg, model, inference_threads(cfg))):
         size = (frame.image.shape[1], frame.image.shape[0])
-        if faces:
-            previous = faces[choose_patient(faces, previous)]
-            rows.append(previous)
-        else:
-            rows.append(nan_row)
+        index = tracker.choose(faces)
+        rows.append(nan_row if index is None else faces[index])
         ts.append(frame.t)
         counts.append(len(faces))
         if on_frame is not None:
             on_frame(i)
     if not ts:
         return Landmarks.empty(size)
-    counts_arr = np.asarray(counts, np.int16)
-    return Landmarks(np.asarray(ts, np.float64), np.stack(rows), counts_arr > 0, counts_arr, size)
+    xyz = np.stack(rows)
+    return Landmarks(np.asarray(ts, np.float64), xyz, np.isfinite(xyz[:, 0, 0]), np.asarray(counts, np.int16), size)

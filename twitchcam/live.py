@@ -53,7 +53,8 @@ Files in the session folder
 On a normal stop (``q``, ``--duration``, end of file, Ctrl-C, a camera that disappears):
     ``events.csv``, ``summary.json``, ``signals.csv``, ``config.json``: the offline analysis
     (:func:`twitchcam.pipeline.analyze_landmarks`) of the landmarks of every analyzed frame, written by
-    :func:`twitchcam.outputs.write_analysis`, as ``twitchcam analyze`` writes them.
+    :func:`twitchcam.outputs.write_analysis`, and ``report.html`` (:func:`twitchcam.report.render_report`), as
+    ``twitchcam analyze`` writes them.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ import collections
 import csv
 import datetime
 import io
+import logging
 import os
 import queue
 import signal
@@ -78,13 +80,15 @@ from . import __version__
 from .config import Config
 from .display import Flash, Overlay, Window, render
 from .events import Events
-from .landmarks import LandmarkDetector, Landmarks, choose_patient, inference_threads
+from .landmarks import LandmarkDetector, Landmarks, PatientTracker, inference_threads
 from .outputs import format_events_csv, write_analysis, write_json
 from .pipeline import Analysis, analyze_landmarks
 from .regions import N_LANDMARKS
 from .signals import SIGNAL_NAMES
 from .stream import StreamingAnalyzer
 from .video import CaptureSource, Frame, MotionJPEGWriter
+
+logger = logging.getLogger(__name__)
 
 VIDEO_NAME = "video.avi"
 FRAMES_NAME = "video.frames.csv"
@@ -460,7 +464,7 @@ class LiveSession:
     def _analyze(self) -> None:
         nan_row = np.full((N_LANDMARKS, 3), np.nan, np.float32)
         chunk: list[tuple[float, np.ndarray, int]] = []
-        previous = None
+        tracker = PatientTracker()
         in_flight: collections.deque = collections.deque()
         ended = False
         with ThreadPoolExecutor(len(self._detectors), thread_name_prefix="twitchcam-landmarks") as pool:
@@ -477,8 +481,8 @@ class LiveSession:
                 item, future = in_flight.popleft()
                 faces, seconds = future.result()
                 self._detect_s.append(seconds)
-                xyz = faces[choose_patient(faces, previous)] if faces else None
-                previous = xyz if xyz is not None else previous
+                index = tracker.choose(faces)
+                xyz = None if index is None else faces[index]
                 row = nan_row if xyz is None else xyz
                 chunk.append((item.frame.t, row, len(faces)))
                 with self._lock:
@@ -632,12 +636,24 @@ class LiveSession:
             self._chunks = [lm]  # one copy in memory, not two
             analysis = analyze_landmarks(lm, self.config, source=VIDEO_NAME)
             write_analysis(analysis, self.out)
+            self._write_report()
         stats = self._stats(ended_by)
         self._write_session(status, stats)
         if self._errors:
             raise self._errors[0]
         events = Events.concatenate(self._events)
         return SessionResult(self.out, status, ended_by, self.last_t, events, analysis, stats)
+
+    def _write_report(self) -> None:
+        """``report.html``, as ``twitchcam analyze`` writes it. The session's files are all written already, so a
+        report that fails is logged (``twitchcam report`` can make it later), never a reason to lose them."""
+        from .report import render_report
+
+        try:
+            render_report(self.out)
+        except Exception as err:  # one line: the user needs the fact and the remedy, not a traceback
+            logger.error("%s: report.html could not be written (%s); run 'twitchcam report %s'", self.out,
+                         str(err) or type(err).__name__, self.out)
 
     def _stats(self, ended_by: str) -> dict:
         wall = time.monotonic() - self._wall0

@@ -41,6 +41,39 @@ def write_atomic(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def prepare_output_dir(path: str | Path) -> Path:
+    """Create an output folder (and its parents) and check that files can be written in it, before any work.
+
+    Parameters
+    ----------
+    path : str | Path
+        The folder; it may exist already.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    OSError
+        One line naming the folder and why it cannot hold results (a file in the way, no permission, a
+        read-only or virtual file system such as ``/proc``).
+    """
+    out = Path(path)
+    try:
+        if out.exists() and not out.is_dir():
+            raise FileExistsError(0, "a file is in the way, not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        # Permission bits do not tell about read-only mounts or /proc: only writing does.
+        probe = out / f".twitchcam-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise OSError(f"{out}: cannot write results there ({reason.lower()})") from None
+    return out
+
+
 def format_events_csv(events: Events) -> str:
     """Render events as CSV text with the contract header; times to the millisecond, peaks and scores to 4
     decimals, an unknown score empty."""

@@ -24,7 +24,10 @@ are in a ``.frames.csv`` sidecar (:func:`~twitchcam.video.read_frame_times`), wh
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
@@ -99,12 +102,61 @@ def _count_frame(_index: int) -> None:
         _frames_done.value += 1
 
 
-def _init_segment_worker(frames_done, index_counter, cores: list[int] | None) -> None:
-    """Process-pool initializer of the segment workers: share the frame counter, bind to a core."""
-    global _frames_done
-    _frames_done = frames_done
+def _exit_when_parent_dies(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    # The parent is gone: nothing would read this worker's result, and a write to the dead pipe blocks forever.
+    os._exit(1)
+
+
+def start_worker(counter=None, cores: list[int] | None = None) -> None:
+    """Process-pool initializer: the worker ends when its parent ends, leaves Ctrl-C to the parent, and with
+    ``cores`` is bound to one (:func:`bind_pool_worker`).
+
+    A worker of a parent killed with SIGKILL is re-parented to init and would otherwise finish its video, then block
+    forever writing the result to a pipe nobody reads. The parent's sentinel (the pipe end multiprocessing keeps
+    open in the parent for the child's whole life, :func:`multiprocessing.parent_process`) becomes readable when
+    the parent's process ends, however it ends; a daemon thread waiting on it exits this process. This is chosen
+    over ``prctl(PR_SET_PDEATHSIG)``, which fires when the parent *thread* that started the worker ends (a pool
+    started from a short-lived thread would lose its workers) and exists on Linux only.
+
+    SIGINT is ignored: Ctrl-C reaches the whole process group, and the parent stops its workers itself
+    (:func:`stop_pool`), so a worker's traceback never reaches the terminal.
+
+    Parameters
+    ----------
+    counter : multiprocessing.Value | None
+        Shared count of the workers started, with ``cores``.
+    cores : list of int | None
+        Cores to bind the workers to, one each (:func:`worker_cores`); None leaves them unbound.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        threading.Thread(target=_exit_when_parent_dies, args=(parent.sentinel,), name="twitchcam-parent-watch",
+                         daemon=True).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if cores:
-        bind_pool_worker(index_counter, cores)
+        bind_pool_worker(counter, cores)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes and shut it down, without waiting for the jobs in flight.
+
+    ``shutdown(wait=True)`` would wait for every running video to finish, which is what an interrupted or
+    terminated run must not do. The executor has no public way to end its processes; ``_processes`` (pid to
+    process, unchanged since Python 3.2) is where it keeps them.
+    """
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _init_segment_worker(frames_done, index_counter, cores: list[int] | None) -> None:
+    """Process-pool initializer of the segment workers: die with the parent, share the frame counter, bind to a
+    core."""
+    global _frames_done
+    start_worker(index_counter, cores)
+    _frames_done = frames_done
 
 
 def worker_cores(n_workers: int) -> list[int] | None:
@@ -131,7 +183,7 @@ def bind_to_core(core: int) -> None:
 
 
 def bind_pool_worker(counter, cores: list[int]) -> None:
-    """Process-pool initializer: bind the n-th worker started to ``cores[n % len(cores)]``."""
+    """Bind the n-th worker started to ``cores[n % len(cores)]``."""
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -202,20 +254,21 @@ def _segments_landmarks(path: str, bounds: np.ndarray, config: Config, model, wa
     context = multiprocessing.get_context("spawn")
     frames_done = context.Value("q", 0)
     cores = worker_cores(n) if bind_cores else None
-    with ProcessPoolExecutor(n, mp_context=context, initializer=_init_segment_worker,
-                             initargs=(frames_done, context.Value("i", 0), cores)) as pool:
+    pool = ProcessPoolExecutor(n, mp_context=context, initializer=_init_segment_worker,
+                               initargs=(frames_done, context.Value("i", 0), cores))
+    try:
         futures = [pool.submit(segment_landmarks, path, float(a), float(b), config, model, warmup_s)
                    for a, b in zip(bounds[:-1], bounds[1:])]
         pending = set(futures)
-        try:
-            while pending:
-                finished, pending = wait(pending, timeout=0.25)
-                if on_progress is not None:
-                    on_progress(frames_done.value)
-                for future in finished:
-                    future.result()  # a worker's error, raised now rather than after the others finish
-        except TimestampsNotIncreasing:
-            for f in futures:
-                f.cancel()
-            return None
+        while pending:
+            finished, pending = wait(pending, timeout=0.25)
+            if on_progress is not None:
+                on_progress(frames_done.value)
+            for future in finished:
+                future.result()  # a worker's error, raised now rather than after the others finish
         return [f.result() for f in futures]
+    except TimestampsNotIncreasing:
+        return None
+    finally:
+        # Done, failed or interrupted: the other segments' workers are of no use any more.
+        stop_pool(pool)

@@ -249,9 +249,11 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
     notes: list[str] = []
     n_major = n_side[side] if side else 0
     both_sides = min(n_side.values()) >= cfg.min_events
+    finding = None
     if video["measured_fraction"] < cfg.min_face_found_frac or found_s < cfg.min_analyzable_s:
         pattern = "insufficient_data"
         notes.append(f"face found and measured in {video['measured_fraction']:.0%} of frames ({found_s:.1f} s)")
+        finding = insufficient_reason(video, found_s, cfg)
     elif both_sides and not criteria["unilateral"]:
         pattern = "bilateral"
     elif n_major >= cfg.min_events:
@@ -266,7 +268,8 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         pattern = "none"
     out_side = side if pattern in ("hemifacial_spasm", "unilateral_other") else None
     confidence = assess_confidence(pattern, out_side, events, signals, video, cfg)
-    return Summary(pattern, out_side, criteria, metrics, video, describe(pattern, out_side), notes, confidence)
+    return Summary(pattern, out_side, criteria, metrics, video, finding or describe(pattern, out_side), notes,
+                   confidence)
 
 
 def assess_confidence(pattern: str, side: str | None, events: Events, signals: Signals, video: dict,
@@ -336,6 +339,33 @@ BORDERLINE_ROTATION_DEG = 15.0
 BORDERLINE_EXPRESSIVE_FRAC = 0.3
 #: A frame is expressive when the local spread raised a threshold to more than this multiple of its fixed value.
 EXPRESSIVE_RAISE = 3.0
+
+
+def insufficient_reason(video: dict, measured_s: float, cfg: Config) -> str:
+    """The ``insufficient_data`` finding with its true reason: too short, face not found, or turned away.
+
+    Parameters
+    ----------
+    video : dict
+        :func:`video_facts` of the recording.
+    measured_s : float
+        Seconds of video in which the face was measured.
+    cfg : Config
+        Uses ``min_face_found_frac`` and ``min_analyzable_s``.
+    """
+    found, measured = video["face_found_fraction"], video["measured_fraction"]
+    if video["duration_s"] < cfg.min_analyzable_s and measured >= cfg.min_face_found_frac:
+        return (f"Insufficient data: the recording is only {video['duration_s']:.1f} s long; at least "
+                f"{cfg.min_analyzable_s:g} s with the face measured are needed.")
+    if found < cfg.min_face_found_frac:
+        return (f"Insufficient data: the face was found in only {found:.0%} of the recording (at least "
+                f"{cfg.min_face_found_frac:.0%} needed).")
+    if measured < cfg.min_face_found_frac:
+        return (f"Insufficient data: the face was found in {found:.0%} of the recording but turned too far away "
+                f"to be measured in much of it (measured in {measured:.0%}, at least {cfg.min_face_found_frac:.0%} "
+                "needed).")
+    return (f"Insufficient data: the face was measured for only {measured_s:.1f} s; at least "
+            f"{cfg.min_analyzable_s:g} s are needed.")
 
 
 def describe(pattern: str, side: str | None) -> str:

@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from .config import Config
 from .events import Events, detect_events
@@ -79,7 +82,61 @@ def analyze_landmarks(landmarks: Landmarks, config: Config | None = None, source
     signals = compute_signals(landmarks, cfg)
     events = detect_events(signals, cfg)
     summary = classify_pattern(events, signals, cfg)
+    facts, notes = data_quality(landmarks, video, cfg)
+    summary = dataclasses.replace(summary, video={**summary.video, **facts}, notes=[*summary.notes, *notes])
     return Analysis(source, cfg, landmarks, signals, events, summary, video)
+
+
+#: Several faces in at least this fraction of the frames are reported in the notes.
+SEVERAL_FACES_NOTE_FRAC = 0.01
+
+
+def data_quality(landmarks: Landmarks, video: VideoInfo | None, config: Config) -> tuple[dict, list[str]]:
+    """What the landmarks and the container tell about how much of the recording the result rests on.
+
+    Parameters
+    ----------
+    landmarks : Landmarks
+        Every decoded frame.
+    video : VideoInfo | None
+        The container's facts; None when the landmarks came from elsewhere (live chunks, tests).
+    config : Config
+        Uses ``min_decoded_frac``.
+
+    Returns
+    -------
+    facts : dict
+        Added to ``summary.json``'s ``video``: ``several_faces_fraction`` (frames with more than one face in
+        view) and ``max_faces``; with a container, ``container_frames`` and ``container_duration_s`` (what the
+        container announces; an estimate, None when it does not say), ``decoded_fraction`` (decoded frames over
+        announced ones, at most 1) and ``complete`` (``decoded_fraction >= min_decoded_frac``, or True when the
+        container announces nothing to compare with).
+    notes : list of str
+        Sentences for the report and ``summary.json``'s notes.
+    """
+    n = len(landmarks)
+    several = float(np.mean(landmarks.n_faces > 1)) if n else 0.0
+    facts: dict = {"several_faces_fraction": round(several, 4),
+                   "max_faces": int(landmarks.n_faces.max()) if n else 0}
+    notes = []
+    if several >= SEVERAL_FACES_NOTE_FRAC:
+        notes.append(f"Several faces were in view in {several:.0%} of frames (up to {facts['max_faces']}); the "
+                     "patient is the face followed from frame to frame (the largest when first seen), and a frame "
+                     "where only other faces are found is left unmeasured.")
+    if video is not None:
+        announced = video.n_frames_hint
+        fraction = min(n / announced, 1.0) if announced > 0 else None
+        facts.update(container_frames=announced or None,
+                     container_duration_s=round(announced / video.fps_nominal, 3)
+                     if announced > 0 and video.fps_nominal > 0 else None,
+                     decoded_fraction=None if fraction is None else round(fraction, 4),
+                     complete=fraction is None or fraction >= config.min_decoded_frac)
+        if not facts["complete"]:
+            length = f"{facts['container_duration_s']:.1f} s " if facts["container_duration_s"] else ""
+            notes.append(f"INCOMPLETE: only {fraction:.0%} of the {length}recording could be decoded ({n} of "
+                         f"{announced} frames; the file is truncated or damaged). Everything here describes the "
+                         "decoded part only.")
+    return facts, notes
 
 
 def analyze(path: str | Path, config: Config | None = None, model: str | Path | None = None,

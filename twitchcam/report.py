@@ -85,7 +85,19 @@ def data_quality(results: Results) -> dict:
         level = "fair" if level == "good" else level
         warnings.append(f"The head turned a lot (95th percentile {rot95:.0f}°); frames turned beyond "
                         f"{results.config.max_head_rotation_deg:.0f}° are not measured.")
+    decoded = video.get("decoded_fraction")
+    if video.get("complete") is False:
+        level = "poor"
+        warnings.insert(0, f"INCOMPLETE recording: only {decoded:.0%} of the frames the file announces could be "
+                           "decoded (truncated or damaged file); everything here describes the decoded part only.")
+    several = video.get("several_faces_fraction") or 0.0
+    if several > 0:
+        warnings.append(f"Several faces were in view in {several:.0%} of the frames (up to "
+                        f"{video.get('max_faces')}); the patient is the face followed from frame to frame.")
     rows = [
+        ("Decoded", "n/a" if decoded is None else f"{decoded:.1%}",
+         "of the frames the file announces" + ("" if video.get("container_duration_s") is None
+                                               else f" ({video['container_duration_s']:.1f} s)")),
         ("Face found", f"{found:.1%}", "frames with the patient's face detected"),
         ("Measured", f"{measured:.1%}", f"face found and turned less than "
                                         f"{results.config.max_head_rotation_deg:.0f}° from its usual pose"),

@@ -153,12 +153,20 @@ def read_config(path: str | Path) -> tuple[Config, dict]:
     settings : dict
         The file's settings as written.
     """
-    settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: settings must be a JSON object of name: value")
     known = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(settings) - known)
     if unknown:
         logger.warning("%s: settings of another twitchcam version ignored: %s", path, ", ".join(unknown))
-    return Config.from_dict({k: v for k, v in settings.items() if k in known}), settings
+    try:
+        return Config.from_dict({k: v for k, v in settings.items() if k in known}), settings
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def read_results(out_dir: str | Path) -> Results:
@@ -184,7 +192,12 @@ def read_results(out_dir: str | Path) -> Results:
     missing = [name for name in REQUIRED_FILES if not (out / name).exists()]
     if missing:
         raise ValueError(f"{out}: not a twitchcam analysis folder (missing {', '.join(missing)})")
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    try:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{out / 'summary.json'}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("video"), dict):
+        raise ValueError(f"{out / 'summary.json'}: not a twitchcam summary")
     config, settings = read_config(out / "config.json")
     cols = read_signals_csv(out / "signals.csv")
     pair = lambda name: np.column_stack([cols[f"{name}_left"], cols[f"{name}_right"]])  # noqa: E731

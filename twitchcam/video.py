@@ -38,6 +38,18 @@ logger = logging.getLogger(__name__)
 
 # OpenCV's own warnings (e.g. when probing a file that is not a video) duplicate the one-line errors raised here.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+#: Environment variable of OpenCV's FFmpeg backend for FFmpeg's own log level (AV_LOG_*: -8 quiet, 16 error,
+#: 24 warning), read when the first capture opens. FFmpeg prints a line per damaged frame ("header damaged",
+#: "marker does not match f_code": 2518 lines for one damaged sample here) straight to stderr, burying the one-line
+#: messages; neither cv2.setLogLevel nor cv2.utils.logging silences them in OpenCV 5.1, this does. Quiet unless
+#: the user set it, or asked ``twitchcam --verbose`` (:func:`ffmpeg_log_level`). Worker processes inherit it.
+FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
+os.environ.setdefault(FFMPEG_LOGLEVEL_ENV, "-8")
+
+
+def ffmpeg_log_level(verbose: bool) -> None:
+    """Let FFmpeg's warnings and errors through (``verbose``) or keep them quiet; call before opening a video."""
+    os.environ[FFMPEG_LOGLEVEL_ENV] = "24" if verbose else "-8"
 
 #: File suffixes read as a still photo rather than a video.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

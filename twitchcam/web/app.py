@@ -2,14 +2,21 @@
 
 Pages: ``/`` (sessions and the drop zone), ``/sessions/<id>`` (progress, then the report and downloads),
 ``/record`` (record with the browser's camera). JSON API: ``GET /api/sessions``, ``GET /api/sessions/<id>``,
-``POST /api/upload?name=&label=`` (the request body is the file itself), ``DELETE /api/sessions/<id>``,
+``POST /api/upload?name=&label=`` (the request body is the file itself, or a ``multipart/form-data`` form with one
+file part and an optional ``label`` field, :mod:`twitchcam.web.multipart`), ``DELETE /api/sessions/<id>``,
 ``POST /api/sessions/<id>/retry`` (a failed analysis), ``POST /api/sessions/<id>/annotate`` (make the annotated
 video of a done session). Result files: ``/sessions/<id>/results/<name>``; the video: ``/sessions/<id>/video``.
 
 Safety rules
 ------------
-- Every request that changes something (any method but GET/HEAD) carries this server's random token in the
+- Every request carries this server's random token, as Jupyter's server asks: :func:`serve` prints a login
+  address with it (``/?token=...``), which answers with an ``HttpOnly; SameSite=Strict`` cookie holding the token
+  and a redirect to the same page without it. Without the cookie (or the ``X-Twitchcam-Token`` header, for
+  scripts) nothing is answered but a 403 page: another account on the same computer, or a page of another site
+  open in the browser, can neither list, read, download nor delete a session.
+- Every request that changes something (any method but GET/HEAD) also carries the token in the
   ``X-Twitchcam-Token`` header; the pages read it from a ``<meta>`` tag, which another site cannot read.
+- The data folder is readable by its owner only (mode 0700, :class:`twitchcam.web.sessions.SessionStore`).
 - Only the ``Host`` names the server listens on are answered (no DNS rebinding).
 - Session ids are generated; the only paths served are the ones this app lists. Uploaded names are display text.
 - Nothing uploaded is served inline: downloads are ``Content-Disposition: attachment`` with a fixed media type and
@@ -29,6 +36,7 @@ import secrets
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 import anyio
 import jinja2
@@ -38,17 +46,20 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
 from ..config import available_cores
+from .multipart import MultipartError, MultipartFile, boundary_of
 from .sessions import VIDEO_MEDIA_TYPES, SessionStore, is_session_id
 from .workers import AnalysisQueue, ProbeError, Prober
 
 logger = logging.getLogger(__name__)
 
 TOKEN_HEADER = "x-twitchcam-token"
+#: The query parameter of the login address.
+TOKEN_PARAM = "token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 #: Default data folder.
@@ -118,12 +129,32 @@ PATTERN_TITLES = {
 _STATIC = Path(__file__).parent / "static"
 
 
+def cookie_name(port: int) -> str:
+    """The name of the token cookie of a server on ``port``: cookies are per host, not per port, so two servers on
+    127.0.0.1 would otherwise overwrite each other's."""
+    return f"twitchcam_token_{port}"
+
+
+def _forbidden_page() -> bytes:
+    return ("<!doctype html><html lang=en><meta charset=utf-8><title>twitchcam: sign in</title>"
+            "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><h1>twitchcam</h1>"
+            "<p>This page is only for the person who started <code>twitchcam serve</code>. Open the address it "
+            "printed in its terminal (it ends in <code>?token=...</code>) in this browser.</p></body></html>"
+            ).encode()
+
+
 class _Guard:
-    """ASGI middleware: the token on state-changing requests, and the security headers on every response."""
+    """ASGI middleware: the token on every request (login address, cookie or header), the header on
+    state-changing ones, and the security headers on every response."""
 
     def __init__(self, app, token: str):
         self.app = app
         self.token = token.encode()
+
+    def _valid(self, value: bytes | str | None) -> bool:
+        if not value:
+            return False
+        return secrets.compare_digest(value.encode() if isinstance(value, str) else value, self.token)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -138,12 +169,32 @@ class _Guard:
                         headers[key] = value
             await send(message)
 
-        if scope["method"] not in SAFE_METHODS:
-            sent = dict(scope["headers"]).get(TOKEN_HEADER.encode(), b"")
-            if not secrets.compare_digest(sent, self.token):
-                response = JSONResponse({"error": "This request lacks the page's token; reload the page."}, 403)
-                await response(scope, receive, send_with_headers)
-                return
+        request = Request(scope)
+        name = cookie_name((scope.get("server") or ("", 0))[1])
+        query = request.query_params
+        if TOKEN_PARAM in query and scope["method"] in ("GET", "HEAD"):
+            # The login address: keep the token in a cookie, and send the browser on without it in the address.
+            if not self._valid(query[TOKEN_PARAM]):
+                response = HTMLResponse(_forbidden_page(), 403)
+            else:
+                rest = urlencode([(k, v) for k, v in query.multi_items() if k != TOKEN_PARAM])
+                response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), 303)
+                response.set_cookie(name, self.token.decode(), httponly=True, samesite="strict", path="/")
+            await response(scope, receive, send_with_headers)
+            return
+        header = dict(scope["headers"]).get(TOKEN_HEADER.encode())
+        if not (self._valid(header) or self._valid(request.cookies.get(name))):
+            if request.url.path.startswith("/api/"):
+                response = JSONResponse({"error": "This server needs its token: open the address twitchcam serve "
+                                                  "printed, or send the X-Twitchcam-Token header."}, 403)
+            else:
+                response = HTMLResponse(_forbidden_page(), 403)
+            await response(scope, receive, send_with_headers)
+            return
+        if scope["method"] not in SAFE_METHODS and not self._valid(header):
+            response = JSONResponse({"error": "This request lacks the page's token; reload the page."}, 403)
+            await response(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
 
 
@@ -314,13 +365,19 @@ def api_annotate(request: Request) -> Response:
 async def api_upload(request: Request) -> Response:
     state = request.app.state
     store, limit = state.store, state.max_upload_bytes
-    name = request.query_params.get("name", "")[:255] or "video"
+    name = request.query_params.get("name", "")[:255]
     label = request.query_params.get("label", "")
-    shown = Path(name.replace("\\", "/")).name[:80]
+    shown = Path((name or "video").replace("\\", "/")).name[:80]
     too_large = f"“{shown}” is larger than this server's limit of {limit // (1 << 20)} MB."
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return _error(request, 413, too_large)
+    # The body is the file itself, or a form upload (curl -F) whose file part alone is kept, never its framing.
+    try:
+        boundary = boundary_of(request.headers.get("content-type", ""))
+    except MultipartError as err:
+        return _error(request, 400, f"The upload was not accepted: {err}.")
+    form = MultipartFile(boundary) if boundary else None
     part = store.incoming_path()
     size = 0
     try:
@@ -330,12 +387,18 @@ async def api_upload(request: Request) -> Response:
                 size += len(chunk)
                 if size > limit:
                     return _error(request, 413, too_large)
-                pending += chunk
+                pending += form.feed(chunk) if form is not None else chunk
                 if len(pending) >= WRITE_CHUNK_BYTES:
                     await anyio.to_thread.run_sync(fh.write, pending)
                     pending = bytearray()
             await anyio.to_thread.run_sync(fh.write, pending)
-        if size == 0:
+        if form is not None:
+            form.close()
+            name = name or form.filename[:255]
+            label = label or form.fields.get("label", "")
+            shown = Path(name.replace("\\", "/")).name[:80]
+        name = name or "video"
+        if part.stat().st_size == 0:
             return _error(request, 400, f"“{shown}” is empty.")
         try:
             info = await anyio.to_thread.run_sync(state.prober.probe, part)
@@ -346,6 +409,8 @@ async def api_upload(request: Request) -> Response:
                                         f"pixels, too small to show a face (at least {MIN_FRAME_SIDE_PX} "
                                         "pixels on the shorter side are needed).")
         session = await anyio.to_thread.run_sync(store.create, part, name, label, (info.width, info.height))
+    except MultipartError as err:
+        return _error(request, 400, f"“{shown}” was not accepted: {err}.")
     except ClientDisconnect:
         return Response(status_code=400)
     finally:
@@ -488,14 +553,15 @@ def serve(data_dir: str | Path = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port
     port = sock.getsockname()[1]
     hosts = None
     if not is_loopback(host):
-        print(f"twitchcam: WARNING: listening on {host}:{port}: any machine that can reach this one can upload and "
-              "download patient videos. There is no password and no encryption (plain HTTP).", file=sys.stderr)
+        print(f"twitchcam: WARNING: listening on {host}:{port}: other machines can reach this server. Its token "
+              "is the only protection of patient videos, and it travels unencrypted (plain HTTP).", file=sys.stderr)
         hosts = ("*",)
     app = create_app(data_dir, workers=workers, max_upload_mb=max_upload_mb, allowed_hosts=hosts)
     app.state.store.acquire()
     display_host = "127.0.0.1" if is_loopback(host) or host in ("0.0.0.0", "::") else host
     display_host = f"[{display_host}]" if ":" in display_host else display_host
-    url = f"http://{display_host}:{port}/"
+    # The login address: the token is this server's only credential, so it is shown to the one who started it.
+    url = f"http://{display_host}:{port}/?{TOKEN_PARAM}={app.state.token}"
     store = app.state.store
     n_workers = workers or available_cores()
     print(f"twitchcam serve: open {url} in a browser (data folder: {store.root}, {n_workers} analysis "

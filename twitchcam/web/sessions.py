@@ -111,7 +111,12 @@ class Session:
         doc["finding"] = summary.get("finding")
         doc["pattern"] = summary.get("pattern")
         doc["side"] = summary.get("side")
-        doc["duration_s"] = (summary.get("video") or {}).get("duration_s")
+        video = summary.get("video") or {}
+        doc["duration_s"] = video.get("duration_s")
+        # A truncated or damaged file: the result covers only the decoded part (absent before this was measured).
+        doc["complete"] = video.get("complete", True) if summary else None
+        doc["decoded_fraction"] = video.get("decoded_fraction")
+        doc["notes"] = summary.get("notes") or []
         doc["events_per_minute"] = (summary.get("metrics") or {}).get("events_per_minute")
         return doc
 
@@ -153,6 +158,8 @@ class SessionStore:
         self.incoming = self.root / ".incoming"
         # Patient data: a folder made here is readable by its owner only.
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # ... and a folder that was there already (made by hand, or by an older version) is made so.
+        os.chmod(self.root, 0o700)
         self.incoming.mkdir(mode=0o700, exist_ok=True)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()  # the dict of sessions

@@ -97,7 +97,8 @@ function sessionRow(s) {
       s.label ? el("span", { class: "file" }, s.original_name) : ""),
     el("td", {}, formatDate(s.created)),
     el("td", {}, formatDuration(s.duration_s)),
-    el("td", {}, s.pattern ? PATTERN_TITLES[s.pattern] || s.pattern : ""),
+    el("td", {}, s.pattern ? PATTERN_TITLES[s.pattern] || s.pattern : "",
+      s.complete === false ? el("span", { class: "file" }, `incomplete: ${Math.round(100 * s.decoded_fraction)}% of the file decoded`) : ""),
     el("td", {}, s.side || (s.state === "done" ? "–" : "")),
     el("td", { class: "num" }, perMin),
     status);
