@@ -368,8 +368,9 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
             evidence = np.where(no_evidence, np.nan, 0.0)
             # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
             busy = (moving > max(asym_on, floors[j])).astype(np.float64)
-            start, stop, (peak, score, busy) = _runs(active, [own + evidence, excess / asym_j + evidence, busy],
-                                                     gap)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a threshold set to 0 makes every score inf
+                ratio = excess / asym_j
+            start, stop, (peak, score, busy) = _runs(active, [own + evidence, ratio + evidence, busy], gap)
             long_enough = (peak >= on_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
             # An eye closed deeply while the other stays more open is a one-sided closure however expressive the
             # face (a wink, a tonic spasm): it counts from coupled_min_score of the local threshold.
