@@ -5,12 +5,18 @@
 ran a minute ago, on another machine, or in a live session that writes the same files. ``landmarks.npz`` is read
 when present (it is optional).
 
+When a clinician has reviewed the analysis (:mod:`twitchcam.review`), the folder also holds
+``events_reviewed.csv`` and ``summary_reviewed.json``; :func:`read_results` then gives the reviewed timeline and
+summary (``Results.timeline == "reviewed"``), so the report, the exports and the cohort use what the clinician
+signed. ``reviewed=False`` reads the automatic ones.
+
 Sides are the PATIENT's; times are presentation times in seconds, as in the files.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -27,6 +33,12 @@ logger = logging.getLogger(__name__)
 
 #: The files an analysis folder must hold.
 REQUIRED_FILES = ("summary.json", "events.csv", "signals.csv", "config.json")
+
+#: The files of a clinician's review (see :mod:`twitchcam.review`): the record, the reviewed timeline, its summary.
+REVIEW_FILES = ("review.json", "events_reviewed.csv", "summary_reviewed.json")
+
+#: Where an events table comes from.
+TIMELINES = ("automatic", "reviewed")
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,9 @@ class Results:
         Head rotation away from the recording's reference pose, in degrees.
     head_scale : ndarray, shape (n_frames,), float64
         Apparent face size relative to the reference (1 = unchanged).
+    timeline : {"automatic", "reviewed"}
+        Whether ``summary`` and ``events`` are the automatic ones or a clinician's review of them
+        (``summary["review"]`` then says whose, and how far it got).
     """
 
     out_dir: Path
@@ -75,8 +90,11 @@ class Results:
     brow_raise: np.ndarray
     head_rotation_deg: np.ndarray
     head_scale: np.ndarray
+    timeline: str = "automatic"
 
     def __post_init__(self):
+        if self.timeline not in TIMELINES:
+            raise ValueError(f"Results.timeline must be one of {', '.join(TIMELINES)}, got {self.timeline!r}")
         n = len(self.t)
         for name in ("face_found", "measured", "head_rotation_deg", "head_scale"):
             if getattr(self, name).shape != (n,):
@@ -161,13 +179,37 @@ def read_config(path: str | Path) -> tuple[Config, dict]:
     return Config.from_dict({k: v for k, v in settings.items() if k in known}), settings
 
 
-def read_results(out_dir: str | Path) -> Results:
+def has_review(out_dir: str | Path) -> bool:
+    """Whether an analysis folder holds a reviewed timeline that belongs to its ``events.csv``.
+
+    A review made before the analysis was run again (``summary_reviewed.json`` names another ``events.csv``) is
+    not used, with a warning: it corrects events that no longer exist.
+    """
+    out = Path(out_dir)
+    if not all((out / name).is_file() for name in REVIEW_FILES[1:]):
+        return False
+    try:
+        wanted = json.loads((out / REVIEW_FILES[2]).read_text(encoding="utf-8"))["review"]["events_csv_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        logger.warning("%s: %s is unreadable; the automatic timeline is used", out, REVIEW_FILES[2])
+        return False
+    if hashlib.sha256((out / "events.csv").read_bytes()).hexdigest() != wanted:
+        logger.warning("%s: the review was made on an earlier analysis of this folder; the automatic timeline "
+                       "is used", out)
+        return False
+    return True
+
+
+def read_results(out_dir: str | Path, reviewed: bool = True) -> Results:
     """Read an analysis folder.
 
     Parameters
     ----------
     out_dir : str | Path
         A folder written by ``twitchcam analyze`` (or a live session).
+    reviewed : bool
+        Give the clinician-reviewed timeline and summary when the folder has them (:func:`has_review`); False
+        always gives the automatic ones.
 
     Returns
     -------
@@ -184,14 +226,17 @@ def read_results(out_dir: str | Path) -> Results:
     missing = [name for name in REQUIRED_FILES if not (out / name).exists()]
     if missing:
         raise ValueError(f"{out}: not a twitchcam analysis folder (missing {', '.join(missing)})")
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    timeline = "reviewed" if reviewed and has_review(out) else "automatic"
+    summary_file, events_file = (("summary_reviewed.json", "events_reviewed.csv") if timeline == "reviewed"
+                                 else ("summary.json", "events.csv"))
+    summary = json.loads((out / summary_file).read_text(encoding="utf-8"))
     config, settings = read_config(out / "config.json")
     cols = read_signals_csv(out / "signals.csv")
     pair = lambda name: np.column_stack([cols[f"{name}_left"], cols[f"{name}_right"]])  # noqa: E731
     return Results(
         out_dir=out,
         summary=summary,
-        events=read_events_csv(out / "events.csv"),
+        events=read_events_csv(out / events_file),
         config=config,
         settings=settings,
         t=cols["t_s"],
@@ -202,4 +247,5 @@ def read_results(out_dir: str | Path) -> Results:
         brow_raise=pair("brow_raise"),
         head_rotation_deg=cols["head_rotation_deg"],
         head_scale=cols["head_scale"],
+        timeline=timeline,
     )
