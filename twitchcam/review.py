@@ -436,22 +436,33 @@ def reviewed_events(review: Review, t: np.ndarray | None = None) -> Events:
     ----------
     review : Review
     t : ndarray, shape (n_frames,) | None
-        Frame times in seconds; gives each event its onset and offset frame (the nearest frame), which the pattern
-        needs for the time in spasm. Without it the frames are -1.
+        Frame times in seconds; gives each event its onset and offset frame (:func:`with_frames`), which the
+        pattern needs for the time in spasm. Without it the frames are -1.
     """
     kept = [ev for ev in review.events if ev.status != "rejected"]
     cols = {k: [getattr(ev, k) for ev in kept] for k in ("onset_s", "offset_s", "side", "region", "kind", "peak")}
-    frames = [None, None]
-    if t is not None and len(t):
-        frames = [_nearest_frame(t, np.asarray(cols[k], float)) for k in ("onset_s", "offset_s")]
-    return Events.from_columns(**cols, onset_frame=frames[0], offset_frame=frames[1])
+    events = Events.from_columns(**cols)
+    return with_frames(events, t) if t is not None else events
 
 
-def _nearest_frame(t: np.ndarray, times: np.ndarray) -> np.ndarray:
-    idx = np.clip(np.searchsorted(t, times), 1, len(t) - 1) if len(t) > 1 else np.zeros(len(times), np.int64)
-    if len(t) > 1:
-        idx = np.where(np.abs(t[idx - 1] - times) <= np.abs(t[idx] - times), idx - 1, idx)
-    return idx.astype(np.int64)
+def with_frames(events: Events, t: np.ndarray) -> Events:
+    """The events with their onset and offset frames: the frames nearest their times.
+
+    Parameters
+    ----------
+    events : Events
+    t : ndarray, shape (n_frames,)
+        Frame times in seconds, increasing.
+    """
+    if not len(t):
+        return events
+    frames = []
+    for times in (events.onset_s, events.offset_s):
+        idx = np.clip(np.searchsorted(t, times), 1, max(len(t) - 1, 1))
+        if len(t) > 1:
+            idx = np.where(np.abs(t[idx - 1] - times) <= np.abs(t[idx] - times), idx - 1, idx)
+        frames.append(np.minimum(idx, len(t) - 1).astype(np.int64))
+    return dataclasses.replace(events, onset_frame=frames[0], offset_frame=frames[1])
 
 
 def signals_of(results: Results) -> Signals:
@@ -568,3 +579,131 @@ def record_decision(out_dir: str | Path, decision: dict, reviewer: str) -> Revie
     review = apply_decision(review, decision, reviewer, results)
     write_review(results.out_dir, review, results)
     return review
+
+
+def describe_timeline(results: Results) -> str:
+    """One sentence on which timeline a results object carries, for exports and reports.
+
+    Returns
+    -------
+    str
+        ``"automatic (not reviewed)"``, or whose review it is, when its latest decision was, and what changed.
+    """
+    review = results.summary.get("review") if results.timeline == "reviewed" else None
+    if not review:
+        return "automatic (not reviewed)"
+    p = review["progress"]
+    done = "all" if p["complete"] else f"{p['reviewed']} of"
+    return (f"reviewed by {', '.join(review['reviewers']) or 'an unnamed reviewer'} (last decision "
+            f"{review['updated']}): {done} {p['automatic']} automatic events reviewed, {p['rejected']} rejected, "
+            f"{p['corrected']} corrected, {p['added']} added")
+
+
+def review_changes(automatic: Results, reviewed: Results) -> dict:
+    """What a review changed, for the report: the two findings side by side and every changed event.
+
+    Parameters
+    ----------
+    automatic : Results
+        The folder read with ``reviewed=False``.
+    reviewed : Results
+        The same folder with its reviewed timeline (``timeline == "reviewed"``).
+
+    Returns
+    -------
+    dict
+        ``sentence`` (:func:`describe_timeline`); ``rows``: (label, automatic value, reviewed value, changed) for
+        the pattern, the side, each HFS criterion and the unilateral and bilateral event counts; ``events``:
+        (change, event, detail) for each rejected, corrected and added event, in time order.
+    """
+    a, r = automatic.summary, reviewed.summary
+    count = lambda ev, side: int(np.sum((ev.side == side) & (ev.kind != "blink")))  # noqa: E731
+    rows = [("Pattern", a["pattern"].replace("_", " "), r["pattern"].replace("_", " ")),
+            ("Side (patient's)", a["side"] or "–", r["side"] or "–")]
+    rows += [(f"Criterion: {name.replace('_', ' ')}", "met" if a["criteria"][name] else "not met",
+              "met" if r["criteria"][name] else "not met") for name in ("unilateral", "irregular", "cn7_spread")]
+    rows += [(f"{side.capitalize()} events (not blinks)", str(count(automatic.events, side)),
+              str(count(reviewed.events, side))) for side in EVENT_SIDES]
+    rows.append(("Blinks", str(int(np.sum(automatic.events.kind == "blink"))),
+                 str(int(np.sum(reviewed.events.kind == "blink")))))
+    review = load_review(automatic.out_dir)
+    changes = []
+    for ev in review.events if review else ():
+        original = _original_values(review, ev.id)
+        what = f"{ev.side} {ev.region} {ev.kind}, {ev.onset_s:.3f}–{ev.offset_s:.3f} s"
+        if ev.status == "rejected":
+            changes.append((ev.onset_s, "rejected", what, ev.reason.replace("_", " ") + (f"; {ev.note}" if ev.note
+                                                                                          else "")))
+        elif ev.status == "added":
+            changes.append((ev.onset_s, "added", what, ev.note))
+        elif original is not None and ev.values() != original:
+            was = (f"detected as {original['side']} {original['region']} {original['kind']}, "
+                   f"{original['onset_s']:.3f}–{original['offset_s']:.3f} s")
+            changes.append((ev.onset_s, "corrected", what, was + (f"; {ev.note}" if ev.note else "")))
+    return {"sentence": describe_timeline(reviewed), "rows": [(*row, row[1] != row[2]) for row in rows],
+            "events": [c[1:] for c in sorted(changes, key=lambda c: c[0])]}
+
+
+def find_reviewed_folders(paths) -> list[Path]:
+    """Every folder at or below ``paths`` that holds both ``events.csv`` and ``events_reviewed.csv``, sorted.
+
+    Raises
+    ------
+    ValueError
+        If a path does not exist.
+    """
+    found = set()
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or folder")
+        candidates = [path] if path.is_file() else [path, *(p.parent for p in path.rglob(EVENTS_REVIEWED_FILE))]
+        found.update(p.parent if p.is_file() else p for p in candidates)
+    return sorted(f for f in found if (f / "events.csv").is_file() and (f / EVENTS_REVIEWED_FILE).is_file())
+
+
+def reviewed_truth(folder: str | Path) -> tuple[Events, str | None, str | None]:
+    """A reviewed folder as benchmark truth: the reviewed timeline, its pattern and its side.
+
+    The pattern is that of ``summary_reviewed.json``; when the folder lacks it (the reviewed timeline was made by
+    another tool) it is computed from ``events_reviewed.csv`` with the folder's signals and settings, and is None
+    when those are missing too.
+
+    Returns
+    -------
+    events : Events
+    pattern, side : str | None
+    """
+    from .outputs import read_events_csv
+
+    out = Path(folder)
+    events = read_events_csv(out / EVENTS_REVIEWED_FILE)
+    if (out / SUMMARY_REVIEWED_FILE).is_file():
+        summary = json.loads((out / SUMMARY_REVIEWED_FILE).read_text(encoding="utf-8"))
+        return events, summary["pattern"], summary["side"]
+    if not all((out / name).is_file() for name in ("summary.json", "signals.csv", "config.json")):
+        return events, None, None
+    results = read_results(out, reviewed=False)
+    summary = classify_pattern(with_frames(events, results.t), signals_of(results), results.config)
+    return events, summary.pattern, summary.side
+
+
+def score_folder(folder: str | Path, tolerance_s: float | None = None):
+    """Score a folder's automatic timeline against its reviewed one (:func:`twitchcam.scoring.score_case`).
+
+    Returns
+    -------
+    twitchcam.scoring.CaseScore
+        Named by the folder; ``pattern``/``side`` from ``summary.json``, the reference ones from
+        :func:`reviewed_truth`.
+    """
+    from .outputs import read_events_csv
+    from .scoring import ONSET_TOLERANCE_S, score_case
+
+    out = Path(folder)
+    truth, truth_pattern, truth_side = reviewed_truth(out)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8")) if (out / "summary.json").is_file() \
+        else {}
+    duration = float((summary.get("video") or {}).get("duration_s", float("nan")))
+    return score_case(str(out), read_events_csv(out / "events.csv"), truth, summary.get("pattern"), truth_pattern,
+                      summary.get("side"), truth_side, duration,
+                      ONSET_TOLERANCE_S if tolerance_s is None else tolerance_s)

@@ -85,7 +85,8 @@ class EventMatch:
         return tp, int(np.sum(self.predicted.region == region)), int(np.sum(self.reference.region == region))
 
 
-def match_events(predicted: Events, reference: Events, tolerance_s: float = ONSET_TOLERANCE_S) -> EventMatch:
+def match_events(predicted: Events, reference: Events, tolerance_s: float = ONSET_TOLERANCE_S,
+                 sides: tuple = SCORED_SIDES) -> EventMatch:
     """Match detected unilateral events one to one with reference events (same side and region, onsets within
     ``tolerance_s``; the largest number of matches, then the smallest total onset gap).
 
@@ -97,13 +98,17 @@ def match_events(predicted: Events, reference: Events, tolerance_s: float = ONSE
         The timeline taken as true (simulated truth, or ``events_reviewed.csv``).
     tolerance_s : float
         Largest onset difference of a match, in seconds.
+    sides : tuple of str
+        The sides matched; scoring uses :data:`SCORED_SIDES` (other uses, such as pairing an edited timeline with
+        the one it was edited from, add ``bilateral``).
 
     Returns
     -------
     EventMatch
+        Its tables hold only the events of ``sides``.
     """
-    p = predicted[np.isin(predicted.side, SCORED_SIDES)]
-    t = reference[np.isin(reference.side, SCORED_SIDES)]
+    p = predicted[np.isin(predicted.side, sides)]
+    t = reference[np.isin(reference.side, sides)]
     if len(p) == 0 or len(t) == 0:
         return EventMatch(p, t, np.zeros((0, 2), np.int64), tolerance_s)
     same = (p.side[:, None] == t.side[None, :]) & (p.region[:, None] == t.region[None, :])
