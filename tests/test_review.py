@@ -30,6 +30,10 @@ from twitchcam.review import (REJECT_REASONS, ReviewError, apply_decision, load_
                               record_decision, reviewed_events, reviewed_summary, start_review, write_review)
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
+if importlib.util.find_spec("starlette") and importlib.util.find_spec("httpx"):
+    # The server of the serve tests, started as they start it (so it gets in as their browser does).
+    from test_serve import server  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "twitchcam" / "schemas"
 SID = "20260101-100000-0000000a"
@@ -456,3 +460,123 @@ def test_review_api_saves_each_decision_and_rewrites_report_and_exports(tmp_path
         state = client.get(f"/api/sessions/{SID}/review").json()
         assert state["events"][0]["status"] == "rejected" and state["progress"]["added"] == 1
         assert state["reviewers"] == ["Dr A"]
+
+
+# ---- the review page in headless Chromium ------------------------------------------------------------------------
+@pytest.fixture
+def review_data(tmp_path) -> Path:
+    """The data folder of the ``server`` fixture (``tmp_path / "data"``) with one done session to review."""
+    make_review_session(tmp_path / "data")
+    return tmp_path / "data"
+
+
+def _row_states(page) -> list[str]:
+    return page.eval_on_selector_all("#events tbody tr", "rows => rows.map((r) => r.className)")
+
+
+def _wait_saved(page, count: int) -> None:
+    """Wait until ``count`` events carry a decision (polled: the page's CSP forbids wait_for_function's eval)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        decided = [c for c in _row_states(page) if "status-pending" not in c]
+        if page.inner_text("#saved").startswith("Saved") and len(decided) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not saved: {page.inner_text('#saved')}")
+
+
+def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path):
+    from test_serve import CHROMIUM, CHROMIUM_FLAGS, _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    url, proc = server
+    origin = re.match(r"https?://[^/]+/", url).group(0)
+    results = review_data / SID / "results"
+    automatic = read_events_csv(results / "events.csv")
+    outside, errors = [], []
+
+    def local_only(route):
+        if route.request.url.startswith(origin):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route("**/*", local_only)
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(url)  # whatever the server's address does to let this browser in
+        page.goto(f"{origin}sessions/{SID}/review")
+        page.wait_for_selector("#events tbody tr")
+        assert len(_row_states(page)) == len(automatic)
+        page.fill("#reviewer", "Dr P")
+        page.press("#reviewer", "Enter")
+
+        # n jumps to the first event: the video a little before its onset, playing; p and n step through them.
+        page.keyboard.press("n")
+        assert "selected" in _row_states(page)[0]
+        time.sleep(0.3)
+        t, paused = page.eval_on_selector("#video", "v => [v.currentTime, v.paused]")
+        assert max(0, automatic.onset_s[0] - 0.7) - 0.05 <= t <= automatic.offset_s[0] + 0.9 and not paused
+        page.keyboard.press("n")
+        assert "selected" in _row_states(page)[1]
+        # Reject the second event as a blink (r, then its number): saved, and the next event is selected.
+        page.keyboard.press("r")
+        assert page.is_visible("#reasons")
+        page.keyboard.press("1")
+        _wait_saved(page, 1)
+        states = _row_states(page)
+        assert "status-rejected" in states[1] and "selected" in states[2]
+        # Accept the third with its onset one frame later.
+        page.keyboard.press("]")
+        _wait_saved(page, 2)
+        # Click the timeline near its start (the cursor goes there), move on 19 s with Shift+Right (1 s each), and
+        # add a missed event at the cursor.
+        page.keyboard.press("Escape")
+        page.click("#tracks", position={"x": 5, "y": 5})
+        for _ in range(19):
+            page.keyboard.press("Shift+ArrowRight")
+        cursor_s = float(page.inner_text("#clock").split()[0])
+        assert 19 < cursor_s < 19.5
+        page.keyboard.press("m")
+        _wait_saved(page, 3)
+        assert "Dr P" in page.inner_text("#progress") and "1 added" in page.inner_text("#progress")
+        assert "status-added" in _row_states(page)[-1]
+        page.screenshot(path=str(tmp_path / "review_1280.png"), full_page=True)
+
+        # A reload shows the same state; the page fits a tablet without sideways scrolling.
+        page.set_viewport_size({"width": 800, "height": 1100})
+        page.reload()
+        page.wait_for_selector("#events tbody tr.status-added")
+        after = _row_states(page)
+        assert "status-rejected" in after[1] and "status-accepted" in after[2] and "status-added" in after[-1]
+        assert page.evaluate("document.documentElement.scrollWidth") <= 800
+        page.screenshot(path=str(tmp_path / "review_800.png"), full_page=True)
+        # The report and the exports are written again from the reviewed timeline (in the background).
+        deadline = time.monotonic() + 60
+        while page.request.get(f"{origin}api/sessions/{SID}/review").json()["publishing"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        browser.close()
+    assert errors == [] and outside == []
+
+    # The server killed outright: every decision is on disk, and what is made from it agrees.
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(20)
+    review = load_review(results)
+    assert [d["action"] for d in review.decisions] == ["reject", "edit", "add"]
+    assert review.decisions[0]["reason"] == "blink" and {d["by"] for d in review.decisions} == {"Dr P"}
+    reviewed = read_events_csv(results / "events_reviewed.csv")
+    assert len(reviewed) == len(automatic) and automatic.onset_s[1] not in reviewed.onset_s
+    assert reviewed.onset_s[-1] == pytest.approx(cursor_s, abs=0.006)
+    _validate(results)
+    summary = json.loads((results / "summary_reviewed.json").read_text())
+    assert summary["review"]["progress"] == review.progress()
+    tsv = [float(line.split("\t")[0]) for line in (results / "events.tsv").read_text().splitlines()[1:]]
+    assert tsv == pytest.approx(reviewed.onset_s.tolist())
+    report = (results / "report.html").read_text()
+    assert "Clinician review: automatic versus reviewed" in report and "blink" in report

@@ -202,7 +202,9 @@
     const axis = el("div", { class: "track axis" });
     const stepS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300].find((s) => view.len / s <= 12) || 600;
     for (let t = Math.ceil(view.start / stepS) * stepS; t <= view.start + view.len + 1e-9; t += stepS) {
-      const tickEl = el("span", { class: "tick" }, Number.isInteger(t) ? t : t.toFixed(1));
+      // The ticks at the ends are kept inside the track, so their labels are not cut.
+      const edge = t - view.start < view.len * 0.02 ? " first" : view.start + view.len - t < view.len * 0.02 ? " last" : "";
+      const tickEl = el("span", { class: `tick${edge}` }, Number.isInteger(t) ? t : t.toFixed(1));
       tickEl.style.left = pct(t);
       axis.append(tickEl);
     }
