@@ -531,9 +531,12 @@ def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path):
         _wait_saved(page, 1)
         states = _row_states(page)
         assert "status-rejected" in states[1] and "selected" in states[2]
-        # Accept the third with its onset one frame later.
+        # The third's onset one frame later; then, without waiting for the server, accept it and the fourth: keys
+        # pressed quickly are queued, none dropped.
         page.keyboard.press("]")
-        _wait_saved(page, 2)
+        page.keyboard.press("a")
+        page.keyboard.press("a")
+        _wait_saved(page, 3)
         # Click the timeline near its start (the cursor goes there), move on 19 s with Shift+Right (1 s each), and
         # add a missed event at the cursor.
         page.keyboard.press("Escape")
@@ -543,7 +546,7 @@ def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path):
         cursor_s = float(page.inner_text("#clock").split()[0])
         assert 19 < cursor_s < 19.5
         page.keyboard.press("m")
-        _wait_saved(page, 3)
+        _wait_saved(page, 4)
         assert "Dr P" in page.inner_text("#progress") and "1 added" in page.inner_text("#progress")
         assert "status-added" in _row_states(page)[-1]
         page.screenshot(path=str(tmp_path / "review_1280.png"), full_page=True)
@@ -553,7 +556,8 @@ def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path):
         page.reload()
         page.wait_for_selector("#events tbody tr.status-added")
         after = _row_states(page)
-        assert "status-rejected" in after[1] and "status-accepted" in after[2] and "status-added" in after[-1]
+        assert "status-rejected" in after[1] and "status-added" in after[-1]
+        assert "status-accepted" in after[2] and "status-accepted" in after[3] and "status-pending" in after[4]
         assert page.evaluate("document.documentElement.scrollWidth") <= 800
         page.screenshot(path=str(tmp_path / "review_800.png"), full_page=True)
         # The report and the exports are written again from the reviewed timeline (in the background).
@@ -568,7 +572,8 @@ def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(20)
     review = load_review(results)
-    assert [d["action"] for d in review.decisions] == ["reject", "edit", "add"]
+    assert [d["action"] for d in review.decisions] == ["reject", "edit", "accept", "accept", "add"]
+    assert [d["event"] for d in review.decisions[:4]] == ["a1", "a2", "a2", "a3"]
     assert review.decisions[0]["reason"] == "blink" and {d["by"] for d in review.decisions} == {"Dr P"}
     reviewed = read_events_csv(results / "events_reviewed.csv")
     assert len(reviewed) == len(automatic) and automatic.onset_s[1] not in reviewed.onset_s

@@ -74,8 +74,12 @@ class ReviewDesk:
                 if job is None:
                     self._running.discard(sid)
                     return
-            with self.lock(sid):
+            # Without the session's lock: the report and exports read files that decisions replace atomically, and
+            # a decision made meanwhile asks for one more run. Decisions never wait for a report.
+            try:
                 self._publish(*job)
+            except Exception:
+                logger.exception("rewriting the report and exports of %s failed", sid)
 
     def busy(self, sid: str) -> bool:
         """Whether the report and exports of a session are being rewritten or due to be."""

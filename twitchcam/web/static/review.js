@@ -32,7 +32,6 @@
   let stopAt = null;
   let view = { start: 0, len: MAX_VIEW_S };
   let reasonsOpen = false;
-  let busy = false;
 
   reviewerInput.value = localStorage.getItem("twitchcam-reviewer") || "";
   reviewerInput.addEventListener("change", () => localStorage.setItem("twitchcam-reviewer", reviewerInput.value.trim()));
@@ -73,18 +72,28 @@
     if (!reviewerInput.value) reviewerInput.focus();
   }
 
-  async function send(decision) {
+  // Decisions go to the server one after the other, none dropped: each is built when its turn comes (from the
+  // state the previous one left), so keys pressed quickly act as if pressed after each answer.
+  let queue = Promise.resolve();
+
+  function send(build) {
+    const result = queue.then(() => post(typeof build === "function" ? build() : build));
+    queue = result.catch(() => null);
+    return result;
+  }
+
+  async function post(decision) {
+    if (!decision) return null;
     const reviewer = reviewerInput.value.trim();
     if (!reviewer) {
       showSaved("Type your name as the reviewer first (then Enter).", true);
       reviewerInput.focus();
       return null;
     }
-    if (busy) return null;
-    busy = true;
     localStorage.setItem("twitchcam-reviewer", reviewer);
     const headers = { "Content-Type": "application/json" };
     if (TOKEN_META) headers["X-Twitchcam-Token"] = TOKEN_META.content;
+    showSaved("Saving…");
     try {
       const response = await fetch(`/api/sessions/${SID}/review`,
         { method: "POST", headers, body: JSON.stringify({ reviewer, decision }) });
@@ -99,8 +108,6 @@
     } catch (err) {
       showSaved("Not saved: the server cannot be reached.", true);
       return null;
-    } finally {
-      busy = false;
     }
   }
 
@@ -276,15 +283,16 @@
   }
 
   // ---- decisions -----------------------------------------------------------------------------------------------
-  async function decideAndAdvance(decision) {
-    if (await send(decision)) {
+  // Decide on the selected event (when the decision's turn comes), then select the next one and play it.
+  async function decideAndAdvance(build) {
+    if (await send(() => { const ev = current(); return ev && build(ev); })) {
       const list = ordered();
       const i = list.findIndex((ev) => ev.id === selected);
       if (i >= 0 && i < list.length - 1) jump(list[i + 1]);
     }
   }
 
-  function accept() { const ev = current(); if (ev) decideAndAdvance({ action: "accept", event: ev.id }); }
+  function accept() { decideAndAdvance((ev) => ({ action: "accept", event: ev.id })); }
 
   function openReasons() {
     if (!current()) return;
@@ -303,50 +311,59 @@
   function closeReasons() { reasonsOpen = false; $("reasons").hidden = true; }
 
   function reject(reason) {
-    const ev = current();
     closeReasons();
-    if (ev) decideAndAdvance({ action: "reject", event: ev.id, reason });
+    decideAndAdvance((ev) => ({ action: "reject", event: ev.id, reason }));
   }
 
-  function edit(changes) { const ev = current(); if (ev) send({ action: "edit", event: ev.id, changes }); }
+  // An edit of the selected event, its changes worked out from the event as the previous decision left it.
+  function edit(changesOf) {
+    send(() => { const ev = current(); const changes = ev && changesOf(ev); return changes && { action: "edit", event: ev.id, changes }; });
+  }
+
+  function undo() {
+    send(() => { const ev = current(); return ev && ev.origin !== "added" && { action: "reset", event: ev.id }; });
+  }
 
   function cycleSide() {
-    const ev = current();
-    if (!ev) return;
-    const side = SIDES[(SIDES.indexOf(ev.side) + 1) % SIDES.length];
-    // Both eyes closing together is the only bilateral event; a bilateral event that becomes one-sided stays an eye event.
-    const changes = side === "bilateral" ? { side, region: "periocular" } : { side };
-    if (ev.kind === "blink" && side !== "bilateral") changes.kind = "clonic";
-    edit(changes);
+    edit((ev) => {
+      const side = SIDES[(SIDES.indexOf(ev.side) + 1) % SIDES.length];
+      // Both eyes closing together is the only bilateral event; one made one-sided stays an eye event.
+      const changes = side === "bilateral" ? { side, region: "periocular" } : { side };
+      if (ev.kind === "blink" && side !== "bilateral") changes.kind = "clonic";
+      return changes;
+    });
   }
 
   function cycleRegion() {
-    const ev = current();
-    if (!ev) return;
-    if (ev.side === "bilateral") { showSaved("A bilateral event is a closure of both eyes; change its side first.", true); return; }
-    edit({ region: REGIONS[(REGIONS.indexOf(ev.region) + 1) % REGIONS.length] });
+    edit((ev) => {
+      if (ev.side !== "bilateral") return { region: REGIONS[(REGIONS.indexOf(ev.region) + 1) % REGIONS.length] };
+      showSaved("A bilateral event is a closure of both eyes; change its side first.", true);
+      return null;
+    });
   }
 
   function cycleKind() {
-    const ev = current();
-    if (!ev) return;
-    const kinds = ev.side === "bilateral" ? ["blink", "clonic", "tonic"] : ["clonic", "tonic"];
-    edit({ kind: kinds[(kinds.indexOf(ev.kind) + 1) % kinds.length] });
+    edit((ev) => {
+      const kinds = ev.side === "bilateral" ? ["blink", "clonic", "tonic"] : ["clonic", "tonic"];
+      return { kind: kinds[(kinds.indexOf(ev.kind) + 1) % kinds.length] };
+    });
   }
 
   function nudge(end, frames) {
-    const ev = current();
-    if (!ev) return;
-    let t = Math.round((ev[end] + frames * frame()) * 1000) / 1000;
-    t = end === "onset_s" ? Math.max(0, Math.min(t, ev.offset_s)) : Math.max(t, ev.onset_s);
-    edit({ [end]: t });
+    edit((ev) => {
+      const t = Math.round((ev[end] + frames * frame()) * 1000) / 1000;
+      return { [end]: end === "onset_s" ? Math.max(0, Math.min(t, ev.offset_s)) : Math.max(t, ev.onset_s) };
+    });
   }
 
   async function addAtCursor() {
-    const ev = current();
-    const side = ev && ev.side !== "bilateral" ? ev.side : (state.automatic.side || "left");
     const onset = Math.round(cursor * 1000) / 1000;
-    const added = await send({ action: "add", changes: { onset_s: onset, offset_s: Math.round((onset + ADDED_DURATION_S) * 1000) / 1000, side, region: "periocular" } });
+    const added = await send(() => {
+      const ev = current();
+      const side = ev && ev.side !== "bilateral" ? ev.side : (state.automatic.side || "left");
+      const offset = Math.round((onset + ADDED_DURATION_S) * 1000) / 1000;
+      return { action: "add", changes: { onset_s: onset, offset_s: offset, side, region: "periocular" } };
+    });
     if (added && added.length) { selected = added[0].id; render(); }
   }
 
@@ -367,7 +384,7 @@
       if (e.key === "Escape") { e.preventDefault(); closeReasons(); return; }
     }
     const actions = {
-      n: () => step(1), p: () => step(-1), a: accept, r: openReasons, u: () => { const ev = current(); if (ev && ev.origin !== "added") send({ action: "reset", event: ev.id }); },
+      n: () => step(1), p: () => step(-1), a: accept, r: openReasons, u: undo,
       s: cycleSide, g: cycleRegion, k: cycleKind, m: addAtCursor,
       "[": () => nudge("onset_s", -1), "]": () => nudge("onset_s", 1), "{": () => nudge("offset_s", -1), "}": () => nudge("offset_s", 1),
       "+": () => zoom(1 / 1.5), "=": () => zoom(1 / 1.5), "-": () => zoom(1.5),
@@ -382,7 +399,7 @@
 
   $("accept").addEventListener("click", accept);
   $("reject").addEventListener("click", openReasons);
-  $("reset").addEventListener("click", () => { const ev = current(); if (ev) send({ action: "reset", event: ev.id }); });
+  $("reset").addEventListener("click", undo);
   $("side").addEventListener("click", cycleSide);
   $("region").addEventListener("click", cycleRegion);
   $("kind").addEventListener("click", cycleKind);
@@ -427,7 +444,7 @@
     if (!drag) return;
     const { end, t } = drag;
     drag = null;
-    if (t !== undefined) edit({ [end]: Math.max(0, Math.round(t * 1000) / 1000) }); else render();
+    if (t !== undefined) edit(() => ({ [end]: Math.max(0, Math.round(t * 1000) / 1000) })); else render();
   });
 
   video.addEventListener("loadedmetadata", () => { if (cursor) video.currentTime = cursor; });
