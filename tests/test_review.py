@@ -128,6 +128,8 @@ def test_decisions_replay_validate_and_keep_the_original(folder):
            ({"action": "edit", "event": first.id, "changes": {"peak": 3}}, "changed"),
            ({"action": "accept", "event": "a999"}, "no event"),
            ({"action": "reset", "event": "r0"}, "added event"),
+           ({"action": "add", "changes": {"onset_s": "soon"}}, "number"),
+           ({"action": "add", "changes": {"onset_s": DURATION_S - 0.1}}, "after the end of the video"),
            ({"action": "shout"}, "action")]
     for decision, words in bad:
         with pytest.raises(ReviewError, match=words):
@@ -295,6 +297,31 @@ def _perturbed(events, rng):
         np.r_[np.maximum(onset[keep], 0) + events.duration_s[keep], rng.uniform(18, 19, extra)],
         np.r_[side[keep], ["right"] * extra], np.r_[events.region[keep], ["periocular", "perioral", "brow"]],
         np.r_[events.kind[keep], ["clonic"] * extra], np.r_[events.peak[keep], [0.3] * extra])
+
+
+def test_matching_is_one_to_one_and_optimal():
+    from twitchcam.events import Events
+    from twitchcam.scoring import detection_score, match_events, score_case, score_totals
+
+    def table(onsets, side="left", region="periocular"):
+        n = len(onsets)
+        return Events.from_columns(onsets, np.asarray(onsets) + 0.1, [side] * n, [region] * n, ["clonic"] * n,
+                                   [0.5] * n)
+
+    # Nearest-first would pair 0.2 with 0.1 and leave 0.0 without a partner within 0.25 s of 0.3: two is optimal.
+    m = match_events(table([0.0, 0.2]), table([0.1, 0.3]))
+    assert m.true_positives == 2 and m.onset_error_s.tolist() == pytest.approx([-0.1, -0.1])
+    assert match_events(table([1.0, 1.05]), table([1.0])).true_positives == 1  # one to one
+    assert match_events(table([1.0]), table([1.0], side="right")).true_positives == 0  # same side only
+    assert match_events(table([1.0]), table([1.0], region="perioral")).true_positives == 0  # same region only
+    assert match_events(table([1.0]), table([1.26])).true_positives == 0  # beyond the tolerance
+    assert match_events(table([1.0], side="bilateral"), table([1.0], side="bilateral")).n_true == 0  # not scored
+    assert detection_score(0, 0, 3).f1 == 0.0 and np.isnan(detection_score(0, 0, 3).precision)
+    totals = score_totals([score_case("a", table([0.0, 5.0]), table([0.05]), "none", "none", None, None, 60.0),
+                           score_case("b", table([2.0]), table([]), "none", "bilateral", None, None, 30.0)])
+    assert totals.overall.true_positives == 1 and totals.overall.n_predicted == 3
+    assert totals.pattern_agreement == 0.5 and np.isnan(totals.side_agreement)
+    assert totals.false_unilateral_per_min == pytest.approx(2.0)  # 1 event in the 30 s without any reviewed one
 
 
 def test_review_stats_gives_the_accuracy_benchmarks_numbers(tmp_path, capsys):

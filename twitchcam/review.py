@@ -303,7 +303,10 @@ def _step(state: dict, original: tuple, d: dict, config: Config) -> dict:
         changes = dict(d.get("changes") or {})
         if "onset_s" not in changes:
             raise ReviewError("an added event needs its onset_s")
-        changes.setdefault("offset_s", float(changes["onset_s"]) + DEFAULT_ADDED_DURATION_S)
+        try:
+            changes.setdefault("offset_s", float(changes["onset_s"]) + DEFAULT_ADDED_DURATION_S)
+        except (TypeError, ValueError):
+            raise ReviewError(f"onset_s must be a number of seconds, got {changes['onset_s']!r}") from None
         changes.setdefault("side", "left")
         changes.setdefault("region", "periocular")
         event_id = d.get("event") or f"r{sum(k.startswith('r') for k in state)}"
@@ -420,6 +423,9 @@ def apply_decision(review: Review, decision: dict, reviewer: str, results: Resul
         entry["before"] = state[entry["event"]].values()
     after = _step(state, review.original, entry, results.config)
     ev = after.get(entry.get("event"))
+    duration = float(results.summary["video"]["duration_s"])
+    if ev is not None and action in ("add", "edit") and ev.offset_s > duration:
+        raise ReviewError(f"the event would end at {ev.offset_s:.3f} s, after the end of the video ({duration:.3f} s)")
     if ev is not None and action in ("add", "edit"):
         moved = action == "add" or ev.side != state[ev.id].side or ev.region != state[ev.id].region
         if moved:

@@ -34,6 +34,7 @@ REASON_TITLES = {"blink": "blink", "voluntary_expression": "voluntary expression
 MAX_DECISION_BYTES = 64 << 10
 
 
+# Guards the creation of an app's one ReviewDesk, on first use.
 _DESK_GUARD = threading.Lock()
 
 
@@ -144,8 +145,10 @@ def api_review(request: Request) -> Response:
     session, refused = _done_session(request)
     if refused:
         return refused
-    out = request.app.state.store.results_dir(session.id)
-    with _desk(request).lock(session.id):
+    store = request.app.state.store
+    out = store.results_dir(session.id)
+    desk = _desk(request)
+    with desk.lock(session.id):
         try:
             review, results = open_review(out)
         except ReviewError as err:
@@ -153,6 +156,10 @@ def api_review(request: Request) -> Response:
         if review.decisions and not (out / REVIEW_FILES[2]).exists():
             # A server killed between review.json and the files made from it: make them again.
             write_review(out, review, results)
+    report = out / "report.html"
+    if review.decisions and (not report.exists() or report.stat().st_mtime < (out / REVIEW_FILES[0]).stat().st_mtime):
+        # A server stopped before the report and exports caught up with the last decisions.
+        desk.request_publish(session.id, out, store.video_path(session))
     return JSONResponse(_state(request, session, review, results))
 
 

@@ -361,7 +361,7 @@
     const added = await send(() => {
       const ev = current();
       const side = ev && ev.side !== "bilateral" ? ev.side : (state.automatic.side || "left");
-      const offset = Math.round((onset + ADDED_DURATION_S) * 1000) / 1000;
+      const offset = Math.round(Math.min(onset + ADDED_DURATION_S, state.duration_s) * 1000) / 1000;
       return { action: "add", changes: { onset_s: onset, offset_s: offset, side, region: "periocular" } };
     });
     if (added && added.length) { selected = added[0].id; render(); }
