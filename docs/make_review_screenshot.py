@@ -28,12 +28,12 @@ from twitchcam.pipeline import analyze
 from twitchcam.web.workers import write_extras
 
 ROOT = Path(__file__).resolve().parents[1]
-WIDTH, HEIGHT = 1280, 860
+WIDTH, HEIGHT = 1280, 880
 MAX_BYTES = 300_000
 SID = "20260301-100000-0000cafe"
 # A reviewer's first minute: play the first events, accept two, reject one as a blink, accept one after moving its
-# onset a frame earlier, then select the next event (which plays) and pause on it.
-KEYS = ["n", "a", "a", "r", "1", "[", "a", "n"]
+# onset a frame earlier, add a missed event where the next one's playback has got to, then play the next and pause.
+KEYS = ["n", "a", "a", "r", "1", "[", "a", "m", "n"]
 
 
 def make_session(data: Path) -> Path:
@@ -86,7 +86,8 @@ def main() -> None:
     full = Image.open(io.BytesIO(shot)).convert("RGB")
     (data / "review-full.png").write_bytes(shot)
     top = full.crop((0, 0, WIDTH, min(HEIGHT, full.height)))
-    small = top.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    # Octree keeps the page's flat colours exact (median cut gave the timeline's green and purple to the video).
+    small = top.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     target = ROOT / "docs" / "review.png"
     small.save(target, optimize=True)
     size = target.stat().st_size

@@ -27,12 +27,12 @@ from twitchcam.outputs import read_events_csv, write_analysis
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.results import read_results
 from twitchcam.review import (REJECT_REASONS, ReviewError, apply_decision, load_review, open_review,
-                              record_decision, reviewed_events, reviewed_summary, start_review, write_review)
+                              record_decision, reviewed_events, reviewed_summary, write_review)
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
 if importlib.util.find_spec("starlette") and importlib.util.find_spec("httpx"):
     # The server of the serve tests, started as they start it (so it gets in as their browser does).
-    from test_serve import server  # noqa: F401
+    from test_serve import server  # noqa: F401 (a fixture, used by name)
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "twitchcam" / "schemas"
@@ -512,7 +512,7 @@ def _wait_saved(page, count: int) -> None:
     raise AssertionError(f"not saved: {page.inner_text('#saved')}")
 
 
-def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path):
+def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path):  # noqa: F811 (the fixture)
     from test_serve import CHROMIUM, CHROMIUM_FLAGS, _require_browser
 
     _require_browser()

@@ -217,13 +217,13 @@ def _cmd_review_stats(args) -> int:
               f"{', '.join(args.dirs)}", file=sys.stderr)
         return 1
     cases = [score_folder(f, args.tolerance) for f in folders]
-    width = max(len(c.name) for c in cases)
-    print(f"{'session':<{width}}  {'automatic':<18} {'reviewed':<18} {'TP/auto/reviewed':>16}")
-    for c in cases:
-        auto = f"{c.pattern or '?'}" + (f" ({c.side})" if c.side else "")
-        ref = f"{c.reference_pattern or '?'}" + (f" ({c.reference_side})" if c.reference_side else "")
-        m = c.match
-        print(f"{c.name:<{width}}  {auto:<18} {ref:<18} {m.true_positives:>6}/{m.n_predicted:>4}/{m.n_true:>4}")
+    found = lambda pattern, side: f"{pattern or '?'}" + (f" ({side})" if side else "")  # noqa: E731
+    table = [(c.name, found(c.pattern, c.side), found(c.reference_pattern, c.reference_side),
+              f"{c.match.true_positives}/{c.match.n_predicted}/{c.match.n_true}") for c in cases]
+    header = ("session", "automatic pattern", "reviewed pattern", "TP/auto/reviewed")
+    widths = [max(len(row[k]) for row in (header, *table)) for k in range(4)]
+    for row in (header, *table):
+        print("  ".join(f"{v:<{w}}" if k < 3 else f"{v:>{w}}" for k, (v, w) in enumerate(zip(row, widths))))
     totals = score_totals(cases)
     tol = cases[0].match.tolerance_s
     print(f"\n{len(cases)} reviewed session{'s' if len(cases) > 1 else ''}; automatic unilateral events scored "

@@ -96,7 +96,8 @@ def cohort_row(manifest_row: dict, out_dir: str | Path) -> dict:
     summary, events = results.summary, results.events
     video, metrics, criteria = summary["video"], summary["metrics"], summary["criteria"]
     row.update(timeline=results.timeline, pattern=summary["pattern"], side=summary["side"] or "",
-               duration_s=video["duration_s"], face_found_fraction=video["face_found_fraction"], measured_fraction=video["measured_fraction"])
+               duration_s=video["duration_s"], face_found_fraction=video["face_found_fraction"],
+               measured_fraction=video["measured_fraction"])
     for side in SIDES:
         measures = measure_side(results, side)
         for region in REGIONS:
@@ -147,7 +148,8 @@ th { text-align: left; background: #f4f4f4; } td.n { text-align: right; font-var
 <p class="muted">{{ rows|length }} videos &middot; twitchcam {{ version }} &middot; {{ rendered }}.
 Patterns are documented from video (wording: "consistent with"); this page is not a diagnosis.
 {% if n_reviewed %}{{ n_reviewed }} of {{ done|length }} analyzed videos use the timeline as a clinician reviewed it
-(marked "reviewed"); the others the automatic one.{% else %}Every timeline is automatic (none was reviewed by a clinician).{% endif %}</p>
+(marked "reviewed"); the others the automatic one.
+{% else %}Every timeline is automatic (none was reviewed by a clinician).{% endif %}</p>
 <div class="cards">
 {% for status, n in status_counts %}<div class="card"><b>{{ n }}</b>{{ status }}</div>{% endfor %}
 <div class="card"><b>{{ flagged|length }}</b>with quality flags</div>

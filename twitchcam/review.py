@@ -600,8 +600,9 @@ def describe_timeline(results: Results) -> str:
         return "automatic (not reviewed)"
     p = review["progress"]
     done = "all" if p["complete"] else f"{p['reviewed']} of"
+    when = str(review["updated"]).replace("T", " ")[:16] + " UTC"  # ISO 8601 UTC, to the minute
     return (f"reviewed by {', '.join(review['reviewers']) or 'an unnamed reviewer'} (last decision "
-            f"{review['updated']}): {done} {p['automatic']} automatic events reviewed, {p['rejected']} rejected, "
+            f"{when}): {done} {p['automatic']} automatic events reviewed, {p['rejected']} rejected, "
             f"{p['corrected']} corrected, {p['added']} added")
 
 

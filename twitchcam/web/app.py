@@ -4,7 +4,8 @@ Pages: ``/`` (sessions and the drop zone), ``/sessions/<id>`` (progress, then th
 ``/record`` (record with the browser's camera). JSON API: ``GET /api/sessions``, ``GET /api/sessions/<id>``,
 ``POST /api/upload?name=&label=`` (the request body is the file itself), ``DELETE /api/sessions/<id>``,
 ``POST /api/sessions/<id>/retry`` (a failed analysis), ``POST /api/sessions/<id>/annotate`` (make the annotated
-video of a done session). The review page ``/sessions/<id>/review`` and its API are in :mod:`twitchcam.web.review`. Result files: ``/sessions/<id>/results/<name>``; the video: ``/sessions/<id>/video``.
+video of a done session). Result files: ``/sessions/<id>/results/<name>``; the video: ``/sessions/<id>/video``.
+The review page ``/sessions/<id>/review`` and its API are in :mod:`twitchcam.web.review`.
 
 Safety rules
 ------------
