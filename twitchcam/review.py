@@ -475,9 +475,12 @@ def signals_of(results: Results) -> Signals:
     """The :class:`twitchcam.signals.Signals` an analysis folder holds (what the pattern needs of them)."""
     n = len(results.t)
     iod = (results.summary.get("video") or {}).get("iod_px")
-    return Signals(results.t, results.face_found, results.measured, results.eye_closure, results.mouth_pull,
-                   results.brow_raise, np.full((n, 2), np.nan), results.head_rotation_deg, results.head_scale,
-                   {}, float(iod) if iod is not None else float("nan"), {})
+    # An analysis folder keeps no eye opening, noise or side spread; the pattern of given events needs none of them.
+    return Signals(t=results.t, face_found=results.face_found, measured=results.measured,
+                   eye_closure=results.eye_closure, mouth_pull=results.mouth_pull, brow_raise=results.brow_raise,
+                   eye_opening=np.full((n, 2), np.nan), head_rotation_deg=results.head_rotation_deg,
+                   head_scale=results.head_scale, noise={}, iod_px=float(iod) if iod is not None else float("nan"),
+                   side_spread={})
 
 
 def reviewed_summary(results: Results, review: Review) -> dict:

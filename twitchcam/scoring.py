@@ -13,6 +13,8 @@ The rules are those of ``benchmarks/accuracy.py`` (which scores against simulate
 - The **onset error** of a match is detected minus reference onset, in seconds.
 - **Pattern agreement** is the share of recordings whose detected pattern equals the reference pattern; **side
   agreement** the share, among recordings whose reference has a side, whose detected side equals it.
+- **False unilateral events per minute** count the detected unilateral events left without a match on the
+  *negative* recordings (by default those whose reference has no unilateral event), per minute of them.
 
 Every function here is pure: event tables (:class:`twitchcam.events.Events`) and plain values in, frozen
 dataclasses out.
@@ -164,6 +166,8 @@ class CaseScore:
         Detected and reference affected side (the patient's), None for patterns without a side.
     duration_s : float
         Length of the recording, in seconds.
+    negative : bool
+        A recording without twitches, whose unmatched detected events count as false events per minute.
     """
 
     name: str
@@ -173,16 +177,13 @@ class CaseScore:
     side: str | None = None
     reference_side: str | None = None
     duration_s: float = float("nan")
-
-    @property
-    def negative(self) -> bool:
-        """Whether the reference has no unilateral event."""
-        return self.match.n_true == 0
+    negative: bool = False
 
 
 def score_case(name: str, predicted: Events, reference: Events, pattern: str | None = None,
                reference_pattern: str | None = None, side: str | None = None, reference_side: str | None = None,
-               duration_s: float = float("nan"), tolerance_s: float = ONSET_TOLERANCE_S) -> CaseScore:
+               duration_s: float = float("nan"), tolerance_s: float = ONSET_TOLERANCE_S,
+               negative: bool | None = None) -> CaseScore:
     """Score one recording: :func:`match_events` plus its patterns and sides.
 
     Parameters
@@ -198,13 +199,17 @@ def score_case(name: str, predicted: Events, reference: Events, pattern: str | N
         Length of the recording, in seconds (for false events per minute).
     tolerance_s : float
         Onset tolerance of a match, in seconds.
+    negative : bool | None
+        Whether the recording has no twitches; by default, whether the reference has no unilateral event (a
+        benchmark whose negative cases carry some labelled events, such as winks, says so itself).
 
     Returns
     -------
     CaseScore
     """
-    return CaseScore(name, match_events(predicted, reference, tolerance_s), pattern, reference_pattern, side,
-                     reference_side, duration_s)
+    match = match_events(predicted, reference, tolerance_s)
+    return CaseScore(name, match, pattern, reference_pattern, side, reference_side, duration_s,
+                     match.n_true == 0 if negative is None else bool(negative))
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ class Totals:
     side_agreement : float
         Share of recordings whose reference has a side whose detected side agrees; NaN when none.
     false_unilateral_per_min : float
-        Detected unilateral events per minute on the recordings whose reference has none; NaN when none.
+        Unmatched detected unilateral events per minute of the negative recordings; NaN without any.
     """
 
     n_cases: int
@@ -273,7 +278,7 @@ def score_totals(cases: list[CaseScore]) -> Totals:
     sided = [c for c in cases if c.reference_side]
     negatives = [c for c in cases if c.negative]
     negative_minutes = sum(c.duration_s for c in negatives) / 60
-    false_per_min = (sum(c.match.n_predicted for c in negatives) / negative_minutes
+    false_per_min = (sum(c.match.n_predicted - c.match.true_positives for c in negatives) / negative_minutes
                      if negatives and negative_minutes > 0 else float("nan"))
     return Totals(
         n_cases=len(cases), overall=overall, per_region=per_region,
