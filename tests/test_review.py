@@ -230,13 +230,19 @@ def test_exports_report_and_cohort_use_the_reviewed_timeline(folder, caplog):
     record_decision(folder, {"action": "reject", "event": "a0", "reason": "talking"}, "Dr A")
     record_decision(folder, {"action": "add", "changes": {"onset_s": 2.5, "offset_s": 2.7, "side": "left",
                                                           "region": "perioral"}}, "Dr A")
+    record_decision(folder, {"action": "accept", "event": "a1"}, "Dr --> B")  # "-->" would end a WebVTT note
     reviewed = read_events_csv(folder / "events_reviewed.csv")
     write_exports(folder, "bids,vtt,eaf")
     rows = (folder / "events.tsv").read_text().splitlines()[1:]
     assert [float(r.split("\t")[0]) for r in rows] == pytest.approx(reviewed.onset_s.tolist())
     sidecar = json.loads((folder / "events.json").read_text())
     assert "reviewed by Dr A" in sidecar["TimelineSource"] and "1 rejected" in sidecar["TimelineSource"]
-    assert "Timeline: reviewed by Dr A" in (folder / "events.vtt").read_text()
+    vtt = (folder / "events.vtt").read_text()
+    assert "Timeline: reviewed by Dr A, Dr -> B" in vtt
+    assert vtt.count("-->") == len(re.findall(r"^\d+$", vtt, re.M))  # one per cue, none in the note
+    import webvtt
+
+    assert len(webvtt.from_string(vtt).captions) == vtt.count("-->")
     eaf = ET.parse(folder / "events.eaf").getroot()
     assert "reviewed by Dr A" in eaf.find("HEADER/PROPERTY[@NAME='twitchcam_timeline']").text
     assert len(eaf.findall(".//ALIGNABLE_ANNOTATION")) == len(reviewed)
@@ -479,7 +485,9 @@ def test_review_api_saves_each_decision_and_rewrites_report_and_exports(tmp_path
         assert "Clinician review: automatic versus reviewed" in (results / "report.html").read_text()
         tsv_onsets = [float(line.split("\t")[0]) for line in (results / "events.tsv").read_text().splitlines()[1:]]
         assert 11.0 in tsv_onsets and first["onset_s"] not in tsv_onsets
-        assert "events_reviewed.csv" in client.get(f"/sessions/{SID}").text
+        session_page = client.get(f"/sessions/{SID}").text
+        assert "events_reviewed.csv" in session_page and "Continue the review" in session_page
+        assert "A clinician has reviewed the events" in session_page
         assert client.get(f"/sessions/{SID}/results/events_reviewed.csv").text.startswith("onset_s,offset_s")
 
     # Another server on the same folder: everything is there.
@@ -540,8 +548,10 @@ def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path): 
         page.goto(f"{origin}sessions/{SID}/review")
         page.wait_for_selector("#events tbody tr")
         assert len(_row_states(page)) == len(automatic)
-        page.fill("#reviewer", "Dr P")
-        page.press("#reviewer", "Enter")
+        # Keyboard only from here: the reviewer's name field has the focus while it is empty.
+        page.keyboard.type("Dr P")
+        page.keyboard.press("Enter")
+        assert page.input_value("#reviewer") == "Dr P"
 
         # n jumps to the first event: the video a little before its onset, playing; p and n step through them.
         page.keyboard.press("n")

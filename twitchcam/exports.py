@@ -182,6 +182,8 @@ def write_vtt(results: Results, path: str | Path) -> Path:
     note = (f"twitchcam events of {results.source_name}. LEFT and RIGHT are the patient's sides (the patient's left "
             f"appears on the right of an unmirrored video). Captions stay at least {MIN_CAPTION_S:g} s on screen; "
             f"each line gives the event's real duration. Timeline: {describe_timeline(results)}.")
+    # A note ends at the first "-->"; the reviewer's name is text from the review page.
+    note = note.replace("-->", "->")
     path = Path(path)
     write_atomic(path, WebVTT(captions=captions, header_comments=[note]).content)
     return path
