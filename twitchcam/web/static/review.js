@@ -422,6 +422,7 @@
     const handle = e.target.closest(".handle");
     if (handle) {
       e.preventDefault();
+      video.pause();  // playback would redraw the timeline under the pointer
       handle.setPointerCapture(e.pointerId);
       drag = { end: handle.dataset.end, bar: handle.parentElement, ev: current() };
       return;
