@@ -586,6 +586,18 @@ def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path): 
         _wait_saved(page, 4)
         assert "Dr P" in page.inner_text("#progress") and "1 added" in page.inner_text("#progress")
         assert "status-added" in _row_states(page)[-1]
+        # Drag the added event's offset end to the right on the timeline, past the end of the video: it stops there.
+        box = page.query_selector(".ev.selected .handle.off").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 200, box["y"] + box["height"] / 2, steps=4)
+        page.mouse.up()
+        _wait_saved(page, 4)
+        deadline = time.monotonic() + 10
+        while "0.30 s" in page.inner_text("#current") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        dragged = float(page.inner_text("#events tbody tr:last-child td:nth-child(3)"))
+        assert dragged == DURATION_S
         page.screenshot(path=str(tmp_path / "review_1280.png"), full_page=True)
 
         # A reload shows the same state; the page fits a tablet without sideways scrolling.
@@ -609,12 +621,12 @@ def test_review_page_keyboard_reload_and_kill_9(review_data, server, tmp_path): 
     proc.send_signal(signal.SIGKILL)
     proc.wait(20)
     review = load_review(results)
-    assert [d["action"] for d in review.decisions] == ["reject", "edit", "accept", "accept", "add"]
+    assert [d["action"] for d in review.decisions] == ["reject", "edit", "accept", "accept", "add", "edit"]
     assert [d["event"] for d in review.decisions[:4]] == ["a1", "a2", "a2", "a3"]
     assert review.decisions[0]["reason"] == "blink" and {d["by"] for d in review.decisions} == {"Dr P"}
     reviewed = read_events_csv(results / "events_reviewed.csv")
     assert len(reviewed) == len(automatic) and automatic.onset_s[1] not in reviewed.onset_s
-    assert reviewed.onset_s[-1] == pytest.approx(cursor_s, abs=0.006)
+    assert reviewed.onset_s[-1] == pytest.approx(cursor_s, abs=0.006) and reviewed.offset_s[-1] == dragged
     _validate(results)
     summary = json.loads((results / "summary_reviewed.json").read_text())
     assert summary["review"]["progress"] == review.progress()

@@ -434,7 +434,7 @@
   });
   tracks.addEventListener("pointermove", (e) => {
     if (!drag) return;
-    const t = timeAt(e.clientX);
+    const t = Math.max(0, Math.min(timeAt(e.clientX), state.duration_s));
     const on = drag.end === "onset_s" ? Math.min(t, drag.ev.offset_s) : drag.ev.onset_s;
     const off = drag.end === "offset_s" ? Math.max(t, drag.ev.onset_s) : drag.ev.offset_s;
     drag.bar.style.left = pct(on);
