@@ -277,6 +277,88 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _results_folder(path: str) -> Path:
+    """An analysis folder, or the ``results/`` folder of a ``twitchcam serve`` session folder."""
+    folder = Path(path)
+    return folder / "results" if not (folder / "events.csv").exists() and (folder / "results").is_dir() else folder
+
+
+def _fmt(x: float, spec: str = ".2f") -> str:
+    return "n/a" if x != x else f"{x:{spec}}"  # NaN is the only value unequal to itself
+
+
+def _cmd_review_stats(args) -> int:
+    from .outputs import write_json
+    from .regions import REGIONS
+    from .review import find_reviewed_folders, score_folder
+    from .scoring import score_totals
+
+    folders = find_reviewed_folders(args.dirs)
+    if not folders:
+        print("twitchcam: error: no folder holding both events.csv and events_reviewed.csv in "
+              f"{', '.join(args.dirs)}", file=sys.stderr)
+        return 1
+    cases = [score_folder(f, args.tolerance) for f in folders]
+    found = lambda pattern, side: f"{pattern or '?'}" + (f" ({side})" if side else "")  # noqa: E731
+    table = [(c.name, found(c.pattern, c.side), found(c.reference_pattern, c.reference_side),
+              f"{c.match.true_positives}/{c.match.n_predicted}/{c.match.n_true}") for c in cases]
+    header = ("session", "automatic pattern", "reviewed pattern", "TP/auto/reviewed")
+    widths = [max(len(row[k]) for row in (header, *table)) for k in range(4)]
+    for row in (header, *table):
+        print("  ".join(f"{v:<{w}}" if k < 3 else f"{v:>{w}}" for k, (v, w) in enumerate(zip(row, widths))))
+    totals = score_totals(cases)
+    tol = cases[0].match.tolerance_s
+    print(f"\n{len(cases)} reviewed session{'s' if len(cases) > 1 else ''}; automatic unilateral events scored "
+          f"against the reviewed ones (same side and region, onsets within {tol:g} s, one to one)")
+    print(f"{'region':<16} {'TP':>5} {'auto':>5} {'reviewed':>8} {'precision':>9} {'recall':>7} {'F1':>5}")
+    for name, score in [*((r, totals.per_region[r]) for r in REGIONS), ("all unilateral", totals.overall)]:
+        print(f"{name:<16} {score.true_positives:>5} {score.n_predicted:>5} {score.n_true:>8} "
+              f"{_fmt(score.precision):>9} {_fmt(score.recall):>7} {_fmt(score.f1):>5}")
+    ms = lambda x: "n/a" if x != x else f"{1000 * x:+.0f} ms"  # noqa: E731
+    print(f"onset error (automatic - reviewed) over {totals.overall.true_positives} matches: median "
+          f"{ms(totals.onset_error_median_s)}, mean {ms(totals.onset_error_mean_s)}, mean absolute "
+          f"{_fmt(1000 * totals.onset_error_mean_abs_s, '.0f')} ms")
+    print(f"pattern agreement {_fmt(totals.pattern_agreement)} | side agreement {_fmt(totals.side_agreement)} | "
+          f"false unilateral events per minute on sessions without any {_fmt(totals.false_unilateral_per_min)}")
+    if args.json:
+        doc = {"tolerance_s": tol, "totals": totals.to_dict(),
+               "sessions": [{"folder": c.name, "pattern": c.pattern, "reviewed_pattern": c.reference_pattern,
+                             "side": c.side, "reviewed_side": c.reference_side, "duration_s": c.duration_s,
+                             "true_positives": c.match.true_positives, "n_automatic": c.match.n_predicted,
+                             "n_reviewed": c.match.n_true} for c in cases]}
+        write_json(doc, args.json)
+        print(f"-> {args.json}")
+    return 0
+
+
+def _cmd_review_import(args) -> int:
+    import getpass
+    import json
+
+    from .review_elan import import_eaf
+
+    folder = _results_folder(args.session)
+    review, counts = import_eaf(folder, args.eaf, args.reviewer or getpass.getuser())
+    written = ["review.json", "events_reviewed.csv", "summary_reviewed.json"]
+    # Files made from the timeline before are made again from the reviewed one.
+    if (folder / "report.html").exists() or any((folder / f"events.{x}").exists() for x in ("tsv", "vtt", "eaf")):
+        from .exports import write_exports
+
+        formats = [x for x, name in (("bids", "events.tsv"), ("vtt", "events.vtt"), ("eaf", "events.eaf"))
+                   if (folder / name).exists()]
+        if formats:
+            written += [p.name for p in write_exports(folder, formats)]
+        if (folder / "report.html").exists():
+            from .report import render_report
+
+            written.append(render_report(folder).name)
+    summary = json.loads((folder / "summary_reviewed.json").read_text(encoding="utf-8"))
+    print(f"{Path(args.eaf).name} -> {folder}: {counts['accept']} accepted, {counts['edit']} corrected, "
+          f"{counts['reject']} rejected, {counts['add']} added; {counts['events']} events in the reviewed timeline. "
+          f"Reviewed finding: {summary['finding']} Wrote {', '.join(written)}.")
+    return 0
+
+
 def _cmd_live(args) -> int:
     import datetime
     import os
@@ -439,6 +521,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest accepted video in MB (default: %(default)s)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("review-stats", help="score automatic events against clinician-reviewed ones: precision, "
+                                            "recall, F1 per region, onset error, pattern agreement",
+                       description="Score the automatic timeline (events.csv) of every reviewed session against its "
+                                   "reviewed timeline (events_reviewed.csv), with the matching of the accuracy "
+                                   "benchmark: unilateral events, same side and region, onsets within the "
+                                   "tolerance, one to one. Folders are searched recursively (a twitchcam serve "
+                                   "data folder works as it is).")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="folders holding events.csv and events_reviewed.csv")
+    p.add_argument("--tolerance", type=float, metavar="S", help="largest onset difference of a match in seconds "
+                                                                "(default: 0.25, as the accuracy benchmark)")
+    p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    p.set_defaults(func=_cmd_review_stats)
+
+    p = sub.add_parser("review-import", help="import an .eaf edited in ELAN as the review of an analysis",
+                       description="Read an ELAN file in the tiers twitchcam exports (events.eaf) and record it as "
+                                   "the review of the analysis folder (or twitchcam serve session folder): "
+                                   "unchanged events accepted, changed ones corrected, deleted ones rejected, new "
+                                   "ones added. Writes review.json, events_reviewed.csv, summary_reviewed.json, "
+                                   "and makes the report and exports the folder has again.")
+    p.add_argument("session", metavar="SESSION", help="analysis folder (or serve session folder)")
+    p.add_argument("eaf", metavar="FILE.eaf", help="the edited ELAN file")
+    p.add_argument("--reviewer", help="who edited it (default: the user name of this account)")
+    p.set_defaults(func=_cmd_review_import)
 
     p = sub.add_parser("live", help="follow a patient's face live from a camera and record the session",
                        description="Show a camera (or a stream or file) live with the tracked eye, mouth and brow "

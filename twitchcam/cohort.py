@@ -10,6 +10,9 @@ report (:func:`twitchcam.measures.measure_side`): rates per region and of episod
 ratings). ``bilateral_periocular_per_min`` counts synchronous closures of both eyes that are not blinks; blinks
 are in ``blinks_per_min``.
 
+When a video's folder holds a clinician's review (:mod:`twitchcam.review`), its row is built from the reviewed
+timeline and summary, and its ``timeline`` column says ``reviewed`` (else ``automatic``).
+
 Quality flags
 -------------
 ``failed`` (no analysis), ``incomplete(N%_decoded)`` (a truncated or damaged file of which only N % of the frames
@@ -45,8 +48,8 @@ QUALITY_MIN_FRAC = 0.8
 SIDE_COLUMNS = (*(f"{region}_per_min" for region in REGIONS), "episodes_per_min", "tonic_fraction",
                 "time_in_spasm_fraction", "eye_closure_p90", "jrs_frequency", "jrs_severity", "smc_grade")
 COHORT_COLUMNS = (
-    "video", "out_dir", "status", "pattern", "side", "duration_s", "decoded_fraction", "face_found_fraction",
-    "measured_fraction",
+    "video", "out_dir", "status", "timeline", "pattern", "side", "duration_s", "decoded_fraction",
+    "face_found_fraction", "measured_fraction",
     *(f"{side}_{column}" for side in SIDES for column in SIDE_COLUMNS),
     "bilateral_periocular_per_min", "blinks_per_min",
     "laterality_index", "interval_cv", "eye_mouth_coupling", "longest_spasm_s", "other_babinski_sign",
@@ -94,8 +97,8 @@ def cohort_row(manifest_row: dict, out_dir: str | Path) -> dict:
     results = read_results(folder)
     summary, events = results.summary, results.events
     video, metrics, criteria = summary["video"], summary["metrics"], summary["criteria"]
-    row.update(pattern=summary["pattern"], side=summary["side"] or "", duration_s=video["duration_s"],
-               decoded_fraction=_value(video.get("decoded_fraction")),
+    row.update(timeline=results.timeline, pattern=summary["pattern"], side=summary["side"] or "",
+               duration_s=video["duration_s"], decoded_fraction=_value(video.get("decoded_fraction")),
                face_found_fraction=video["face_found_fraction"], measured_fraction=video["measured_fraction"])
     for side in SIDES:
         measures = measure_side(results, side)
@@ -147,7 +150,10 @@ th { text-align: left; background: #f4f4f4; } td.n { text-align: right; font-var
 </style></head><body>
 <h1>Cohort summary</h1>
 <p class="muted">{{ rows|length }} videos &middot; twitchcam {{ version }} &middot; {{ rendered }}.
-Patterns are documented from video (wording: "consistent with"); this page is not a diagnosis.</p>
+Patterns are documented from video (wording: "consistent with"); this page is not a diagnosis.
+{% if n_reviewed %}{{ n_reviewed }} of {{ done|length }} analyzed videos use the timeline as a clinician reviewed it
+(marked "reviewed"); the others the automatic one.
+{% else %}Every timeline is automatic (none was reviewed by a clinician).{% endif %}</p>
 <div class="cards">
 {% for status, n in status_counts %}<div class="card"><b>{{ n }}</b>{{ status }}</div>{% endfor %}
 <div class="card"><b>{{ flagged|length }}</b>with quality flags</div>
@@ -177,7 +183,9 @@ Patterns are documented from video (wording: "consistent with"); this page is no
 <table><tr><th>Video</th><th>Pattern</th><th>Side</th><th>Duration</th><th>Face found</th>
 <th>Eye twitches /min L&nbsp;|&nbsp;R</th><th>Mouth twitches /min L&nbsp;|&nbsp;R</th>
 <th>Severity proxies, affected side</th><th>Folder</th></tr>
-{% for r in videos %}<tr><td>{{ r.name }}</td><td>{{ r.pattern_label }}</td><td>{{ r.side }}</td>
+{% for r in videos %}<tr><td>{{ r.name }}</td>
+<td>{{ r.pattern_label }}{% if r.timeline == "reviewed" %} <span class="muted">(reviewed)</span>{% endif %}</td>
+<td>{{ r.side }}</td>
 <td class="n">{{ r.duration }}</td><td class="n">{{ r.face }}</td><td class="n">{{ r.eye }}</td>
 <td class="n">{{ r.mouth }}</td><td>{{ r.severity }}</td>
 <td>{% if r.href %}<a href="{{ r.href }}">{{ r.out_dir }}</a>{% endif %}</td></tr>
@@ -251,7 +259,8 @@ def format_cohort_html(rows: list[dict], out_dir: str | Path | None = None) -> s
                "href": _link(out_dir, r["out_dir"])} for r in rows]
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return env.from_string(_TEMPLATE).render(
-        rows=rows, videos=videos, status_counts=[c for c in status_counts if c[1]], patterns=patterns,
+        rows=rows, videos=videos, done=done, n_reviewed=sum(r["timeline"] == "reviewed" for r in done),
+        status_counts=[c for c in status_counts if c[1]], patterns=patterns,
         sides=sides, flagged=[v for v in videos if v["quality_flags"]], min_frac=f"{QUALITY_MIN_FRAC:.0%}",
         version=__version__, rendered=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
 

@@ -17,7 +17,9 @@
     video (and to ``annotated.webm`` when present). An event one frame long gets 1 ms, as ELAN needs an end after
     the start.
 
-Sides are the PATIENT's, as everywhere in twitchcam.
+Sides are the PATIENT's, as everywhere in twitchcam. When the analysis folder holds a clinician's review
+(:mod:`twitchcam.review`), every format carries the reviewed timeline and says so: ``TimelineSource`` in the BIDS
+sidecar, the header note of the captions, a ``twitchcam_timeline`` property in the ELAN header.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from .outputs import write_atomic, write_json
 from .results import Results, read_results
+from .review import describe_timeline
 
 FORMATS = ("bids", "vtt", "eaf")
 
@@ -127,6 +130,7 @@ def write_bids_events(results: Results, out_dir: str | Path) -> list[Path]:
                                 "opening (1 = fully closed). perioral: mouth-corner pull up and out, and brow: brow "
                                 "elevation, both in inter-ocular distances (outer eye corners)."},
     }
+    sidecar["TimelineSource"] = f"twitchcam events, {describe_timeline(results)}."
     js = out / "events.json"
     write_json(sidecar, js)
     return [tsv, js]
@@ -177,7 +181,9 @@ def write_vtt(results: Results, path: str | Path) -> Path:
                 for k, (a, b, lines) in enumerate(caption_cues(results))]
     note = (f"twitchcam events of {results.source_name}. LEFT and RIGHT are the patient's sides (the patient's left "
             f"appears on the right of an unmirrored video). Captions stay at least {MIN_CAPTION_S:g} s on screen; "
-            "each line gives the event's real duration.")
+            f"each line gives the event's real duration. Timeline: {describe_timeline(results)}.")
+    # A note ends at the first "-->"; the reviewer's name is text from the review page.
+    note = note.replace("-->", "->")
     path = Path(path)
     write_atomic(path, WebVTT(captions=captions, header_comments=[note]).content)
     return path
@@ -209,6 +215,7 @@ def write_eaf(results: Results, path: str | Path, video: str | Path | None = Non
 
     path = Path(path)
     eaf = Eaf(author="twitchcam")
+    eaf.add_property("twitchcam_timeline", describe_timeline(results))
     eaf.remove_tier("default")
     for tier in EAF_TIERS:
         eaf.add_tier(tier)

@@ -26,7 +26,9 @@ from .signals import SIGNAL_NAMES, Signals
 
 SIGNAL_COLUMNS = ("t_s", "face_found", "measured",
                   *(f"{name}_{side}" for name in (*SIGNAL_NAMES, "eye_opening") for side in ("left", "right")),
-                  "head_rotation_deg", "head_scale")
+                  "head_rotation_deg", "head_scale", "head_yaw_deg", "head_pitch_deg", "head_roll_deg")
+#: Columns added after the first release: a ``signals.csv`` without them is still read (as NaN).
+OPTIONAL_SIGNAL_COLUMNS = ("head_yaw_deg", "head_pitch_deg", "head_roll_deg")
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -148,7 +150,7 @@ def format_signals_csv(signals: Signals) -> str:
     table = np.column_stack([
         signals.t, signals.face_found, signals.measured,
         signals.eye_closure, signals.mouth_pull, signals.brow_raise, signals.eye_opening,
-        signals.head_rotation_deg, signals.head_scale,
+        signals.head_rotation_deg, signals.head_scale, signals.head_pose_deg,
     ])
     buf = io.StringIO()
     np.savetxt(buf, table, fmt=["%.4f", "%d", "%d"] + ["%.5f"] * (table.shape[1] - 3), delimiter=",",

@@ -5,7 +5,8 @@ and matplotlib figures embedded as base64 PNG. It loads nothing from the network
 Content-Security-Policy forbids both), so it opens from a USB stick or an e-mail attachment as it is.
 
 The per-side measures and severity proxies it shows come from :mod:`twitchcam.measures`; the report prints their
-definitions next to the values.
+definitions next to the values. When a clinician has reviewed the timeline (:mod:`twitchcam.review`), the report is
+of the reviewed timeline, and a section shows the automatic finding beside the reviewed one with every change.
 """
 
 from __future__ import annotations
@@ -328,7 +329,11 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
     from . import figures
     from .outputs import write_atomic
 
+    from .review import review_changes
+
     results = read_results(out_dir)
+    review = (review_changes(read_results(out_dir, reviewed=False), results) if results.timeline == "reviewed"
+              else None)
     s = results.summary
     side = s["side"]
     sides = side_order(side)
@@ -359,6 +364,7 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
         mimickers=mimickers(results, measures),
         figs=figures.report_figures(results, sides, measures),
         video_href=video_href,
+        review=review,
         files=sorted(p.name for p in results.out_dir.iterdir() if p.is_file() and not p.name.startswith(".")),
         version=__version__,
         rendered=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),

@@ -6,6 +6,7 @@ Pages: ``/`` (sessions and the drop zone), ``/sessions/<id>`` (progress, then th
 file part and an optional ``label`` field, :mod:`twitchcam.web.multipart`), ``DELETE /api/sessions/<id>``,
 ``POST /api/sessions/<id>/retry`` (a failed analysis), ``POST /api/sessions/<id>/annotate`` (make the annotated
 video of a done session). Result files: ``/sessions/<id>/results/<name>``; the video: ``/sessions/<id>/video``.
+The review page ``/sessions/<id>/review`` and its API are in :mod:`twitchcam.web.review`.
 
 Safety rules
 ------------
@@ -52,6 +53,7 @@ from starlette.routing import Route
 from .. import __version__
 from ..config import available_cores
 from .multipart import MultipartError, MultipartFile, boundary_of
+from .review import review_routes
 from .sessions import VIDEO_MEDIA_TYPES, SessionStore, is_session_id
 from .workers import AnalysisQueue, ProbeError, Prober
 
@@ -113,6 +115,9 @@ RESULT_TITLES = {
     "events.vtt": "Captions for video players (WebVTT)",
     "events.eaf": "Timeline for ELAN (EAF)",
     "landmarks.npz": "Face landmarks per frame (NumPy)",
+    "events_reviewed.csv": "Timeline as reviewed by the clinician (CSV)",
+    "summary_reviewed.json": "Summary of the reviewed timeline (JSON)",
+    "review.json": "Review record: every decision, who and when (JSON)",
 }
 
 #: Result files offered as buttons; the others are listed under "Other formats".
@@ -481,6 +486,8 @@ def create_app(data_dir: str | Path = DEFAULT_DATA_DIR, workers: int | None = No
             Route("/api/sessions/{sid}/annotate", api_annotate, methods=["POST"]),
             Route("/api/upload", api_upload, methods=["POST"]),
             Route("/static/{name}", static_file),
+            # The clinician's review of a session: its own module (page, API, background report rewrite).
+            *review_routes(),
         ],
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
                     Middleware(_Guard, token=token)],

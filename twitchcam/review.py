@@ -1,0 +1,719 @@
+"""The clinician's review of an analysis: every automatic event accepted, rejected or corrected, missed ones added.
+
+A review lives in the analysis folder beside ``events.csv``:
+
+``review.json``
+    The record: who reviewed and when, the automatic events as they were (``original``), every decision in the
+    order it was made (``decisions``, append-only: a decision is never removed, a later one supersedes it), and the
+    current state of each event (``events``, which replaying the decisions on ``original`` reproduces). It also
+    holds the SHA-256 of the ``events.csv`` it started from, so a review is never applied to another analysis.
+``events_reviewed.csv``
+    The reviewed timeline in the exact ``events.csv`` contract: every event not rejected, as corrected, with the
+    missed ones added. Events not yet looked at stand as detected.
+``summary_reviewed.json``
+    :func:`twitchcam.pattern.classify_pattern` run again on the reviewed timeline: the ``summary.json`` schema, plus
+    a ``review`` key saying whose review it is and how far it got.
+
+The three files are written after every decision, each to a temporary file in the folder, flushed to disk and
+renamed into place (:func:`twitchcam.outputs.write_atomic`), ``review.json`` first: a killed process leaves every
+decision made so far, and :func:`write_review` rebuilds the other two from it.
+
+Decisions (``action``): ``accept``; ``reject`` with a ``reason`` among :data:`REJECT_REASONS`; ``edit`` with
+``changes`` among ``side``, ``region``, ``kind``, ``onset_s``, ``offset_s`` (an edited event counts as accepted);
+``add`` a missed event (``changes`` give at least ``onset_s``); ``reset`` back to the automatic event, unreviewed.
+Each may carry a free-text ``note``. Sides are the PATIENT's, as in ``events.csv``.
+
+Everything here except :func:`record_decision`, :func:`write_review` and :func:`load_review` is pure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import Config
+from .events import EVENT_KINDS, EVENT_SIDES, Events
+from .outputs import format_events_csv, write_atomic, write_json
+from .pattern import classify_pattern
+from .regions import REGIONS
+from .results import REVIEW_FILES, Results, read_config, read_results
+from .signals import Signals
+
+REVIEW_FILE, EVENTS_REVIEWED_FILE, SUMMARY_REVIEWED_FILE = REVIEW_FILES
+FORMAT = "twitchcam-review"
+FORMAT_VERSION = 1
+
+#: Why an automatic event is rejected.
+REJECT_REASONS = ("blink", "voluntary_expression", "talking", "head_motion", "tracking_error", "other")
+ACTIONS = ("accept", "reject", "edit", "add", "reset")
+STATUSES = ("pending", "accepted", "rejected", "added")
+EDITABLE = ("side", "region", "kind", "onset_s", "offset_s")
+
+#: Length of an added event when the reviewer gives no offset, in seconds.
+DEFAULT_ADDED_DURATION_S = 0.3
+
+#: Smallest peak written for an event whose signal shows no positive value (the contract needs peak > 0).
+MIN_PEAK = 1e-4
+
+
+class ReviewError(ValueError):
+    """A decision that cannot be applied, or a review that does not belong to its folder; one line for the user."""
+
+
+@dataclass(frozen=True)
+class ReviewEvent:
+    """One event of a review in its current state.
+
+    Parameters
+    ----------
+    id : str
+        ``a<k>`` for the k-th automatic event of ``events.csv`` (0-based), ``r<k>`` for the k-th added one.
+    status : {"pending", "accepted", "rejected", "added"}
+        ``added`` events are the reviewer's; a rejected added event is ``rejected``.
+    onset_s, offset_s : float
+        Start and end in seconds (inclusive, presentation times).
+    side : {"left", "right", "bilateral"}
+        The PATIENT's side.
+    region : {"periocular", "perioral", "brow"}
+    kind : {"clonic", "tonic", "blink"}
+    peak : float
+        Positive amplitude in the region's unit (see ``events.csv``); measured again from ``signals.csv`` when the
+        reviewer adds an event or moves it to another side or region.
+    reason : str | None
+        Why it was rejected (one of :data:`REJECT_REASONS`).
+    note : str
+        The reviewer's last free-text note on it.
+    kind_chosen : bool
+        The reviewer set the kind; otherwise it follows the duration when the times change (as the detector does).
+    """
+
+    id: str
+    status: str
+    onset_s: float
+    offset_s: float
+    side: str
+    region: str
+    kind: str
+    peak: float
+    reason: str | None = None
+    note: str = ""
+    kind_chosen: bool = False
+
+    @property
+    def origin(self) -> str:
+        """``automatic`` or ``added``."""
+        return "automatic" if self.id.startswith("a") else "added"
+
+    def values(self) -> dict:
+        """The ``events.csv`` columns of the event."""
+        return {"onset_s": self.onset_s, "offset_s": self.offset_s, "side": self.side, "region": self.region,
+                "kind": self.kind, "peak": self.peak}
+
+    def to_dict(self) -> dict:
+        """The event as ``review.json`` and the review page hold it."""
+        return {"id": self.id, "origin": self.origin, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class Review:
+    """A review: the automatic events, the decisions, and the resulting state.
+
+    Parameters
+    ----------
+    events_sha256 : str
+        SHA-256 of the ``events.csv`` the review started from.
+    source : str
+        File name of the analyzed video.
+    created, updated : str
+        UTC times of the first and the latest decision (ISO 8601), empty before any.
+    original : tuple of dict
+        The automatic events as in ``events.csv`` (``id`` plus its columns).
+    decisions : tuple of dict
+        Every decision in order: ``n``, ``at``, ``by``, ``action``, ``event``, and ``reason``, ``changes``,
+        ``note``, ``before`` (the event's state just before) where they apply.
+    events : tuple of ReviewEvent
+        The current state, automatic events first (in ``events.csv`` order), then the added ones.
+    """
+
+    events_sha256: str
+    source: str
+    original: tuple
+    decisions: tuple = ()
+    events: tuple = ()
+    created: str = ""
+    updated: str = ""
+
+    @property
+    def reviewers(self) -> list[str]:
+        """Everyone who made a decision, in order of their first one."""
+        return list(dict.fromkeys(d["by"] for d in self.decisions))
+
+    def event(self, event_id: str) -> ReviewEvent:
+        """The current state of one event.
+
+        Raises
+        ------
+        ReviewError
+            If there is no such event.
+        """
+        for ev in self.events:
+            if ev.id == event_id:
+                return ev
+        raise ReviewError(f"there is no event {event_id!r} in this review")
+
+    def progress(self) -> dict:
+        """How far the review got: counts per status, automatic events still pending, whether all are decided."""
+        counts = {s: sum(ev.status == s for ev in self.events) for s in STATUSES}
+        automatic = [ev for ev in self.events if ev.origin == "automatic"]
+        corrected = sum(ev.status == "accepted" and ev.values() != _original_values(self, ev.id) for ev in automatic)
+        return {**counts, "corrected": corrected, "automatic": len(automatic),
+                "reviewed": sum(ev.status != "pending" for ev in automatic),
+                "complete": all(ev.status != "pending" for ev in automatic), "decisions": len(self.decisions)}
+
+    def to_dict(self) -> dict:
+        """The ``review.json`` document."""
+        return {"format": FORMAT, "version": FORMAT_VERSION, "twitchcam_version": __version__,
+                "events_csv_sha256": self.events_sha256, "source": self.source, "created": self.created,
+                "updated": self.updated, "reviewers": self.reviewers, "progress": self.progress(),
+                "reject_reasons": list(REJECT_REASONS), "original": list(self.original),
+                "decisions": list(self.decisions), "events": [ev.to_dict() for ev in self.events]}
+
+
+def _original_values(review: Review, event_id: str) -> dict | None:
+    for row in review.original:
+        if row["id"] == event_id:
+            return {k: row[k] for k in ("onset_s", "offset_s", "side", "region", "kind", "peak")}
+    return None
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _event_rows(events: Events) -> tuple:
+    # Values as events.csv holds them (ms, 4 decimals), so replaying a review gives exactly its CSV rows back.
+    return tuple({"id": f"a{i}", "onset_s": round(float(events.onset_s[i]), 3),
+                  "offset_s": round(float(events.offset_s[i]), 3), "side": str(events.side[i]),
+                  "region": str(events.region[i]), "kind": str(events.kind[i]),
+                  "peak": round(float(events.peak[i]), 4)} for i in range(len(events)))
+
+
+def start_review(events: Events, events_sha256: str, source: str = "") -> Review:
+    """A review without decisions of an automatic timeline.
+
+    Parameters
+    ----------
+    events : Events
+        ``events.csv`` of the analysis.
+    events_sha256 : str
+        SHA-256 of that file (:func:`file_sha256`).
+    source : str
+        File name of the analyzed video, for the record.
+    """
+    original = _event_rows(events)
+    return Review(events_sha256, source, original, (), replay(original, (), Config()))
+
+
+def derive_kind(side: str, duration_s: float, config: Config) -> str:
+    """The kind the detector gives an event of this side and duration: ``tonic`` from ``tonic_min_s``, else
+    ``clonic``; a bilateral eye closure no longer than ``blink_max_s`` is a ``blink``."""
+    if side == "bilateral" and duration_s <= config.blink_max_s:
+        return "blink"
+    return "tonic" if duration_s >= config.tonic_min_s else "clonic"
+
+
+def _check(ev: ReviewEvent) -> None:
+    if ev.side not in EVENT_SIDES:
+        raise ReviewError(f"side must be one of {', '.join(EVENT_SIDES)}, got {ev.side!r}")
+    if ev.region not in REGIONS:
+        raise ReviewError(f"region must be one of {', '.join(REGIONS)}, got {ev.region!r}")
+    if ev.kind not in EVENT_KINDS:
+        raise ReviewError(f"kind must be one of {', '.join(EVENT_KINDS)}, got {ev.kind!r}")
+    # Only eye closures are bilateral events in twitchcam (see twitchcam.events), and only those can be blinks.
+    if ev.side == "bilateral" and ev.region != "periocular":
+        raise ReviewError("a bilateral event is a closure of both eyes: its region must be periocular")
+    if ev.kind == "blink" and ev.side != "bilateral":
+        raise ReviewError("a blink closes both eyes: its side must be bilateral")
+    if not (np.isfinite(ev.onset_s) and np.isfinite(ev.offset_s)) or ev.onset_s < 0:
+        raise ReviewError("onset_s must be a time of the video, in seconds")
+    if ev.offset_s < ev.onset_s:
+        raise ReviewError("the offset must not come before the onset")
+
+
+def _changed(ev: ReviewEvent, changes: dict, config: Config) -> ReviewEvent:
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ReviewError(f"only {', '.join(EDITABLE)} can be changed, not {', '.join(unknown)}")
+    values = {}
+    for key, value in changes.items():
+        if key in ("onset_s", "offset_s"):
+            try:
+                values[key] = round(float(value), 3)
+            except (TypeError, ValueError):
+                raise ReviewError(f"{key} must be a number of seconds, got {value!r}") from None
+        else:
+            values[key] = str(value)
+    new = dataclasses.replace(ev, **values, kind_chosen=ev.kind_chosen or "kind" in changes)
+    if not new.kind_chosen:
+        new = dataclasses.replace(new, kind=derive_kind(new.side, new.offset_s - new.onset_s, config))
+    _check(new)
+    return new
+
+
+def replay(original: tuple, decisions: tuple, config: Config) -> tuple:
+    """The state of every event after a sequence of decisions.
+
+    Parameters
+    ----------
+    original : tuple of dict
+        The automatic events (:attr:`Review.original`).
+    decisions : tuple of dict
+        :attr:`Review.decisions`; each decision that moved an event to another side or region or added one holds
+        the peak measured then (``peak``), so replaying needs no signals.
+    config : Config
+        For the kind of an event whose duration changed.
+
+    Returns
+    -------
+    tuple of ReviewEvent
+    """
+    state = {row["id"]: ReviewEvent(row["id"], "pending", row["onset_s"], row["offset_s"], row["side"],
+                                    row["region"], row["kind"], row["peak"]) for row in original}
+    for d in decisions:
+        state = _step(state, original, d, config)
+    return tuple(state.values())
+
+
+def _step(state: dict, original: tuple, d: dict, config: Config) -> dict:
+    """One decision applied to the state (a new dict); raises ReviewError if it cannot be."""
+    action = d.get("action")
+    if action not in ACTIONS:
+        raise ReviewError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    state = dict(state)
+    note = str(d.get("note") or "")
+    if action == "add":
+        changes = dict(d.get("changes") or {})
+        if "onset_s" not in changes:
+            raise ReviewError("an added event needs its onset_s")
+        try:
+            changes.setdefault("offset_s", float(changes["onset_s"]) + DEFAULT_ADDED_DURATION_S)
+        except (TypeError, ValueError):
+            raise ReviewError(f"onset_s must be a number of seconds, got {changes['onset_s']!r}") from None
+        changes.setdefault("side", "left")
+        changes.setdefault("region", "periocular")
+        event_id = d.get("event") or f"r{sum(k.startswith('r') for k in state)}"
+        if event_id in state:
+            raise ReviewError(f"event {event_id!r} exists already")
+        blank = ReviewEvent(event_id, "added", 0.0, 0.0, "left", "periocular", "clonic", MIN_PEAK, note=note)
+        ev = _changed(blank, changes, config)
+        state[event_id] = dataclasses.replace(ev, peak=float(d.get("peak") or MIN_PEAK))
+        return state
+    event_id = d.get("event")
+    if event_id not in state:
+        raise ReviewError(f"there is no event {event_id!r} in this review")
+    ev = state[event_id]
+    if action == "accept":
+        ev = dataclasses.replace(ev, status="added" if ev.origin == "added" else "accepted", reason=None)
+    elif action == "reject":
+        reason = d.get("reason")
+        if reason not in REJECT_REASONS:
+            raise ReviewError(f"a rejection needs a reason among {', '.join(REJECT_REASONS)}, got {reason!r}")
+        ev = dataclasses.replace(ev, status="rejected", reason=reason)
+    elif action == "edit":
+        changes = d.get("changes") or {}
+        if not changes:
+            raise ReviewError("an edit needs changes")
+        ev = _changed(ev, changes, config)
+        ev = dataclasses.replace(ev, status="added" if ev.origin == "added" else "accepted", reason=None)
+        if "peak" in d:
+            ev = dataclasses.replace(ev, peak=float(d["peak"]))
+    else:  # reset
+        if ev.origin == "added":
+            raise ReviewError("an added event has no automatic version to go back to; reject it to remove it")
+        row = next(r for r in original if r["id"] == event_id)
+        ev = ReviewEvent(event_id, "pending", row["onset_s"], row["offset_s"], row["side"], row["region"],
+                         row["kind"], row["peak"])
+    state[event_id] = dataclasses.replace(ev, note=note or ev.note) if action != "reset" else ev
+    return state
+
+
+def measure_peak(results: Results, side: str, region: str, onset_s: float, offset_s: float) -> float:
+    """The peak of a region's signal over an event's frames, as ``events.csv`` gives it.
+
+    Parameters
+    ----------
+    results : Results
+        The analysis (its ``signals.csv``).
+    side : str
+        ``left``, ``right`` or ``bilateral`` (the smaller of the two sides' maxima: both eyes close together).
+    region : str
+    onset_s, offset_s : float
+        The event's first and last frame times, in seconds (inclusive).
+
+    Returns
+    -------
+    float
+        The largest value in the region's unit, at least :data:`MIN_PEAK` (the contract needs a positive peak;
+        a frame span without a measured face gives it).
+    """
+    signal = results.region_signal(region)
+    inside = (results.t >= onset_s - 5e-4) & (results.t <= offset_s + 5e-4)
+    cols = [0, 1] if side == "bilateral" else [0 if side == "left" else 1]
+    values = signal[inside][:, cols]
+    if not values.size or not np.isfinite(values).any():
+        return MIN_PEAK
+    with np.errstate(invalid="ignore"):
+        per_side = np.nanmax(np.where(np.isfinite(values), values, -np.inf), axis=0)
+    peak = float(per_side.min())
+    return round(peak, 4) if np.isfinite(peak) and peak > MIN_PEAK else MIN_PEAK
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def apply_decision(review: Review, decision: dict, reviewer: str, results: Results, at: str | None = None) -> Review:
+    """The review with one more decision.
+
+    Parameters
+    ----------
+    review : Review
+    decision : dict
+        ``action``, ``event`` (but for ``add``), and ``reason``, ``changes``, ``note`` as the action needs (see the
+        module docstring).
+    reviewer : str
+        Who decides; required.
+    results : Results
+        The analysis, for the peak of an added or moved event and for the settings.
+    at : str | None
+        UTC time of the decision (ISO 8601); now by default.
+
+    Returns
+    -------
+    Review
+
+    Raises
+    ------
+    ReviewError
+        If the decision is malformed, names no event of the review, or gives an impossible event.
+    """
+    reviewer = " ".join(str(reviewer or "").split())[:120]
+    if not reviewer:
+        raise ReviewError("a decision needs the reviewer's name")
+    at = at or _utc_now()
+    action = decision.get("action")
+    entry = {"n": len(review.decisions) + 1, "at": at, "by": reviewer, "action": action}
+    for key in ("event", "reason", "note"):
+        if decision.get(key):
+            entry[key] = str(decision[key])[:2000]
+    if decision.get("changes"):
+        entry["changes"] = dict(decision["changes"])
+    state = {ev.id: ev for ev in review.events}
+    if action == "add" and "event" not in entry:
+        entry["event"] = f"r{sum(k.startswith('r') for k in state)}"
+    if entry.get("event") in state:
+        entry["before"] = state[entry["event"]].values()
+    after = _step(state, review.original, entry, results.config)
+    ev = after.get(entry.get("event"))
+    duration = float(results.summary["video"]["duration_s"])
+    if ev is not None and action in ("add", "edit") and ev.offset_s > duration:
+        raise ReviewError(f"the event would end at {ev.offset_s:.3f} s, after the end of the video ({duration:.3f} s)")
+    if ev is not None and action in ("add", "edit"):
+        moved = action == "add" or ev.side != state[ev.id].side or ev.region != state[ev.id].region
+        if moved:
+            entry["peak"] = measure_peak(results, ev.side, ev.region, ev.onset_s, ev.offset_s)
+            after[ev.id] = dataclasses.replace(ev, peak=entry["peak"])
+    return dataclasses.replace(review, decisions=(*review.decisions, entry), events=tuple(after.values()),
+                               created=review.created or at, updated=at)
+
+
+def reviewed_events(review: Review, t: np.ndarray | None = None) -> Events:
+    """The reviewed timeline: every event not rejected, as an event table.
+
+    Parameters
+    ----------
+    review : Review
+    t : ndarray, shape (n_frames,) | None
+        Frame times in seconds; gives each event its onset and offset frame (:func:`with_frames`), which the
+        pattern needs for the time in spasm. Without it the frames are -1.
+    """
+    kept = [ev for ev in review.events if ev.status != "rejected"]
+    cols = {k: [getattr(ev, k) for ev in kept] for k in ("onset_s", "offset_s", "side", "region", "kind", "peak")}
+    events = Events.from_columns(**cols)
+    return with_frames(events, t) if t is not None else events
+
+
+def with_frames(events: Events, t: np.ndarray) -> Events:
+    """The events with their onset and offset frames: the frames nearest their times.
+
+    Parameters
+    ----------
+    events : Events
+    t : ndarray, shape (n_frames,)
+        Frame times in seconds, increasing.
+    """
+    if not len(t):
+        return events
+    frames = []
+    for times in (events.onset_s, events.offset_s):
+        idx = np.clip(np.searchsorted(t, times), 1, max(len(t) - 1, 1))
+        if len(t) > 1:
+            idx = np.where(np.abs(t[idx - 1] - times) <= np.abs(t[idx] - times), idx - 1, idx)
+        frames.append(np.minimum(idx, len(t) - 1).astype(np.int64))
+    return dataclasses.replace(events, onset_frame=frames[0], offset_frame=frames[1])
+
+
+def signals_of(results: Results) -> Signals:
+    """The :class:`twitchcam.signals.Signals` an analysis folder holds (what the pattern needs of them)."""
+    n = len(results.t)
+    iod = (results.summary.get("video") or {}).get("iod_px")
+    # An analysis folder keeps no eye opening or noise; the pattern of given events needs neither.
+    return Signals(t=results.t, face_found=results.face_found, measured=results.measured,
+                   eye_closure=results.eye_closure, mouth_pull=results.mouth_pull, brow_raise=results.brow_raise,
+                   eye_opening=np.full((n, 2), np.nan), head_rotation_deg=results.head_rotation_deg,
+                   head_scale=results.head_scale, noise={}, iod_px=float(iod) if iod is not None else float("nan"),
+                   head_pose_deg=results.head_pose_deg)
+
+
+def reviewed_summary(results: Results, review: Review) -> dict:
+    """``summary_reviewed.json``: the pattern and summary of the reviewed timeline, by the analysis' own rules.
+
+    Parameters
+    ----------
+    results : Results
+        The automatic analysis (signals, settings, summary).
+    review : Review
+
+    Returns
+    -------
+    dict
+        The ``summary.json`` schema (``video``, ``source`` and ``twitchcam_version`` kept from the automatic
+        summary) plus
+        ``review``: ``reviewers``, ``created``, ``updated``, ``progress``, ``events_csv_sha256``, and the automatic
+        ``automatic_pattern`` and ``automatic_side``.
+    """
+    summary = classify_pattern(reviewed_events(review, results.t), signals_of(results), results.config)
+    doc = summary.to_dict()
+    # The facts about the video do not change with a review; signals.csv keeps times to 0.1 ms only, so measuring
+    # them again from it could differ in the last digit from summary.json.
+    doc["video"] = results.summary["video"]
+    for key in ("source", "twitchcam_version"):
+        if key in results.summary:
+            doc[key] = results.summary[key]
+    doc["review"] = {"reviewers": review.reviewers, "created": review.created, "updated": review.updated,
+                     "progress": review.progress(), "events_csv_sha256": review.events_sha256,
+                     "automatic_pattern": results.summary["pattern"], "automatic_side": results.summary["side"]}
+    return doc
+
+
+def load_review(out_dir: str | Path) -> Review | None:
+    """The review of an analysis folder, or None when it has none.
+
+    Raises
+    ------
+    ReviewError
+        If ``review.json`` is not a twitchcam review, or was made on another ``events.csv`` (the analysis was
+        run again after the review).
+    """
+    out = Path(out_dir)
+    path = out / REVIEW_FILE
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("format") != FORMAT:
+            raise ValueError
+        original = tuple(doc["original"])
+        decisions = tuple(doc["decisions"])
+    except (ValueError, KeyError, TypeError):
+        raise ReviewError(f"{path}: not a twitchcam review") from None
+    if doc["events_csv_sha256"] != file_sha256(out / "events.csv"):
+        raise ReviewError(f"{path}: this review was made on another events.csv (the analysis was run again); "
+                          "move review.json away to start a new review")
+    config = read_config(out / "config.json")[0] if (out / "config.json").exists() else Config()
+    return Review(doc["events_csv_sha256"], doc.get("source", ""), original, decisions,
+                  replay(original, decisions, config), doc.get("created", ""), doc.get("updated", ""))
+
+
+def open_review(out_dir: str | Path) -> tuple[Review, Results]:
+    """The review of an analysis folder (a new one when it has none) and the analysis itself (automatic).
+
+    Raises
+    ------
+    ValueError
+        If the folder is not an analysis folder; :class:`ReviewError` as :func:`load_review`.
+    """
+    results = read_results(out_dir, reviewed=False)
+    review = load_review(results.out_dir)
+    if review is None:
+        review = start_review(results.events, file_sha256(results.out_dir / "events.csv"), results.source_name)
+    return review, results
+
+
+def write_review(out_dir: str | Path, review: Review, results: Results) -> list[Path]:
+    """Write ``review.json``, ``events_reviewed.csv`` and ``summary_reviewed.json``, each atomically, in that order.
+
+    Returns
+    -------
+    list of Path
+        The three files.
+    """
+    out = Path(out_dir)
+    paths = [out / name for name in REVIEW_FILES]
+    write_atomic(paths[0], json.dumps(review.to_dict(), indent=1) + "\n")
+    write_atomic(paths[1], format_events_csv(reviewed_events(review)))
+    write_json(reviewed_summary(results, review), paths[2])
+    return paths
+
+
+def record_decision(out_dir: str | Path, decision: dict, reviewer: str) -> Review:
+    """Apply one decision to an analysis folder's review and save it (the review starts with the first decision).
+
+    Callers that may decide on one folder from several threads hold a lock per folder around this.
+
+    Returns
+    -------
+    Review
+        The review with the decision.
+    """
+    review, results = open_review(out_dir)
+    review = apply_decision(review, decision, reviewer, results)
+    write_review(results.out_dir, review, results)
+    return review
+
+
+def describe_timeline(results: Results) -> str:
+    """One sentence on which timeline a results object carries, for exports and reports.
+
+    Returns
+    -------
+    str
+        ``"automatic (not reviewed)"``, or whose review it is, when its latest decision was, and what changed.
+    """
+    review = results.summary.get("review") if results.timeline == "reviewed" else None
+    if not review:
+        return "automatic (not reviewed)"
+    p = review["progress"]
+    done = "all" if p["complete"] else f"{p['reviewed']} of"
+    when = str(review["updated"]).replace("T", " ")[:16] + " UTC"  # ISO 8601 UTC, to the minute
+    return (f"reviewed by {', '.join(review['reviewers']) or 'an unnamed reviewer'} (last decision "
+            f"{when}): {done} {p['automatic']} automatic events reviewed, {p['rejected']} rejected, "
+            f"{p['corrected']} corrected, {p['added']} added")
+
+
+def review_changes(automatic: Results, reviewed: Results) -> dict:
+    """What a review changed, for the report: the two findings side by side and every changed event.
+
+    Parameters
+    ----------
+    automatic : Results
+        The folder read with ``reviewed=False``.
+    reviewed : Results
+        The same folder with its reviewed timeline (``timeline == "reviewed"``).
+
+    Returns
+    -------
+    dict
+        ``sentence`` (:func:`describe_timeline`); ``rows``: (label, automatic value, reviewed value, changed) for
+        the pattern, the side, each HFS criterion and the unilateral and bilateral event counts; ``events``:
+        (change, event, detail) for each rejected, corrected and added event, in time order.
+    """
+    a, r = automatic.summary, reviewed.summary
+    count = lambda ev, side: int(np.sum((ev.side == side) & (ev.kind != "blink")))  # noqa: E731
+    rows = [("Pattern", a["pattern"].replace("_", " "), r["pattern"].replace("_", " ")),
+            ("Side (patient's)", a["side"] or "–", r["side"] or "–")]
+    rows += [(f"Criterion: {name.replace('_', ' ')}", "met" if a["criteria"][name] else "not met",
+              "met" if r["criteria"][name] else "not met") for name in ("unilateral", "irregular", "cn7_spread")]
+    rows += [(f"{side.capitalize()} events (not blinks)", str(count(automatic.events, side)),
+              str(count(reviewed.events, side))) for side in EVENT_SIDES]
+    rows.append(("Blinks", str(int(np.sum(automatic.events.kind == "blink"))),
+                 str(int(np.sum(reviewed.events.kind == "blink")))))
+    review = load_review(automatic.out_dir)
+    changes = []
+    for ev in review.events if review else ():
+        original = _original_values(review, ev.id)
+        what = f"{ev.side} {ev.region} {ev.kind}, {ev.onset_s:.3f}–{ev.offset_s:.3f} s"
+        if ev.status == "rejected":
+            changes.append((ev.onset_s, "rejected", what, ev.reason.replace("_", " ") + (f"; {ev.note}" if ev.note
+                                                                                          else "")))
+        elif ev.status == "added":
+            changes.append((ev.onset_s, "added", what, ev.note))
+        elif original is not None and ev.values() != original:
+            was = (f"detected as {original['side']} {original['region']} {original['kind']}, "
+                   f"{original['onset_s']:.3f}–{original['offset_s']:.3f} s")
+            changes.append((ev.onset_s, "corrected", what, was + (f"; {ev.note}" if ev.note else "")))
+    return {"sentence": describe_timeline(reviewed), "rows": [(*row, row[1] != row[2]) for row in rows],
+            "events": [c[1:] for c in sorted(changes, key=lambda c: c[0])]}
+
+
+def find_reviewed_folders(paths) -> list[Path]:
+    """Every folder at or below ``paths`` that holds both ``events.csv`` and ``events_reviewed.csv``, sorted.
+
+    Raises
+    ------
+    ValueError
+        If a path does not exist.
+    """
+    found = set()
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or folder")
+        candidates = [path] if path.is_file() else [path, *(p.parent for p in path.rglob(EVENTS_REVIEWED_FILE))]
+        found.update(p.parent if p.is_file() else p for p in candidates)
+    return sorted(f for f in found if (f / "events.csv").is_file() and (f / EVENTS_REVIEWED_FILE).is_file())
+
+
+def reviewed_truth(folder: str | Path) -> tuple[Events, str | None, str | None]:
+    """A reviewed folder as benchmark truth: the reviewed timeline, its pattern and its side.
+
+    The pattern is that of ``summary_reviewed.json``; when the folder lacks it (the reviewed timeline was made by
+    another tool) it is computed from ``events_reviewed.csv`` with the folder's signals and settings, and is None
+    when those are missing too.
+
+    Returns
+    -------
+    events : Events
+    pattern, side : str | None
+    """
+    from .outputs import read_events_csv
+
+    out = Path(folder)
+    events = read_events_csv(out / EVENTS_REVIEWED_FILE)
+    if (out / SUMMARY_REVIEWED_FILE).is_file():
+        summary = json.loads((out / SUMMARY_REVIEWED_FILE).read_text(encoding="utf-8"))
+        return events, summary["pattern"], summary["side"]
+    if not all((out / name).is_file() for name in ("summary.json", "signals.csv", "config.json")):
+        return events, None, None
+    results = read_results(out, reviewed=False)
+    summary = classify_pattern(with_frames(events, results.t), signals_of(results), results.config)
+    return events, summary.pattern, summary.side
+
+
+def score_folder(folder: str | Path, tolerance_s: float | None = None):
+    """Score a folder's automatic timeline against its reviewed one (:func:`twitchcam.scoring.score_case`).
+
+    Returns
+    -------
+    twitchcam.scoring.CaseScore
+        Named by the folder; ``pattern``/``side`` from ``summary.json``, the reference ones from
+        :func:`reviewed_truth`.
+    """
+    from .outputs import read_events_csv
+    from .scoring import ONSET_TOLERANCE_S, score_case
+
+    out = Path(folder)
+    truth, truth_pattern, truth_side = reviewed_truth(out)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8")) if (out / "summary.json").is_file() \
+        else {}
+    duration = float((summary.get("video") or {}).get("duration_s", float("nan")))
+    return score_case(str(out), read_events_csv(out / "events.csv"), truth, summary.get("pattern"), truth_pattern,
+                      summary.get("side"), truth_side, duration,
+                      ONSET_TOLERANCE_S if tolerance_s is None else tolerance_s)
