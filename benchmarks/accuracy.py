@@ -19,7 +19,8 @@ a message. Printed per case and per kind of case:
 
 - pattern accuracy, side accuracy (cases whose truth has a side);
 - precision, recall and F1 of unilateral events: a detected and a true event match when they have the same side
-  and region and their onsets are within 0.25 s, one to one (optimal assignment);
+  and region and their onsets are within 0.25 s, one to one (optimal assignment; :mod:`twitchcam.scoring`, the
+  rules ``twitchcam review-stats`` uses too);
 - false unilateral events per minute: unmatched detected one-sided events on the cases without injected twitches;
 - wall time of ``analyze`` per video-second.
 
@@ -39,13 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 REAL = REPO.parent / "shared" / "data" / "real"
 WORK = REPO / "benchmarks" / "_work"
-ONSET_TOLERANCE_S = 0.25
 DURATION_S = 30.0
 #: Length of an injected real case, s: the clip is played forward and back to fill it.
 INJECTED_S = 30.0
@@ -186,6 +185,7 @@ def run_case(case: Case, reuse: bool, config_path: str | None, real_dir: Path | 
     from twitchcam.landmarks import Landmarks
     from twitchcam.outputs import read_events_csv
     from twitchcam.pipeline import analyze, analyze_landmarks
+    from twitchcam.scoring import match_events
 
     cfg = Config.from_json(config_path) if config_path else Config()
     video, truth_dir = prepare(case, real_dir)
@@ -208,7 +208,7 @@ def run_case(case: Case, reuse: bool, config_path: str | None, real_dir: Path | 
         truth_events = read_events_csv(truth_dir / "events.csv")
         summary = json.loads((truth_dir / "summary.json").read_text())
         truth_pattern, truth_side = summary["pattern"], summary["side"]
-    tp, n_pred, n_true = match_unilateral(predicted, truth_events)
+    tp, n_pred, n_true = match_events(predicted, truth_events).counts()
     duration = analysis.summary.video["duration_s"]
     return {
         "case": case.name, "kind": case.kind, "truth_pattern": truth_pattern, "pattern": analysis.pattern,
@@ -219,25 +219,6 @@ def run_case(case: Case, reuse: bool, config_path: str | None, real_dir: Path | 
                                                                   "eye_mouth_coupling")},
         "confidence": analysis.summary.to_dict().get("confidence"),
     }
-
-
-def match_unilateral(pred, truth) -> tuple[int, int, int]:
-    """One-to-one matching of unilateral events (same side and region, onsets within the tolerance).
-
-    Returns
-    -------
-    true_positives, n_predicted, n_true : int
-    """
-    p = pred[np.isin(pred.side, ("left", "right"))]
-    t = truth[np.isin(truth.side, ("left", "right"))]
-    if len(p) == 0 or len(t) == 0:
-        return 0, len(p), len(t)
-    same = (p.side[:, None] == t.side[None, :]) & (p.region[:, None] == t.region[None, :])
-    gap = np.abs(p.onset_s[:, None] - t.onset_s[None, :])
-    ok = same & (gap <= ONSET_TOLERANCE_S)
-    cost = np.where(ok, gap, 1e6)
-    rows, cols = linear_sum_assignment(cost)
-    return int(ok[rows, cols].sum()), len(p), len(t)
 
 
 def totals(rows: list[dict]) -> dict:

@@ -92,6 +92,9 @@ class ReviewEvent:
         The reviewer's last free-text note on it.
     kind_chosen : bool
         The reviewer set the kind; otherwise it follows the duration when the times change (as the detector does).
+    score : float | None
+        The detector's score of an automatic event (``events.csv``), kept while the reviewer accepts it as it is;
+        None once the reviewer edits it, for an added event, and for a bilateral closure.
     """
 
     id: str
@@ -105,6 +108,7 @@ class ReviewEvent:
     reason: str | None = None
     note: str = ""
     kind_chosen: bool = False
+    score: float | None = None
 
     @property
     def origin(self) -> str:
@@ -203,7 +207,9 @@ def _event_rows(events: Events) -> tuple:
     return tuple({"id": f"a{i}", "onset_s": round(float(events.onset_s[i]), 3),
                   "offset_s": round(float(events.offset_s[i]), 3), "side": str(events.side[i]),
                   "region": str(events.region[i]), "kind": str(events.kind[i]),
-                  "peak": round(float(events.peak[i]), 4)} for i in range(len(events)))
+                  "peak": round(float(events.peak[i]), 4),
+                  "score": round(float(events.score[i]), 4) if np.isfinite(events.score[i]) else None}
+                 for i in range(len(events)))
 
 
 def start_review(events: Events, events_sha256: str, source: str = "") -> Review:
@@ -286,7 +292,8 @@ def replay(original: tuple, decisions: tuple, config: Config) -> tuple:
     tuple of ReviewEvent
     """
     state = {row["id"]: ReviewEvent(row["id"], "pending", row["onset_s"], row["offset_s"], row["side"],
-                                    row["region"], row["kind"], row["peak"]) for row in original}
+                                    row["region"], row["kind"], row["peak"], score=row.get("score"))
+             for row in original}
     for d in decisions:
         state = _step(state, original, d, config)
     return tuple(state.values())
@@ -332,7 +339,8 @@ def _step(state: dict, original: tuple, d: dict, config: Config) -> dict:
         if not changes:
             raise ReviewError("an edit needs changes")
         ev = _changed(ev, changes, config)
-        ev = dataclasses.replace(ev, status="added" if ev.origin == "added" else "accepted", reason=None)
+        # The detector's score was of the event it found, not of the reviewer's correction.
+        ev = dataclasses.replace(ev, status="added" if ev.origin == "added" else "accepted", reason=None, score=None)
         if "peak" in d:
             ev = dataclasses.replace(ev, peak=float(d["peak"]))
     else:  # reset
@@ -340,7 +348,7 @@ def _step(state: dict, original: tuple, d: dict, config: Config) -> dict:
             raise ReviewError("an added event has no automatic version to go back to; reject it to remove it")
         row = next(r for r in original if r["id"] == event_id)
         ev = ReviewEvent(event_id, "pending", row["onset_s"], row["offset_s"], row["side"], row["region"],
-                         row["kind"], row["peak"])
+                         row["kind"], row["peak"], score=row.get("score"))
     state[event_id] = dataclasses.replace(ev, note=note or ev.note) if action != "reset" else ev
     return state
 
@@ -447,7 +455,7 @@ def reviewed_events(review: Review, t: np.ndarray | None = None) -> Events:
     """
     kept = [ev for ev in review.events if ev.status != "rejected"]
     cols = {k: [getattr(ev, k) for ev in kept] for k in ("onset_s", "offset_s", "side", "region", "kind", "peak")}
-    events = Events.from_columns(**cols)
+    events = Events.from_columns(**cols, score=[np.nan if ev.score is None else ev.score for ev in kept])
     return with_frames(events, t) if t is not None else events
 
 
