@@ -216,7 +216,7 @@ def mimickers(results: Results, measures: dict[str, SideMeasures]) -> list[dict]
     list of dict
         ``name``, ``features`` (what characterizes it clinically), ``measurements`` (what this recording shows).
     """
-    s, m, cfg = results.summary, results.summary["metrics"], results.config
+    s, m = results.summary, results.summary["metrics"]
     side = s["side"]
     li = m["laterality_index"]
     n_bil = m.get("bilateral_closures", 0)
