@@ -9,7 +9,7 @@ from twitchcam.outputs import read_events_csv
 from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
 from twitchcam.simulate import (
     EXPECTED_PATTERN, GENERATORS, LATERALIZED, MAX_DISPLACEMENT_IOD, MIN_GAP_S, Drive, FaceFrame, Footage,
-    HeadMotion, check_course, envelope, eye_opening, load_footage, make_course, simulate, warp_face,
+    HeadMotion, check_course, envelope, eye_opening, footage_closures, load_footage, make_course, simulate, warp_face,
 )
 from twitchcam.video import iter_frames, read_image
 
@@ -255,3 +255,31 @@ def test_simulate_writes_video_and_truth(tmp_path, data_dir, detector):
         xyz, _ = detector.detect(frames[k].image, 0.0)
         drop = 1 - eye_opening(xyz)[LEFT] / eye_opening(rest)[LEFT]
         assert (drop > 0.35) == expect_closed, (k, drop)
+
+
+def test_whole_stretch_takes_the_whole_real_clip_at_its_own_rate_and_keeps_twitches_off_its_blinks(tmp_path,
+                                                                                                   data_dir):
+    # single_face.mp4: 2.4 s at 30 fps, a natural blink at 0.83-0.97 s and a smile from 0.6 s.
+    footage = load_footage(data_dir / "single_face.mp4", stretch="whole")
+    assert len(footage.t) == 72 and footage.stretch_s[0] == 0.0
+    assert footage.fps == pytest.approx(30.0)
+    t = np.arange(12 * 30) / 30
+    closures = footage_closures(footage, t)
+    # Played forward and back: the one blink of the clip is seen once per pass, five times in 12 s.
+    assert len(closures) == 5
+    assert closures[0, 0] == pytest.approx(0.83 - 0.1, abs=0.07)
+    result = simulate(data_dir / "single_face.mp4", tmp_path, generator="hfs", side="right", duration_s=12.0,
+                      seed=2, stretch="whole")
+    truth = read_events_csv(result.truth_dir / "events.csv")
+    # No natural blinks are added to footage that blinks by itself, and no planned twitch meets its blinks.
+    assert not np.any(truth.side == "bilateral") and np.sum(truth.region == "periocular") >= 4
+    # (events.csv keeps milliseconds: a twitch may start within a millisecond of a closure's end)
+    clash = ((truth.onset_s[:, None] < closures[None, :, 1] - 1e-3)
+             & (truth.offset_s[:, None] > closures[None, :, 0] + 1e-3))
+    assert not clash[truth.region == "periocular"].any()
+    frames = list(iter_frames(result.video))
+    assert len(frames) == 360
+    np.testing.assert_allclose([f.t for f in frames][:3], [0, 1 / 30, 2 / 30], atol=2e-3)
+    import json
+
+    assert json.loads((result.truth_dir / "summary.json").read_text())["source_stretch"] == "whole"

@@ -639,7 +639,7 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
     clonic : callable
         Draws a clonic twitch's duration (s) from ``rng``.
     avoid : ndarray, shape (n, 2) | None
-        Intervals (s) no episode may overlap; an episode that would is postponed to the end of the interval.
+        Intervals (s) no episode may overlap; an episode that would is drawn again after the interval.
 
     Returns
     -------
@@ -652,7 +652,8 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
     out = []
     while t < end:
         for _ in range(rng.integers(1, 4)):
-            if t >= tonic_at:
+            tonic_now = t >= tonic_at
+            if tonic_now:
                 length = min(rng.uniform(1.2, 3.0), end - t)
                 tonic_at = np.inf
                 if length < 1.2:
@@ -663,11 +664,14 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
                 break
             if avoid is not None:
                 clash = (avoid[:, 0] < t + length) & (avoid[:, 1] > t)
-                while clash.any():
+                room = float(avoid[clash, 0].min()) - t if clash.any() else np.inf
+                if tonic_now and room >= 1.2:
+                    length = room  # a tonic spasm that fits before the interval ends there
+                elif clash.any():
+                    # Not here: the twitch is drawn again after the interval (a tonic spasm stays due).
                     t = float(avoid[clash, 1].max())
-                    clash = (avoid[:, 0] < t + length) & (avoid[:, 1] > t)
-                if t + length > end:
-                    break
+                    tonic_at = t if tonic_now else tonic_at
+                    continue
             out.append((t, length))
             # Inside a burst: a pause long enough for each twitch to be its own event, plus the mouth's lag.
             t += length + MIN_GAP_S + rng.uniform(0.1, 0.5)
