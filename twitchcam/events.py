@@ -380,9 +380,10 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
             # smirk, a cheek puff, an expression's uneven start) counts only when it stands out strongly, or, for
             # an eye, when it closes the eye deeply (a tonic spasm builds up more slowly; so does a wink, a true
             # one-sided closure). One frame interval is added to the limit: a rise is timed in whole frames.
-            slow = rise_times(t, excess, start[keep], stop[keep]) > cfg.twitch_max_rise_s + dt
-            doubtful = slow & (busy[keep] > 0) & (score[keep] < cfg.slow_min_score) & ~deep[keep]
-            keep[np.flatnonzero(keep)[doubtful]] = False
+            # Timed only where it decides (a loop over runs): kept, on a moving face, not clear, not deep.
+            judged = np.flatnonzero(keep & (busy > 0) & (score < cfg.slow_min_score) & ~deep)
+            slow = rise_times(t, excess, start[judged], stop[judged]) > cfg.twitch_max_rise_s + dt
+            keep[judged[slow]] = False
             if region == "periocular":
                 eye_spans[side] = (t[start[keep]], t[stop[keep]])
             else:
