@@ -244,11 +244,12 @@ def pose_asymmetry(difference: np.ndarray, pose_deg: np.ndarray, use: np.ndarray
     mean_x = (weight.T @ x) / np.maximum(count, 1)[:, None]
     mean_y = y.sum(axis=0) / np.maximum(count, 1)
     xc = x[None, :, :] - mean_x[:, None, :]
-    gram = np.einsum("cn,cni,cnj->cij", weight.T, xc, xc)
-    rhs = np.einsum("cn,cni,nc->ci", weight.T, xc, y - mean_y)
+    weighted = xc * weight.T[:, :, None]
+    gram = weighted.transpose(0, 2, 1) @ xc
+    rhs = weighted.transpose(0, 2, 1) @ (y - mean_y).T[:, :, None]
     ridge = POSE_RIDGE_DEG2 * np.maximum(count, 1)[:, None, None] * np.eye(x.shape[1])
-    beta = np.linalg.solve(gram + ridge, rhs[..., None])[..., 0]
-    fitted = np.einsum("cni,ci->nc", xc, beta)
+    beta = np.linalg.solve(gram + ridge, rhs)
+    fitted = (xc @ beta)[..., 0].T
     fitted[:, count < 30] = 0.0
     return np.where(known[:, None], fitted, 0.0)
 
