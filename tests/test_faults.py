@@ -251,7 +251,7 @@ def test_config_json_round_trips_and_a_bad_one_fails_the_report_in_one_line(sing
 @pytest.fixture(scope="module")
 def truncated_avi(tmp_path_factory, data_dir):
     """An 8 s Motion-JPEG recording whose header announces 240 frames, cut to its first 30 % of bytes."""
-    from twitchcam.video import MotionJPEGWriter
+    from twitchcam.capture import MotionJPEGWriter
 
     frames = [f.image for f in iter_frames(data_dir / "single_face.mp4")]
     root = tmp_path_factory.mktemp("truncated")
@@ -312,7 +312,7 @@ def test_a_short_clip_says_it_is_short_and_a_faceless_one_says_no_face(data_dir,
 
 
 def test_several_faces_are_reported_and_never_measured_for_the_patient(data_dir):
-    from twitchcam.landmarks import detect_landmarks
+    from twitchcam.landmarker import detect_landmarks
     from twitchcam.pipeline import analyze_landmarks
     from twitchcam.video import Frame, read_image
 

@@ -26,7 +26,8 @@ from twitchcam.live import (EVENTS_LIVE_NAME, FRAMES_NAME, MARKERS_COLUMNS, MARK
                             LiveSession, _NewestQueue, run_session)
 from twitchcam.outputs import read_events_csv
 from twitchcam.pipeline import analyze
-from twitchcam.video import MotionJPEGWriter, iter_frames, probe_video, read_frame_times
+from twitchcam.capture import MotionJPEGWriter
+from twitchcam.video import iter_frames, probe_video, read_frame_times
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "tests" / "data" / "single_face.mp4"

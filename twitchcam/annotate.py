@@ -30,7 +30,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .landmarks import Landmarks, detect_landmarks
+from .landmarker import detect_landmarks
+from .landmarks import Landmarks
 from .regions import BROW, EYE_OUTLINE, LIPS_OUTLINE, MOUTH_CORNER, SIDES
 from .results import Results, read_results
 from .video import VideoWriter, downscale, iter_frames, probe_video

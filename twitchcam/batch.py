@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .config import Config, available_cores
-from .landmarks import find_model
+from .landmarker import find_model
 from .outputs import write_analysis, write_atomic
 from .parallel import bind_to_core, start_worker, stop_pool, worker_cores
 from .pipeline import analyze

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, available_cores
-from .landmarks import ModelError, find_model
+from .landmarker import ModelError, find_model
 from .outputs import prepare_output_dir
 from .video import VideoError, ffmpeg_log_level
 

@@ -3,13 +3,13 @@
 Threads
 -------
 ``capture``
-    Iterates a :class:`twitchcam.video.CaptureSource`, which stamps each frame with the monotonic clock when it is
+    Iterates a :class:`twitchcam.capture.CaptureSource`, which stamps each frame with the monotonic clock when it is
     captured (session time ``t`` = seconds since the first frame). Hands every frame to the recorder and to the
     analysis and never waits for either.
 ``recorder``
     Appends each frame to ``video.avi`` and its capture time to ``video.frames.csv``.
 ``analysis``
-    MediaPipe landmarks of each frame (:class:`twitchcam.landmarks.LandmarkDetector`, one model per core as in
+    MediaPipe landmarks of each frame (:class:`twitchcam.landmarker.LandmarkDetector`, one model per core as in
     ``twitchcam analyze``, each in its own thread with the GIL released), then the offline core run incrementally
     on chunks of ``chunk_s`` seconds (:class:`twitchcam.stream.StreamingAnalyzer`). Events are appended to
     ``events_live.csv`` as they become final.
@@ -31,7 +31,7 @@ comes last: while the analysis queue is half full it is redrawn at most 12 times
 Files in the session folder
 ---------------------------
 ``video.avi``
-    The raw, unmirrored video as captured: Motion-JPEG (:class:`twitchcam.video.MotionJPEGWriter`), every frame
+    The raw, unmirrored video as captured: Motion-JPEG (:class:`twitchcam.capture.MotionJPEGWriter`), every frame
     compressed on its own and in the file as soon as it is written, so the file stays readable
     (``twitchcam analyze``) after a crash or a kill, which loses at most the frame being written. Synced to the
     disk every 2 s against power loss.
@@ -80,13 +80,14 @@ from . import __version__
 from .config import Config
 from .display import Flash, Overlay, Window, render
 from .events import Events
-from .landmarks import LandmarkDetector, Landmarks, PatientTracker, inference_threads
+from .landmarker import LandmarkDetector, inference_threads
+from .landmarks import Landmarks, PatientLandmarks
 from .outputs import format_events_csv, write_analysis, write_json
 from .pipeline import Analysis, analyze_landmarks
-from .regions import N_LANDMARKS
 from .signals import SIGNAL_NAMES
 from .stream import StreamingAnalyzer
-from .video import CaptureSource, Frame, MotionJPEGWriter
+from .capture import CaptureSource, MotionJPEGWriter
+from .video import Frame
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ class LiveSession:
     Parameters
     ----------
     source : int | str | Path
-        Camera index, stream URL or video file (see :class:`twitchcam.video.CaptureSource`).
+        Camera index, stream URL or video file (see :class:`twitchcam.capture.CaptureSource`).
     out_dir : str | Path
         The session folder (created).
     config : Config | None
@@ -245,7 +246,7 @@ class LiveSession:
             if (self.out / name).exists():
                 raise FileExistsError(f"{self.out / name} exists; choose a new --out folder for each session")
         # IMAGE mode treats frames independently, so like twitchcam analyze it runs one landmark model per core
-        # (twitchcam.landmarks.inference_threads) on successive frames; the patient is chosen in frame order.
+        # (twitchcam.landmarker.inference_threads) on successive frames; the patient is chosen in frame order.
         self._detectors = [LandmarkDetector(self.config, model) for _ in range(inference_threads(self.config))]
         self._free_detectors: queue.Queue = queue.Queue()
         for detector in self._detectors:
@@ -462,9 +463,7 @@ class LiveSession:
             self._free_detectors.put(detector)
 
     def _analyze(self) -> None:
-        nan_row = np.full((N_LANDMARKS, 3), np.nan, np.float32)
-        chunk: list[tuple[float, np.ndarray, int]] = []
-        tracker = PatientTracker()
+        chunk = PatientLandmarks(self.frame_size or (0, 0))
         in_flight: collections.deque = collections.deque()
         ended = False
         with ThreadPoolExecutor(len(self._detectors), thread_name_prefix="twitchcam-landmarks") as pool:
@@ -481,26 +480,18 @@ class LiveSession:
                 item, future = in_flight.popleft()
                 faces, seconds = future.result()
                 self._detect_s.append(seconds)
-                index = tracker.choose(faces)
-                xyz = None if index is None else faces[index]
-                row = nan_row if xyz is None else xyz
-                chunk.append((item.frame.t, row, len(faces)))
+                xyz = chunk.add(item.frame.t, faces, self.frame_size or (0, 0))
                 with self._lock:
                     self._landmarks = (item.frame.t, xyz)
-                if item.frame.t - chunk[0][0] >= self.chunk_s - 1e-6:
-                    self._push(chunk)
-                    chunk = []
-        if chunk:
-            self._push(chunk)
+                if item.frame.t - chunk.first_t >= self.chunk_s - 1e-6:
+                    self._push(chunk.take())
+        if len(chunk):
+            self._push(chunk.take())
         cpu = time.thread_time()
         self._publish(self.analyzer.finish().events)
         self._core_cpu_s += time.thread_time() - cpu
 
-    def _push(self, chunk: list) -> None:
-        t = np.array([c[0] for c in chunk])
-        xyz = np.stack([c[1] for c in chunk])
-        n_faces = np.array([c[2] for c in chunk], np.int16)
-        lm = Landmarks(t, xyz, np.isfinite(xyz[:, 0, 0]), n_faces, self.frame_size or (0, 0))
+    def _push(self, lm: Landmarks) -> None:
         self._chunks.append(lm)
         cpu = time.thread_time()
         update = self.analyzer.push(lm)

@@ -16,13 +16,16 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import __version__
 from .events import CSV_COLUMNS, LEGACY_CSV_COLUMNS, Events
-from .pipeline import Analysis
 from .signals import SIGNAL_NAMES, Signals
+
+if TYPE_CHECKING:  # pipeline reads video with OpenCV; writing and reading the files must not need it
+    from .pipeline import Analysis
 
 SIGNAL_COLUMNS = ("t_s", "face_found", "measured",
                   *(f"{name}_{side}" for name in (*SIGNAL_NAMES, "eye_opening") for side in ("left", "right")),

@@ -37,7 +37,7 @@ import numpy as np
 from . import __version__
 from .config import Config
 from .events import Events
-from .landmarks import LandmarkDetector
+from .landmarker import LandmarkDetector
 from .outputs import write_events_csv, write_json
 from .regions import BROW, EYE_OUTLINE, LOWER_LID, MOUTH_CORNER, N_LANDMARKS, SIDES, UPPER_LID
 from .video import IMAGE_SUFFIXES, VideoError, VideoWriter, downscale, iter_frames, read_image

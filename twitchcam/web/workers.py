@@ -182,7 +182,7 @@ def _worker_main(conn, parent_pid: int) -> None:
     ``annotate``), answering progress, done or failed."""
     _child_setup(parent_pid)
     os.nice(WORKER_NICENESS)
-    from ..landmarks import ModelError
+    from ..landmarker import ModelError
     from ..video import VideoError
 
     # Import what every analysis needs now, while idle, rather than during the first job.
