@@ -62,7 +62,7 @@ from typing import Callable, Iterable, Iterator
 
 from .config import Config, available_cores
 from .landmarker import find_model
-from .outputs import write_analysis, write_atomic
+from .outputs import finish_analysis_folder, write_atomic
 from .parallel import bind_to_core, start_worker, stop_pool, worker_cores
 from .pipeline import analyze
 
@@ -212,11 +212,7 @@ def analyze_video(video: str, config: dict, model: str | bytes | None = None, da
             cfg = Config.from_dict(config)
             analysis = analyze(path, cfg, model_path, workers=workers)
             out = Path(tmp) / "out"
-            write_analysis(analysis, out)
-            if report:
-                from .report import render_report
-
-                render_report(out)
+            finish_analysis_folder(analysis, out, report=report)
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if not p.name.startswith(".")}
         except BrokenProcessPool:
             raise

@@ -41,6 +41,7 @@ from .outputs import write_atomic
 from .pattern import PATTERNS
 from .regions import REGIONS, SIDES
 from .results import read_results
+from .vocabulary import PATTERN_LABELS
 
 #: Below this fraction of frames with a face (or measured), a video is flagged.
 QUALITY_MIN_FRAC = 0.8
@@ -56,13 +57,6 @@ COHORT_COLUMNS = (
     "unilateral", "irregular", "cn7_spread",
     "quality_flags", "error",
 )
-PATTERN_LABELS = {
-    "hemifacial_spasm": "consistent with hemifacial spasm",
-    "unilateral_other": "one-sided, not every HFS criterion",
-    "bilateral": "bilateral",
-    "none": "no twitching beyond blinks",
-    "insufficient_data": "insufficient data",
-}
 
 
 def _value(x):

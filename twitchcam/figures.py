@@ -19,10 +19,10 @@ import numpy as np
 from .pattern import episode_spans
 from .regions import mirror_side
 from .results import Results
+from .vocabulary import SIDE_COLOURS as SIDE_COLORS
+from .vocabulary import SIGNAL_LABELS
 
-SIDE_COLORS = {"left": "#d55e00", "right": "#0072b2", "bilateral": "#666666"}
 REGION_NAMES = {"periocular": "eye", "perioral": "mouth", "brow": "brow"}
-SIGNAL_LABELS = {"periocular": "eye closure", "perioral": "mouth pull", "brow": "brow raise"}
 
 #: Figure width in inches and resolution (dots per inch) of the two variants.
 LAYOUTS = {"wide": (10.5, 110), "narrow": (4.6, 220)}

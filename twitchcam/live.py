@@ -82,10 +82,11 @@ from .display import Flash, Overlay, Window, render
 from .events import Events
 from .landmarker import LandmarkDetector, inference_threads
 from .landmarks import Landmarks, PatientLandmarks
-from .outputs import format_events_csv, write_analysis, write_json
+from .outputs import finish_analysis_folder, format_events_csv, write_json
 from .pipeline import Analysis, analyze_landmarks
 from .signals import SIGNAL_NAMES
 from .stream import StreamingAnalyzer
+from .vocabulary import REGION_SIGNALS
 from .capture import CaptureSource, MotionJPEGWriter
 from .video import Frame
 
@@ -239,7 +240,7 @@ class LiveSession:
         self.duration_s = duration_s
         self.chunk_s = chunk_s
         self.overlay_max_lag_s = overlay_max_lag_s
-        self._meter_thresholds = dict(zip(SIGNAL_NAMES, self.config.on_thresholds.values()))
+        self._meter_thresholds = {REGION_SIGNALS[r]: v for r, v in self.config.on_thresholds.items()}
         self.on_event = on_event
         for name in (VIDEO_NAME, FRAMES_NAME, EVENTS_LIVE_NAME, MARKERS_NAME, "events.csv", "summary.json",
                      "signals.csv", "config.json"):
@@ -261,6 +262,10 @@ class LiveSession:
             raise
         self.lossless = self.source.kind == "file" and not realtime
         self.analyzer = StreamingAnalyzer(self.config, warmup_s=warmup_s)
+        # What shapes events_live.csv and the drop policy besides config.json, so a session can be read and rerun.
+        self._parameters = {"duration_s": duration_s, "chunk_s": chunk_s, "analysis_queue_s": analysis_queue_s,
+                            "record_queue_s": record_queue_s, "size": list(size) if size else None,
+                            "warmup_s": warmup_s, "overlay_max_lag_s": overlay_max_lag_s}
         self.out.mkdir(parents=True, exist_ok=True)
         fps = self.source.fps_nominal or 30.0
         self._analysis_q = _NewestQueue(max(int(round(analysis_queue_s * fps)), 1), self.lossless)
@@ -318,6 +323,7 @@ class LiveSession:
         doc = {"status": status, "source": self.source.label, "source_kind": self.source.kind,
                "realtime": self.source.realtime, "started": self._started_wall.isoformat(timespec="seconds"),
                "fps_nominal": self.source.fps_nominal, "twitchcam_version": __version__,
+               "parameters": self._parameters,
                "files": {"video": VIDEO_NAME, "frame_times": FRAMES_NAME, "events_live": EVENTS_LIVE_NAME,
                          "markers": MARKERS_NAME}}
         if stats:
@@ -626,25 +632,14 @@ class LiveSession:
             lm = Landmarks.concatenate(self._chunks)
             self._chunks = [lm]  # one copy in memory, not two
             analysis = analyze_landmarks(lm, self.config, source=VIDEO_NAME)
-            write_analysis(analysis, self.out)
-            self._write_report()
+            # A report that fails is logged with its remedy (twitchcam report), never a reason to lose the files.
+            finish_analysis_folder(analysis, self.out, raise_extras=False)
         stats = self._stats(ended_by)
         self._write_session(status, stats)
         if self._errors:
             raise self._errors[0]
         events = Events.concatenate(self._events)
         return SessionResult(self.out, status, ended_by, self.last_t, events, analysis, stats)
-
-    def _write_report(self) -> None:
-        """``report.html``, as ``twitchcam analyze`` writes it. The session's files are all written already, so a
-        report that fails is logged (``twitchcam report`` can make it later), never a reason to lose them."""
-        from .report import render_report
-
-        try:
-            render_report(self.out)
-        except Exception as err:  # one line: the user needs the fact and the remedy, not a traceback
-            logger.error("%s: report.html could not be written (%s); run 'twitchcam report %s'", self.out,
-                         str(err) or type(err).__name__, self.out)
 
     def _stats(self, ended_by: str) -> dict:
         wall = time.monotonic() - self._wall0

@@ -22,6 +22,7 @@ from .measures import (JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE
                        measure_side)
 from .regions import side_order
 from .results import Results, read_results
+from .vocabulary import SIDE_COLOURS
 
 REPORT_NAME = "report.html"
 
@@ -302,8 +303,10 @@ def _template_env():
     import jinja2
 
     # autoescape=True rather than select_autoescape: the templates are named *.html.j2.
-    return jinja2.Environment(loader=jinja2.PackageLoader("twitchcam", "templates"), autoescape=True,
-                              trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("twitchcam", "templates"), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals["side_colours"] = SIDE_COLOURS
+    return env
 
 
 def render_template(name: str, **context) -> str:

@@ -52,6 +52,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..config import available_cores
+from ..vocabulary import PATTERN_LABELS
 from .multipart import MultipartError, MultipartFile, boundary_of
 from .review import review_routes
 from .sessions import VIDEO_MEDIA_TYPES, SessionStore, is_session_id
@@ -123,13 +124,6 @@ RESULT_TITLES = {
 #: Result files offered as buttons; the others are listed under "Other formats".
 PRIMARY_RESULTS = ("events.csv", "summary.json", "report.html", "annotated.webm")
 
-PATTERN_TITLES = {
-    "hemifacial_spasm": "consistent with hemifacial spasm",
-    "unilateral_other": "one-sided, other pattern",
-    "bilateral": "bilateral",
-    "none": "none beyond blinking",
-    "insufficient_data": "insufficient data",
-}
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -206,7 +200,9 @@ class _Guard:
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("twitchcam.web", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["pattern_title"] = lambda p: PATTERN_TITLES.get(p, p or "")
+    env.filters["pattern_title"] = lambda p: PATTERN_LABELS.get(p, p or "")
+    # app.js reads the same words from the page rather than keeping its own copy.
+    env.globals["pattern_labels"] = PATTERN_LABELS
     return env
 
 

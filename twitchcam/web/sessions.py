@@ -31,6 +31,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import check_option
+
 #: The states of a session. ``running`` is read back as ``queued`` at start; ``annotating`` (a done session
 #: getting its annotated video) as ``done``.
 STATES = ("queued", "running", "done", "failed", "annotating")
@@ -94,8 +96,7 @@ class Session:
     frames_total: int = 0
 
     def __post_init__(self):
-        if self.state not in STATES:
-            raise ValueError(f"Session.state must be one of {', '.join(STATES)}, got {self.state!r}")
+        check_option("Session.state", self.state, STATES)
 
     def record(self) -> dict:
         """What ``session.json`` holds (progress and summary are not stored there)."""
