@@ -1,6 +1,7 @@
 """Faults and bad input (issue 13): killed runs leave no workers behind, every bad input is one line and the
 documented exit code, and nothing recorded is lost or presented as complete when it is not."""
 
+import json
 import os
 import signal
 import subprocess
@@ -384,9 +385,9 @@ def test_serve_answers_nothing_without_its_token_and_keeps_its_folder_private(tm
     data.mkdir(mode=0o755)
     sid = "20260101-100000-0000000a"
     (data / sid).mkdir()
-    (data / sid / "session.json").write_text(
-        '{"id": "%s", "label": "Patient A", "created": "2026-01-01T10:00:00", "original_name": "a.mp4", '
-        '"video": "video.mp4", "size_bytes": 1, "frame_size": [640, 360], "state": "failed", "error": "x"}' % sid)
+    (data / sid / "session.json").write_text(json.dumps(
+        {"id": sid, "label": "Patient A", "created": "2026-01-01T10:00:00", "original_name": "a.mp4",
+         "video": "video.mp4", "size_bytes": 1, "frame_size": [640, 360], "state": "failed", "error": "x"}))
     (data / sid / "video.mp4").write_bytes(b"patient video")
     app = create_app(data, workers=1, token="the-token", warm_workers=False)
     assert data.stat().st_mode & 0o777 == 0o700, "the data folder is its owner's only"

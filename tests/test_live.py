@@ -22,11 +22,20 @@ import cv2
 import numpy as np
 import pytest
 
-from twitchcam.live import (EVENTS_LIVE_NAME, FRAMES_NAME, MARKERS_COLUMNS, MARKERS_NAME, SESSION_NAME, VIDEO_NAME,
-                            LiveSession, _NewestQueue, run_session)
+from twitchcam.capture import MotionJPEGWriter
+from twitchcam.live import (
+    EVENTS_LIVE_NAME,
+    FRAMES_NAME,
+    MARKERS_COLUMNS,
+    MARKERS_NAME,
+    SESSION_NAME,
+    VIDEO_NAME,
+    LiveSession,
+    _NewestQueue,
+    run_session,
+)
 from twitchcam.outputs import read_events_csv
 from twitchcam.pipeline import analyze
-from twitchcam.capture import MotionJPEGWriter
 from twitchcam.video import iter_frames, probe_video, read_frame_times
 from twitchcam.vocabulary import SIDE_COLOURS, bgr
 

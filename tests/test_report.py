@@ -9,11 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from chromium import Chromium, find_chromium
+
 from twitchcam.cli import main
-from twitchcam.measures import (NEAR_COMPLETE_CLOSURE, episode_spans, jrs_frequency, jrs_severity, measure_side,
-                                smc_grade)
+from twitchcam.measures import (
+    NEAR_COMPLETE_CLOSURE,
+    episode_spans,
+    jrs_frequency,
+    jrs_severity,
+    measure_side,
+    smc_grade,
+)
 from twitchcam.outputs import write_analysis
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.report import dropped_frames, render_report

@@ -54,11 +54,11 @@ import time
 import uuid
 import warnings
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from .config import Config, available_cores
 from .landmarker import find_model
@@ -538,7 +538,7 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
 
     def results() -> Iterator[VideoResult]:
         for job in long_jobs:
-            for attempt in range(MAX_ATTEMPTS):
+            for _attempt in range(MAX_ATTEMPTS):
                 try:
                     yield analyze_video(job.video, config_dict, model_path, workers=n_workers, report=report)
                     break

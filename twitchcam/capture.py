@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -231,7 +231,8 @@ class MotionJPEGWriter:
 
     def sync(self) -> None:
         """Ask the operating system to put what was written on the disk (against power loss, not needed against
-        a crash)."""
+        a crash).
+        """
         os.fsync(self._fh.fileno())
 
     def close(self) -> None:
@@ -247,7 +248,7 @@ class MotionJPEGWriter:
                 self._fh.write(_u32(value))
         self._fh.close()
 
-    def __enter__(self) -> "MotionJPEGWriter":
+    def __enter__(self) -> MotionJPEGWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -229,7 +229,8 @@ def _export_formats(text: str) -> tuple[str, ...]:
 def _write_extras(out_dir: Path, video: Path | None, annotate: bool, export: tuple | None, report: bool,
                   model: str | None, quiet: bool, landmarks=None, analysis=None) -> list[Path]:
     """Finish an analysis folder (:func:`twitchcam.outputs.finish_analysis_folder`) with a progress bar for the
-    annotated video unless ``quiet``; ``analysis`` None when its files are written already."""
+    annotated video unless ``quiet``; ``analysis`` None when its files are written already.
+    """
     bar = None
     progress = None
     if video is not None and annotate and not quiet:

@@ -185,7 +185,8 @@ Patterns are documented from video (wording: "consistent with"); this page is no
 <td>{% if r.href %}<a href="{{ r.href }}">{{ r.out_dir }}</a>{% endif %}</td></tr>
 {% endfor %}</table>
 <p class="muted">Every column, for all videos: cohort.csv. Per video: report.html (when written), events.csv,
-summary.json, signals.csv in its folder. Rates are per minute of measured video. Severity proxies map measurements onto the Jankovic Rating
+summary.json, signals.csv in its folder. Rates are per minute of measured video. Severity proxies map measurements
+onto the Jankovic Rating
 Scale (frequency/severity, 0-4) and the SMC grade (I-IV) as the clinical report states; they are documentation
 aids, not ratings.</p>
 </body></html>

@@ -101,7 +101,7 @@ class Session:
     measures: dict
 
     @classmethod
-    def from_results(cls, results: Results, label: str) -> "Session":
+    def from_results(cls, results: Results, label: str) -> Session:
         """Measure an analysis folder's sides."""
         return cls(label, str(results.out_dir), results.source_name, results.summary.get("finding", ""),
                    results.summary["pattern"], results.summary["side"], results.duration_s,

@@ -174,7 +174,8 @@ class Config:
         A twitch rises fast (a clonic twitch in tens of milliseconds). While the face moves (the local spread has
         raised the asymmetry threshold), a one-sided movement that takes longer than this plus one frame interval
         (rises are timed in whole frames) to rise from 20 % to 80 % of its peak (a smirk, a cheek puff, the uneven
-        start of an expression) is an event only when its score reaches ``slow_min_score``. Tonic spasms build up more slowly but strongly.
+        start of an expression) is an event only when its score reaches ``slow_min_score``. Tonic spasms build up
+        more slowly but strongly.
     slow_min_score : float
         Score (asymmetry over the local threshold) a slowly rising movement needs to be an event, unless it is an
         eye closing by at least ``deep_closure_frac``.
@@ -287,7 +288,8 @@ class Config:
     @property
     def on_thresholds(self) -> dict:
         """Each region's own threshold (``eye_on_frac``, ``mouth_on_iod``, ``brow_on_iod``), keyed by region
-        (``periocular``, ``perioral``, ``brow``), in that order."""
+        (``periocular``, ``perioral``, ``brow``), in that order.
+        """
         return {region: getattr(self, name) for region, name in REGION_THRESHOLD_FIELDS.items()}
 
     def to_dict(self) -> dict:
@@ -295,7 +297,7 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Config":
+    def from_dict(cls, values: dict) -> Config:
         """Build a Config from a dict, rejecting unknown keys by name.
 
         Raises
@@ -312,7 +314,7 @@ class Config:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "Config":
+    def from_json(cls, path: str | Path) -> Config:
         """Read a Config from a JSON file such as a previous run's ``config.json``.
 
         Raises

@@ -10,9 +10,9 @@ import collections
 import hashlib
 import os
 import queue
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -85,8 +85,8 @@ class LandmarkDetector:
 
     def __init__(self, config: Config | None = None, model: str | Path | None = None):
         import mediapipe as mp
-        from mediapipe.tasks.python.core.base_options import BaseOptions
         from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.core.base_options import BaseOptions
 
         self.config = config or Config()
         self.model_path = find_model(model)
@@ -166,7 +166,7 @@ class LandmarkDetector:
         """Release MediaPipe's resources."""
         self._landmarker.close()
 
-    def __enter__(self) -> "LandmarkDetector":
+    def __enter__(self) -> LandmarkDetector:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -175,7 +175,8 @@ class LandmarkDetector:
 
 def inference_threads(config: Config) -> int:
     """How many MediaPipe instances to run side by side: ``config.inference_threads``, or with 0 one per core
-    (at most 4). VIDEO mode tracks from frame to frame, so it always uses one."""
+    (at most 4). VIDEO mode tracks from frame to frame, so it always uses one.
+    """
     if config.running_mode == "video":
         return 1
     if config.inference_threads:

@@ -12,7 +12,8 @@ axis.
 Which face is the patient
 -------------------------
 Several faces may be in view (a clinician leaning in, a relative in the background); MediaPipe is asked for up to
-:data:`twitchcam.landmarker.MAX_FACES` and how many it found is kept per frame (``Landmarks.n_faces``). The patient is the largest face
+:data:`twitchcam.landmarker.MAX_FACES` and how many it found is kept per frame (``Landmarks.n_faces``). The
+patient is the largest face
 when first seen (the one sitting in front of the camera). From then on (:class:`PatientTracker`) a face is the
 patient's when it is nearer to where the patient's face last was than to where any other face last was; the
 patient is never swapped for a larger face that comes into view. A frame in which only other faces are found (the
@@ -68,13 +69,13 @@ class Landmarks:
         return len(self.t)
 
     @classmethod
-    def empty(cls, frame_size: tuple[int, int] = (0, 0)) -> "Landmarks":
+    def empty(cls, frame_size: tuple[int, int] = (0, 0)) -> Landmarks:
         """Landmarks of zero frames."""
         return cls(np.zeros(0), np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros(0, bool),
                    np.zeros(0, np.int16), frame_size)
 
     @classmethod
-    def concatenate(cls, parts: list["Landmarks"]) -> "Landmarks":
+    def concatenate(cls, parts: list[Landmarks]) -> Landmarks:
         """Join consecutive stretches of one video (or live chunks) into one timeline.
 
         Raises
@@ -85,10 +86,11 @@ class Landmarks:
         filled = [p for p in parts if len(p)]
         if not filled:
             return cls.empty(parts[0].frame_size if parts else (0, 0))
-        return cls(np.concatenate([p.t for p in filled]), np.concatenate([p.xyz for p in filled]), np.concatenate([p.face_found for p in filled]),
+        return cls(np.concatenate([p.t for p in filled]), np.concatenate([p.xyz for p in filled]),
+                   np.concatenate([p.face_found for p in filled]),
                    np.concatenate([p.n_faces for p in filled]), filled[0].frame_size)
 
-    def __getitem__(self, index) -> "Landmarks":
+    def __getitem__(self, index) -> Landmarks:
         """Select frames with a slice or boolean mask, keeping them a Landmarks."""
         return Landmarks(self.t[index], self.xyz[index], self.face_found[index], self.n_faces[index],
                          self.frame_size)
@@ -99,7 +101,7 @@ class Landmarks:
                             frame_size=np.asarray(self.frame_size))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Landmarks":
+    def load(cls, path: str | Path) -> Landmarks:
         """Load what :meth:`save` wrote."""
         with np.load(path) as data:
             return cls(data["t"], data["xyz"], data["face_found"], data["n_faces"],

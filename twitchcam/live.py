@@ -69,14 +69,15 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import __version__
+from .capture import CaptureSource, MotionJPEGWriter
 from .config import Config
 from .display import Flash, Overlay, Window, render
 from .events import Events
@@ -86,9 +87,8 @@ from .outputs import finish_analysis_folder, format_events_csv, write_json
 from .pipeline import Analysis, analyze_landmarks
 from .signals import SIGNAL_NAMES
 from .stream import StreamingAnalyzer
-from .vocabulary import REGION_SIGNALS
-from .capture import CaptureSource, MotionJPEGWriter
 from .video import Frame
+from .vocabulary import REGION_SIGNALS
 
 logger = logging.getLogger(__name__)
 

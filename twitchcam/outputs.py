@@ -84,7 +84,8 @@ def prepare_output_dir(path: str | Path) -> Path:
 
 def format_events_csv(events: Events) -> str:
     """Render events as CSV text with the contract header; times to the millisecond, peaks and scores to 4
-    decimals, an unknown score empty."""
+    decimals, an unknown score empty.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

@@ -37,8 +37,7 @@ import numpy as np
 from .config import Config, available_cores
 from .landmarker import detect_landmarks
 from .landmarks import Landmarks
-from .video import (TimestampsNotIncreasing, VideoInfo, iter_frames, iter_frames_between, probe_video,
-                    read_frame_times)
+from .video import TimestampsNotIncreasing, VideoInfo, iter_frames, iter_frames_between, probe_video, read_frame_times
 
 #: Segments shorter than this are not worth a process (start-up costs about a second per worker).
 MIN_SEGMENT_S = 20.0
@@ -154,7 +153,8 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 def _init_segment_worker(frames_done, index_counter, cores: list[int] | None) -> None:
     """Process-pool initializer of the segment workers: die with the parent, share the frame counter, bind to a
-    core."""
+    core.
+    """
     global _frames_done
     start_worker(index_counter, cores)
     _frames_done = frames_done

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .measures import (JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures,
-                       measure_side)
+from .measures import JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures, measure_side
 from .regions import side_order
 from .results import Results, read_results
 from .vocabulary import SIDE_COLOURS
@@ -331,7 +330,6 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
     """
     from . import figures
     from .outputs import write_atomic
-
     from .review import review_changes
 
     results = read_results(out_dir)

@@ -230,7 +230,8 @@ def start_review(events: Events, events_sha256: str, source: str = "") -> Review
 
 def derive_kind(side: str, duration_s: float, config: Config) -> str:
     """The kind the detector gives an event of this side and duration: ``tonic`` from ``tonic_min_s``, else
-    ``clonic``; a bilateral eye closure no longer than ``blink_max_s`` is a ``blink``."""
+    ``clonic``; a bilateral eye closure no longer than ``blink_max_s`` is a ``blink``.
+    """
     if side == "bilateral" and duration_s <= config.blink_max_s:
         return "blink"
     return "tonic" if duration_s >= config.tonic_min_s else "clonic"

@@ -27,9 +27,9 @@ import os
 import queue
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -85,7 +85,8 @@ class VideoError(RuntimeError):
 
 class TimestampsNotIncreasing(RuntimeError):
     """A stretch of video read after a seek has timestamps that do not increase: a sequential read would have
-    repaired them (:func:`iter_frames`), so the stretch cannot be placed on the sequential timeline."""
+    repaired them (:func:`iter_frames`), so the stretch cannot be placed on the sequential timeline.
+    """
 
 
 #: How far before the wanted start :func:`iter_frames_between` first seeks: seeks land a few frames off.
@@ -192,6 +193,7 @@ class TimestampRepair:
         self.repaired = 0
 
     def __call__(self, t: float) -> float:
+        """The next timestamp in seconds, repaired to the previous one plus the median step if it does not increase."""
         if self.last is not None:
             if not np.isfinite(t) or t <= self.last:
                 step = float(np.median(self.steps)) if self.steps else 1 / 30
@@ -438,7 +440,7 @@ class VideoWriter:
         """Finish the file."""
         self._writer.release()
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, *exc) -> None:

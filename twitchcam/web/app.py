@@ -130,21 +130,23 @@ _STATIC = Path(__file__).parent / "static"
 
 def cookie_name(port: int) -> str:
     """The name of the token cookie of a server on ``port``: cookies are per host, not per port, so two servers on
-    127.0.0.1 would otherwise overwrite each other's."""
+    127.0.0.1 would otherwise overwrite each other's.
+    """
     return f"twitchcam_token_{port}"
 
 
 def _forbidden_page() -> bytes:
-    return ("<!doctype html><html lang=en><meta charset=utf-8><title>twitchcam: sign in</title>"
-            "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><h1>twitchcam</h1>"
-            "<p>This page is only for the person who started <code>twitchcam serve</code>. Open the address it "
-            "printed in its terminal (it ends in <code>?token=...</code>) in this browser.</p></body></html>"
-            ).encode()
+    return (b"<!doctype html><html lang=en><meta charset=utf-8><title>twitchcam: sign in</title>"
+            b"<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><h1>twitchcam</h1>"
+            b"<p>This page is only for the person who started <code>twitchcam serve</code>. Open the address it "
+            b"printed in its terminal (it ends in <code>?token=...</code>) in this browser.</p></body></html>"
+            )
 
 
 class _Guard:
     """ASGI middleware: the token on every request (login address, cookie or header), the header on
-    state-changing ones, and the security headers on every response."""
+    state-changing ones, and the security headers on every response.
+    """
 
     def __init__(self, app, token: str):
         self.app = app

@@ -290,7 +290,8 @@ class SessionStore:
 
     def discard_partial(self, sid: str) -> None:
         """Delete what an interrupted analysis left half-written: results and files are written to temporary
-        names first, so these are never mistaken for results."""
+        names first, so these are never mistaken for results.
+        """
         folder = self.folder(sid)
         for tmp in folder.glob(".results-*.tmp"):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -159,7 +159,6 @@ def run_annotation(video: Path, results_dir: Path, progress=None) -> Path:
         :func:`twitchcam.annotate.annotate_video`).
     """
     from ..annotate import annotate_video
-
     from ..outputs import finish_analysis_folder
 
     path = annotate_video(video, results_dir, progress=progress)
@@ -169,14 +168,14 @@ def run_annotation(video: Path, results_dir: Path, progress=None) -> Path:
 
 def _worker_main(conn, parent_pid: int) -> None:
     """Worker process: run each ``(kind, video, session_dir, source_name)`` received (kind ``analyze`` or
-    ``annotate``), answering progress, done or failed."""
+    ``annotate``), answering progress, done or failed.
+    """
     _child_setup(parent_pid)
     os.nice(WORKER_NICENESS)
-    from ..landmarker import ModelError
-    from ..video import VideoError
-
     # Import what every analysis needs now, while idle, rather than during the first job.
     from .. import outputs, pipeline  # noqa: F401
+    from ..landmarker import ModelError
+    from ..video import VideoError
     with contextlib.suppress(ImportError):
         from .. import annotate, exports, report  # noqa: F401
 
@@ -190,7 +189,7 @@ def _worker_main(conn, parent_pid: int) -> None:
         kind, video, session_dir, source_name = job[0], Path(job[1]), Path(job[2]), job[3]
         last = [0.0]
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int, last: list = last) -> None:
             now = time.monotonic()
             if now - last[0] >= PROGRESS_INTERVAL_S:
                 last[0] = now
