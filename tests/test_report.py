@@ -12,7 +12,11 @@ import pytest
 from chromium import Chromium, find_chromium
 
 from twitchcam.cli import main
-from twitchcam.measures import (
+from twitchcam.outputs import write_analysis
+from twitchcam.pipeline import analyze_landmarks
+from twitchcam.report import dropped_frames, render_report
+from twitchcam.results import read_results
+from twitchcam.severity import (
     NEAR_COMPLETE_CLOSURE,
     episode_spans,
     jrs_frequency,
@@ -20,10 +24,6 @@ from twitchcam.measures import (
     measure_side,
     smc_grade,
 )
-from twitchcam.outputs import write_analysis
-from twitchcam.pipeline import analyze_landmarks
-from twitchcam.report import dropped_frames, render_report
-from twitchcam.results import read_results
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
 

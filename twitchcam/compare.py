@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .measures import SideMeasures, measure_side
 from .regions import SIDES, side_order
 from .results import Results, read_results
+from .severity import SideMeasures, measure_side
 
 #: Rows of a comparison: SideMeasures attribute, label, format, unit shown after the value.
 MEASURES = (

@@ -243,7 +243,7 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
     Parameters
     ----------
     measures : dict of str to SideMeasures
-        :func:`twitchcam.measures.measure_side` of each of ``sides``.
+        :func:`twitchcam.severity.measure_side` of each of ``sides``.
 
     Returns
     -------
@@ -310,7 +310,7 @@ def report_figures(results: Results, sides: tuple[str, str], measures: dict) -> 
     sides : tuple of str
         Both sides, in the order shown.
     measures : dict of str to SideMeasures
-        :func:`twitchcam.measures.measure_side` of each side, as the report computed them.
+        :func:`twitchcam.severity.measure_side` of each side, as the report computed them.
 
     Returns
     -------

@@ -4,7 +4,7 @@
 and matplotlib figures embedded as base64 PNG. It loads nothing from the network and runs no script (its
 Content-Security-Policy forbids both), so it opens from a USB stick or an e-mail attachment as it is.
 
-The per-side measures and severity proxies it shows come from :mod:`twitchcam.measures`; the report prints their
+The per-side measures and severity proxies it shows come from :mod:`twitchcam.severity`; the report prints their
 definitions next to the values. When a clinician has reviewed the timeline (:mod:`twitchcam.review`), the report is
 of the reviewed timeline, and a section shows the automatic finding beside the reviewed one with every change.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .measures import JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures, measure_side
 from .regions import side_order
 from .results import Results, read_results
+from .severity import JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures, measure_side
 from .vocabulary import SIDE_COLOURS
 
 REPORT_NAME = "report.html"
