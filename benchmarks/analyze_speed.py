@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from twitchcam.config import Config
-from twitchcam.landmarks import LandmarkDetector
+from twitchcam.landmarker import LandmarkDetector
 from twitchcam.pipeline import analyze
 from twitchcam.video import VideoWriter, iter_frames
 

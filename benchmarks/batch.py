@@ -50,7 +50,7 @@ def make_video(path: Path, duration_s: float) -> Path:
 
 
 def load() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def cpu_s() -> float:

@@ -40,7 +40,8 @@ import numpy as np
 
 from twitchcam.config import Config
 from twitchcam.events import Events
-from twitchcam.landmarks import Landmarks, detect_landmarks
+from twitchcam.landmarker import detect_landmarks
+from twitchcam.landmarks import Landmarks
 from twitchcam.live import run_session
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.stream import StreamingAnalyzer
@@ -180,7 +181,7 @@ def _process_cpu() -> float:
 def bench_budget(args) -> None:
     """CPU time per frame of each stage alone (process CPU, so MediaPipe's own threads count), per size."""
     from twitchcam.display import Overlay, Window, render
-    from twitchcam.landmarks import LandmarkDetector
+    from twitchcam.landmarker import LandmarkDetector
 
     work, xvfb = work_and_display(args)
     n = 150

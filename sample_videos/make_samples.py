@@ -23,6 +23,7 @@ SAMPLES = {
 
 
 def main() -> None:
+    """Make every sample video of SAMPLES again, with its known truth, into this folder."""
     for name, (source, kwargs) in SAMPLES.items():
         result = simulate(source, HERE, name=name, **kwargs)
         size_mb = result.video.stat().st_size / 1e6

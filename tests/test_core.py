@@ -10,6 +10,8 @@ from twitchcam.pipeline import analyze_landmarks
 from twitchcam.signals import compute_signals, rolling_baseline
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
+pytestmark = pytest.mark.core
+
 FPS = 30.0
 
 
@@ -89,7 +91,8 @@ def test_long_bilateral_closures_are_not_blinks():
 
 
 def test_eye_and_mouth_twitch_together_is_two_rows():
-    lm = make_landmarks(10, FPS, [Twitch(3.0, 0.3, "left", "periocular", 0.6), Twitch(3.05, 0.3, "left", "perioral", 0.1)])
+    lm = make_landmarks(10, FPS, [Twitch(3.0, 0.3, "left", "periocular", 0.6),
+                                  Twitch(3.05, 0.3, "left", "perioral", 0.1)])
     events = detect_events(compute_signals(lm))
     assert list(zip(events.side, events.region)) == [("left", "periocular"), ("left", "perioral")]
 
@@ -137,7 +140,8 @@ def test_mouth_only_twitching_is_not_hfs():
 
 
 def test_blepharospasm_like_closures_are_bilateral():
-    closures = [Twitch(t, 0.8 if i % 3 else 1.6, "both", "periocular", 0.8) for i, t in enumerate(np.arange(1, 58, 2.7))]
+    closures = [Twitch(t, 0.8 if i % 3 else 1.6, "both", "periocular", 0.8)
+                for i, t in enumerate(np.arange(1, 58, 2.7))]
     analysis = analyze_landmarks(make_landmarks(60, FPS, closures, noise_px=0.3))
     assert analysis.pattern == "bilateral"
     assert analysis.side is None

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-
 from chromium import Chromium, find_chromium
+
 from twitchcam.exports import EAF_TIERS, FORMATS, MIN_CAPTION_S, caption_cues, parse_formats, write_exports
 from twitchcam.outputs import read_events_csv, write_analysis
 from twitchcam.pipeline import analyze_landmarks

@@ -1,6 +1,7 @@
 """Faults and bad input (issue 13): killed runs leave no workers behind, every bad input is one line and the
 documented exit code, and nothing recorded is lost or presented as complete when it is not."""
 
+import json
 import os
 import signal
 import subprocess
@@ -251,7 +252,7 @@ def test_config_json_round_trips_and_a_bad_one_fails_the_report_in_one_line(sing
 @pytest.fixture(scope="module")
 def truncated_avi(tmp_path_factory, data_dir):
     """An 8 s Motion-JPEG recording whose header announces 240 frames, cut to its first 30 % of bytes."""
-    from twitchcam.video import MotionJPEGWriter
+    from twitchcam.capture import MotionJPEGWriter
 
     frames = [f.image for f in iter_frames(data_dir / "single_face.mp4")]
     root = tmp_path_factory.mktemp("truncated")
@@ -312,7 +313,7 @@ def test_a_short_clip_says_it_is_short_and_a_faceless_one_says_no_face(data_dir,
 
 
 def test_several_faces_are_reported_and_never_measured_for_the_patient(data_dir):
-    from twitchcam.landmarks import detect_landmarks
+    from twitchcam.landmarker import detect_landmarks
     from twitchcam.pipeline import analyze_landmarks
     from twitchcam.video import Frame, read_image
 
@@ -384,9 +385,9 @@ def test_serve_answers_nothing_without_its_token_and_keeps_its_folder_private(tm
     data.mkdir(mode=0o755)
     sid = "20260101-100000-0000000a"
     (data / sid).mkdir()
-    (data / sid / "session.json").write_text(
-        '{"id": "%s", "label": "Patient A", "created": "2026-01-01T10:00:00", "original_name": "a.mp4", '
-        '"video": "video.mp4", "size_bytes": 1, "frame_size": [640, 360], "state": "failed", "error": "x"}' % sid)
+    (data / sid / "session.json").write_text(json.dumps(
+        {"id": sid, "label": "Patient A", "created": "2026-01-01T10:00:00", "original_name": "a.mp4",
+         "video": "video.mp4", "size_bytes": 1, "frame_size": [640, 360], "state": "failed", "error": "x"}))
     (data / sid / "video.mp4").write_bytes(b"patient video")
     app = create_app(data, workers=1, token="the-token", warm_workers=False)
     assert data.stat().st_mode & 0o777 == 0o700, "the data folder is its owner's only"

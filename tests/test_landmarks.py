@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from twitchcam.config import Config
-from twitchcam.landmarks import LandmarkDetector, ModelError, detect_landmarks, find_model
+from twitchcam.landmarker import LandmarkDetector, ModelError, detect_landmarks, find_model
 from twitchcam.regions import EYE_CORNERS
 from twitchcam.video import iter_frames, read_image
 

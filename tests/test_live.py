@@ -22,11 +22,22 @@ import cv2
 import numpy as np
 import pytest
 
-from twitchcam.live import (EVENTS_LIVE_NAME, FRAMES_NAME, MARKERS_COLUMNS, MARKERS_NAME, SESSION_NAME, VIDEO_NAME,
-                            LiveSession, _NewestQueue, run_session)
+from twitchcam.capture import MotionJPEGWriter
+from twitchcam.live import (
+    EVENTS_LIVE_NAME,
+    FRAMES_NAME,
+    MARKERS_COLUMNS,
+    MARKERS_NAME,
+    SESSION_NAME,
+    VIDEO_NAME,
+    LiveSession,
+    _NewestQueue,
+    run_session,
+)
 from twitchcam.outputs import read_events_csv
 from twitchcam.pipeline import analyze
-from twitchcam.video import MotionJPEGWriter, iter_frames, probe_video, read_frame_times
+from twitchcam.video import iter_frames, probe_video, read_frame_times
+from twitchcam.vocabulary import SIDE_COLOURS, bgr
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "tests" / "data" / "single_face.mp4"
@@ -81,6 +92,8 @@ def test_replay_writes_the_analyze_outputs_and_the_live_files(tmp_path):
     assert result.status == "complete" and result.ended_by == "end of file"
     stats = json.loads((out / SESSION_NAME).read_text())
     assert stats["status"] == "complete"
+    # Every live parameter that shapes events_live.csv is recorded with the session.
+    assert stats["parameters"]["chunk_s"] == 0.4 and stats["parameters"]["warmup_s"] == 2.0
     assert stats["frames"] == {"captured": 72, "analyzed": 72, "dropped": 0, "recorded": 72, "not_recorded": 0}
     # The final outputs are the offline analysis of the session's landmarks: the clip's one natural blink.
     assert read_events_csv(out / "events.csv").kind.tolist() == ["blink"]
@@ -285,7 +298,8 @@ def _side_pixels(img: np.ndarray, colour) -> np.ndarray:
     return np.abs(img.astype(int) - colour).sum(axis=2) < 60
 
 
-LEFT_BGR, RIGHT_BGR = (255, 170, 60), (60, 200, 255)
+#: The window paints each side in the report's colours (twitchcam.vocabulary).
+LEFT_BGR, RIGHT_BGR = bgr(SIDE_COLOURS["left"]), bgr(SIDE_COLOURS["right"])
 
 
 def test_the_window_shows_a_mirrored_preview_with_each_side_where_it_appears(tmp_path, xvfb):

@@ -9,15 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from chromium import Chromium, find_chromium
+
 from twitchcam.cli import main
-from twitchcam.measures import (NEAR_COMPLETE_CLOSURE, episode_spans, jrs_frequency, jrs_severity, measure_side,
-                                smc_grade)
 from twitchcam.outputs import write_analysis
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.report import dropped_frames, render_report
 from twitchcam.results import read_results
+from twitchcam.severity import (
+    NEAR_COMPLETE_CLOSURE,
+    episode_spans,
+    jrs_frequency,
+    jrs_severity,
+    measure_side,
+    smc_grade,
+)
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
 

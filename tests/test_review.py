@@ -26,8 +26,17 @@ from twitchcam.config import Config
 from twitchcam.outputs import read_events_csv, write_analysis
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.results import read_results
-from twitchcam.review import (REJECT_REASONS, ReviewError, apply_decision, load_review, open_review,
-                              record_decision, reviewed_events, reviewed_summary, write_review)
+from twitchcam.review import (
+    REJECT_REASONS,
+    ReviewError,
+    apply_decision,
+    load_review,
+    open_review,
+    record_decision,
+    reviewed_events,
+    reviewed_summary,
+    write_review,
+)
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
 if importlib.util.find_spec("starlette") and importlib.util.find_spec("httpx"):

@@ -8,7 +8,7 @@ mirrored preview shows) turns it into the patient's RIGHT eye.
 import numpy as np
 import pytest
 
-from twitchcam.landmarks import LandmarkDetector
+from twitchcam.landmarker import LandmarkDetector
 from twitchcam.regions import EYE_CORNERS
 from twitchcam.simulate import warp_face
 from twitchcam.video import read_image

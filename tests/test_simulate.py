@@ -4,12 +4,27 @@ import numpy as np
 import pytest
 
 from twitchcam.events import Events
-from twitchcam.landmarks import LandmarkDetector
+from twitchcam.landmarker import LandmarkDetector
 from twitchcam.outputs import read_events_csv
 from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
 from twitchcam.simulate import (
-    EXPECTED_PATTERN, GENERATORS, LATERALIZED, MAX_DISPLACEMENT_IOD, MIN_GAP_S, Drive, FaceFrame, Footage,
-    HeadMotion, check_course, envelope, eye_opening, footage_closures, load_footage, make_course, simulate, warp_face,
+    EXPECTED_PATTERN,
+    GENERATORS,
+    LATERALIZED,
+    MAX_DISPLACEMENT_IOD,
+    MIN_GAP_S,
+    Drive,
+    FaceFrame,
+    Footage,
+    HeadMotion,
+    check_course,
+    envelope,
+    eye_opening,
+    footage_closures,
+    load_footage,
+    make_course,
+    simulate,
+    warp_face,
 )
 from twitchcam.video import iter_frames, read_image
 

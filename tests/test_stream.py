@@ -10,6 +10,8 @@ from twitchcam.pipeline import analyze_landmarks
 from twitchcam.stream import StreamingAnalyzer
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
+pytestmark = pytest.mark.core
+
 
 def stream(lm: Landmarks, chunk: int = 8, **kwargs) -> tuple[Events, StreamingAnalyzer, list]:
     analyzer = StreamingAnalyzer(**kwargs)

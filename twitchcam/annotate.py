@@ -24,26 +24,27 @@ row per decoded frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
-from .landmarks import Landmarks, detect_landmarks
+from .landmarker import detect_landmarks
+from .landmarks import Landmarks
 from .regions import BROW, EYE_OUTLINE, LIPS_OUTLINE, MOUTH_CORNER, SIDES
 from .results import Results, read_results
 from .video import VideoWriter, downscale, iter_frames, probe_video
+from .vocabulary import REGION_WORDS, SIDE_COLOURS, bgr
 
 ANNOTATED_NAME = "annotated.webm"
 
 #: How long an event's label stays after the event ends, in seconds.
 LABEL_HOLD_S = 0.5
 
-#: BGR colours: the patient's left, right, and both eyes together.
-COLORS = {"left": (0, 94, 213), "right": (178, 114, 0), "bilateral": (210, 210, 210)}
-
-_REGION_WORDS = {"periocular": "eye", "perioral": "mouth", "brow": "brow"}
+#: BGR colours: the patient's left and right as everywhere; both eyes together light grey rather than the
+#: report's dark grey, which would vanish on a dark frame.
+COLORS = {**{side: bgr(SIDE_COLOURS[side]) for side in SIDES}, "bilateral": (210, 210, 210)}
 
 
 def _shade(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, alpha: float = 0.55) -> None:
@@ -139,7 +140,7 @@ def draw_overlay(image: np.ndarray, xyz: np.ndarray | None, values: dict, active
                     cv2.rectangle(out, (bx + 1, by1 - level), (bx + bw - 1, by1 - 1), color, -1)
             ty = by1 - int(threshold / full * bar_h)
             cv2.line(out, (bx - round(3 * unit), ty), (bx + bw + round(3 * unit), ty), (255, 255, 255), 1)
-            _text(out, _REGION_WORDS[region][:5], (bx - round(3 * unit), by1 + round(16 * unit)), 0.36 * unit,
+            _text(out, REGION_WORDS[region][:5], (bx - round(3 * unit), by1 + round(16 * unit)), 0.36 * unit,
                   (230, 230, 230))
 
     if labels:
@@ -161,7 +162,7 @@ def draw_overlay(image: np.ndarray, xyz: np.ndarray | None, values: dict, active
 
 
 def _event_label(side: str, region: str, kind: str) -> str:
-    who = "BOTH eyes" if side == "bilateral" else f"{side.upper()} {_REGION_WORDS[region]}"
+    who = "BOTH eyes" if side == "bilateral" else f"{side.upper()} {REGION_WORDS[region]}"
     return f"{who}: {kind}"
 
 

@@ -54,15 +54,15 @@ import time
 import uuid
 import warnings
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from .config import Config, available_cores
-from .landmarks import find_model
-from .outputs import write_analysis, write_atomic
+from .landmarker import find_model
+from .outputs import finish_analysis_folder, write_atomic
 from .parallel import bind_to_core, start_worker, stop_pool, worker_cores
 from .pipeline import analyze
 
@@ -212,11 +212,7 @@ def analyze_video(video: str, config: dict, model: str | bytes | None = None, da
             cfg = Config.from_dict(config)
             analysis = analyze(path, cfg, model_path, workers=workers)
             out = Path(tmp) / "out"
-            write_analysis(analysis, out)
-            if report:
-                from .report import render_report
-
-                render_report(out)
+            finish_analysis_folder(analysis, out, report=report)
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if not p.name.startswith(".")}
         except BrokenProcessPool:
             raise
@@ -542,7 +538,7 @@ def run_batch(inputs: Iterable[str | Path], out_dir: str | Path, config: Config 
 
     def results() -> Iterator[VideoResult]:
         for job in long_jobs:
-            for attempt in range(MAX_ATTEMPTS):
+            for _attempt in range(MAX_ATTEMPTS):
                 try:
                     yield analyze_video(job.video, config_dict, model_path, workers=n_workers, report=report)
                     break

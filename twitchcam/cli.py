@@ -14,8 +14,8 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, available_cores
-from .landmarks import ModelError, find_model
-from .outputs import prepare_output_dir
+from .landmarker import ModelError, find_model
+from .outputs import finish_analysis_folder, prepare_output_dir
 from .video import VideoError, ffmpeg_log_level
 
 logger = logging.getLogger("twitchcam")
@@ -73,7 +73,6 @@ def _unique_dirs(paths: list[Path], out: Path) -> list[Path]:
 
 
 def _cmd_analyze(args) -> int:
-    from .outputs import write_analysis
     from .pipeline import analyze
 
     config = _config_from_args(args)
@@ -88,14 +87,14 @@ def _cmd_analyze(args) -> int:
                 prepare_output_dir(out_dir)  # a file in the way; a new sub-folder of the checked --out is fine
             analysis = analyze(path, config, model=args.model, progress=not args.quiet,
                                workers=args.workers or available_cores())
-            write_analysis(analysis, out_dir)
             if not analysis.landmarks.face_found.any():
+                finish_analysis_folder(analysis, out_dir, report=False)
                 print(f"twitchcam: error: {path}: no face found in any frame (outputs written to {out_dir})",
                       file=sys.stderr)
                 failed += 1
                 continue
             _write_extras(out_dir, path, annotate=args.annotate, export=args.export, report=args.report,
-                          model=args.model, quiet=args.quiet, landmarks=analysis.landmarks)
+                          model=args.model, quiet=args.quiet, landmarks=analysis.landmarks, analysis=analysis)
         except (VideoError, ModelError, OSError) as err:
             print(f"twitchcam: error: {_error_line(err)}", file=sys.stderr)
             failed += 1
@@ -119,11 +118,9 @@ def _cmd_batch(args) -> int:
     try:
         videos = find_videos(args.inputs)
     except ValueError as err:
-        print(f"twitchcam: error: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from None
     if not videos:
-        print("twitchcam: error: no video found in the inputs", file=sys.stderr)
-        return 2
+        raise UsageError("no video found in the inputs")
     if args.scheduler is not None:
         from importlib.util import find_spec
 
@@ -230,33 +227,23 @@ def _export_formats(text: str) -> tuple[str, ...]:
 
 
 def _write_extras(out_dir: Path, video: Path | None, annotate: bool, export: tuple | None, report: bool,
-                  model: str | None, quiet: bool, landmarks=None) -> list[Path]:
-    """Annotated video, timeline exports and report.html of an analysis folder, as the options ask."""
-    written = []
-    if video is not None and annotate:
-        from .annotate import annotate_video
+                  model: str | None, quiet: bool, landmarks=None, analysis=None) -> list[Path]:
+    """Finish an analysis folder (:func:`twitchcam.outputs.finish_analysis_folder`) with a progress bar for the
+    annotated video unless ``quiet``; ``analysis`` None when its files are written already.
+    """
+    bar = None
+    progress = None
+    if video is not None and annotate and not quiet:
+        from tqdm import tqdm
 
-        bar = None
-        progress = None
-        if not quiet:
-            from tqdm import tqdm
-
-            bar = tqdm(unit="frame", desc=f"annotating {video.name}", leave=False)
-            progress = lambda done, total: (setattr(bar, "total", total or None), bar.update(1))  # noqa: E731
-        try:
-            written.append(annotate_video(video, out_dir, landmarks=landmarks, model=model, progress=progress))
-        finally:
-            if bar is not None:
-                bar.close()
-    if export:
-        from .exports import write_exports
-
-        written += write_exports(out_dir, export, video=video)
-    if report:
-        from .report import render_report
-
-        written.append(render_report(out_dir))
-    return written
+        bar = tqdm(unit="frame", desc=f"annotating {video.name}", leave=False)
+        progress = lambda done, total: (setattr(bar, "total", total or None), bar.update(1))  # noqa: E731
+    try:
+        return finish_analysis_folder(analysis, out_dir, video=video, annotate=annotate, exports=export,
+                                      report=report, landmarks=landmarks, model=model, annotate_progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _cmd_report(args) -> int:

@@ -5,7 +5,7 @@ rebuilt from a batch's output folder at any time, whichever machine ran the anal
 
 Rates are per minute of *measured* video (face found and not turned away), as in ``summary.json``. Sides are the
 PATIENT's. The per-side columns (:data:`SIDE_COLUMNS`, prefixed ``left_`` / ``right_``) are those of the clinical
-report (:func:`twitchcam.measures.measure_side`): rates per region and of episodes, tonic share, time in spasm,
+report (:func:`twitchcam.severity.measure_side`): rates per region and of episodes, tonic share, time in spasm,
 90th percentile of eye closure, and the JRS frequency / severity and SMC grade proxies (documentation aids, not
 ratings). ``bilateral_periocular_per_min`` counts synchronous closures of both eyes that are not blinks; blinks
 are in ``blinks_per_min``.
@@ -36,15 +36,16 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .measures import measure_side
 from .outputs import write_atomic
 from .pattern import PATTERNS
 from .regions import REGIONS, SIDES
 from .results import read_results
+from .severity import measure_side
+from .vocabulary import PATTERN_LABELS
 
 #: Below this fraction of frames with a face (or measured), a video is flagged.
 QUALITY_MIN_FRAC = 0.8
-#: Per-side columns, from :func:`twitchcam.measures.measure_side`, each prefixed with ``left_`` and ``right_``.
+#: Per-side columns, from :func:`twitchcam.severity.measure_side`, each prefixed with ``left_`` and ``right_``.
 SIDE_COLUMNS = (*(f"{region}_per_min" for region in REGIONS), "episodes_per_min", "tonic_fraction",
                 "time_in_spasm_fraction", "eye_closure_p90", "jrs_frequency", "jrs_severity", "smc_grade")
 COHORT_COLUMNS = (
@@ -56,13 +57,6 @@ COHORT_COLUMNS = (
     "unilateral", "irregular", "cn7_spread",
     "quality_flags", "error",
 )
-PATTERN_LABELS = {
-    "hemifacial_spasm": "consistent with hemifacial spasm",
-    "unilateral_other": "one-sided, not every HFS criterion",
-    "bilateral": "bilateral",
-    "none": "no twitching beyond blinks",
-    "insufficient_data": "insufficient data",
-}
 
 
 def _value(x):
@@ -191,7 +185,8 @@ Patterns are documented from video (wording: "consistent with"); this page is no
 <td>{% if r.href %}<a href="{{ r.href }}">{{ r.out_dir }}</a>{% endif %}</td></tr>
 {% endfor %}</table>
 <p class="muted">Every column, for all videos: cohort.csv. Per video: report.html (when written), events.csv,
-summary.json, signals.csv in its folder. Rates are per minute of measured video. Severity proxies map measurements onto the Jankovic Rating
+summary.json, signals.csv in its folder. Rates are per minute of measured video. Severity proxies map measurements
+onto the Jankovic Rating
 Scale (frequency/severity, 0-4) and the SMC grade (I-IV) as the clinical report states; they are documentation
 aids, not ratings.</p>
 </body></html>

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .measures import SideMeasures, measure_side
 from .regions import SIDES, side_order
 from .results import Results, read_results
+from .severity import SideMeasures, measure_side
 
 #: Rows of a comparison: SideMeasures attribute, label, format, unit shown after the value.
 MEASURES = (
@@ -101,7 +101,7 @@ class Session:
     measures: dict
 
     @classmethod
-    def from_results(cls, results: Results, label: str) -> "Session":
+    def from_results(cls, results: Results, label: str) -> Session:
         """Measure an analysis folder's sides."""
         return cls(label, str(results.out_dir), results.source_name, results.summary.get("finding", ""),
                    results.summary["pattern"], results.summary["side"], results.duration_s,

@@ -14,7 +14,40 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .vocabulary import REGION_THRESHOLD_FIELDS
+
 RUNNING_MODES = ("image", "video")
+
+
+def check_option(name: str, value, allowed, error: type[Exception] = ValueError):
+    """Check that ``value`` is one of ``allowed``, with the one message every boundary gives (MNE's
+    ``_check_option``).
+
+    Parameters
+    ----------
+    name : str
+        What the value is called in the message (an option, a field, a column).
+    value : object
+        The value to check.
+    allowed : sequence of str
+        The closed set, in the order the message lists it.
+    error : type of Exception
+        Raised when the value is not allowed (a module's own error type, e.g. ``ReviewError``).
+
+    Returns
+    -------
+    str
+        ``value``, so a check can sit in an assignment.
+
+    Raises
+    ------
+    error
+        ``"{name} must be one of a, b, c, got 'x'"``.
+    """
+    # Only strings: every closed set here is of words, and ``in`` on an array or a list would not mean "is one of".
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise error(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
 
 #: The allowed closed range ``(low, high)`` of every numeric setting, checked by :meth:`Config.__post_init__`.
 #: Lower bounds above 0 are where 0 breaks the arithmetic (a zero-length baseline block, a zero-pixel frame);
@@ -141,7 +174,8 @@ class Config:
         A twitch rises fast (a clonic twitch in tens of milliseconds). While the face moves (the local spread has
         raised the asymmetry threshold), a one-sided movement that takes longer than this plus one frame interval
         (rises are timed in whole frames) to rise from 20 % to 80 % of its peak (a smirk, a cheek puff, the uneven
-        start of an expression) is an event only when its score reaches ``slow_min_score``. Tonic spasms build up more slowly but strongly.
+        start of an expression) is an event only when its score reaches ``slow_min_score``. Tonic spasms build up
+        more slowly but strongly.
     slow_min_score : float
         Score (asymmetry over the local threshold) a slowly rising movement needs to be an event, unless it is an
         eye closing by at least ``deep_closure_frac``.
@@ -231,8 +265,7 @@ class Config:
         ValueError
             One line naming the field, the value and the allowed values or range (:data:`RANGES`).
         """
-        if not isinstance(self.running_mode, str) or self.running_mode not in RUNNING_MODES:
-            raise ValueError(f"running_mode must be one of {', '.join(RUNNING_MODES)}, got {self.running_mode!r}")
+        check_option("running_mode", self.running_mode, RUNNING_MODES)
         for field in dataclasses.fields(self):
             if field.name not in RANGES:
                 continue
@@ -255,15 +288,16 @@ class Config:
     @property
     def on_thresholds(self) -> dict:
         """Each region's own threshold (``eye_on_frac``, ``mouth_on_iod``, ``brow_on_iod``), keyed by region
-        (``periocular``, ``perioral``, ``brow``), in that order."""
-        return {"periocular": self.eye_on_frac, "perioral": self.mouth_on_iod, "brow": self.brow_on_iod}
+        (``periocular``, ``perioral``, ``brow``), in that order.
+        """
+        return {region: getattr(self, name) for region, name in REGION_THRESHOLD_FIELDS.items()}
 
     def to_dict(self) -> dict:
         """Return the settings as a JSON-ready dict."""
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Config":
+    def from_dict(cls, values: dict) -> Config:
         """Build a Config from a dict, rejecting unknown keys by name.
 
         Raises
@@ -280,7 +314,7 @@ class Config:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "Config":
+    def from_json(cls, path: str | Path) -> Config:
         """Read a Config from a JSON file such as a previous run's ``config.json``.
 
         Raises

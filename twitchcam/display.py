@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 
 from .regions import BROW, EYE_OUTLINE, LIPS_OUTLINE, MOUTH_CORNER, SIDES
+from .vocabulary import REGION_WORDS, SIDE_COLOURS, bgr
 
 #: BGR colours: each side has its own; events and warnings stand out in red/orange.
-SIDE_COLOR = {"left": (255, 170, 60), "right": (60, 200, 255)}
+SIDE_COLOR = {side: bgr(SIDE_COLOURS[side]) for side in SIDES}  # the report's, the figures', the annotated video's
 ACTIVE_COLOR = (40, 40, 255)
 WARN_COLOR = (0, 0, 230)
 TEXT_COLOR = (235, 235, 235)
@@ -34,7 +35,6 @@ EVENT_TEXT_COLOR = (255, 255, 255)
 
 #: Meters, in the order drawn; each signal's bar is full at twice its event threshold.
 METERS = (("eye_closure", "eye"), ("mouth_pull", "mouth"), ("brow_raise", "brow"))
-REGION_WORD = {"periocular": "eye", "perioral": "mouth", "brow": "brow"}
 
 PANEL_W = 230
 #: Seconds an event flashes (the panel and the view's edge on that side) and its label stays up.
@@ -198,12 +198,12 @@ def _draw_panel(panel: np.ndarray, side: str, ov: Overlay) -> None:
         y += 34
     _text(panel, "events", (12, y + 8), 0.5, DIM_COLOR)
     y += 30
-    for region, word in REGION_WORD.items():
+    for region, word in REGION_WORDS.items():
         _text(panel, f"{word:<6}{ov.counts.get((side, region), 0):>4}", (12, y), 0.55)
         y += 24
     for flash in ov.flashes:
         if flash.side == side and flash.age_s < LABEL_S:
-            _text(panel, f"{REGION_WORD[flash.region]} twitch", (12, y + 12), 0.6, EVENT_TEXT_COLOR, 2)
+            _text(panel, f"{REGION_WORDS[flash.region]} twitch", (12, y + 12), 0.6, EVENT_TEXT_COLOR, 2)
             _text(panel, f"{flash.kind}, {flash.duration_s:.2f} s", (12, y + 36), 0.5, EVENT_TEXT_COLOR)
             break
 
@@ -257,7 +257,7 @@ def render(image: np.ndarray, ov: Overlay, max_size: tuple[int, int] = (960, 720
     latest = next((f for f in reversed(ov.flashes) if f.age_s < LABEL_S), None)
     if latest is not None:
         who = "both eyes" if latest.side == "bilateral" else f"patient's {latest.side.upper()}"
-        what = latest.kind if latest.side == "bilateral" else f"{REGION_WORD[latest.region]} twitch, {latest.kind}"
+        what = latest.kind if latest.side == "bilateral" else f"{REGION_WORDS[latest.region]} twitch, {latest.kind}"
         label = f"{who}: {what} {latest.duration_s:.2f} s"
         _text(view, label, ((pw - _text_width(label, 0.75, 2)) // 2, 34), 0.75, ACTIVE_COLOR, 2)
     for side, x in (("left", 0), ("right", PANEL_W + pw)):

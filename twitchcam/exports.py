@@ -32,6 +32,7 @@ import numpy as np
 from .outputs import write_atomic, write_json
 from .results import Results, read_results
 from .review import describe_timeline
+from .vocabulary import REGION_WORDS
 
 FORMATS = ("bids", "vtt", "eaf")
 
@@ -47,7 +48,6 @@ BIDS_COLUMNS = ("onset", "duration", "sample", "trial_type", "side", "region", "
 _MIME_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
                ".avi": "video/x-msvideo", ".mkv": "video/x-matroska", ".mpg": "video/mpeg", ".mpeg": "video/mpeg"}
 
-_REGION_WORDS = {"periocular": "eye", "perioral": "mouth", "brow": "brow"}
 
 
 def parse_formats(text: str | list | tuple) -> tuple[str, ...]:
@@ -108,8 +108,8 @@ def write_bids_events(results: Results, out_dir: str | Path) -> list[Path]:
         "sample": {"Description": "0-based index of the video frame at the onset"
                                   + (f" (about {fps:g} frames per second)." if fps else ".")},
         "trial_type": {"Description": "Side, region and kind of the event, joined by underscores.",
-                       "Levels": {f"{s}_{r}_{k}": f"{k} event of the patient's {s} {_REGION_WORDS[r]}"
-                                  for s in ("left", "right") for r in _REGION_WORDS for k in ("clonic", "tonic")}
+                       "Levels": {f"{s}_{r}_{k}": f"{k} event of the patient's {s} {REGION_WORDS[r]}"
+                                  for s in ("left", "right") for r in REGION_WORDS for k in ("clonic", "tonic")}
                        | {"bilateral_periocular_blink": "blink: both eyes closing together briefly",
                           "bilateral_periocular_clonic": "both eyes closing together, shorter than 1 s but longer "
                                                          "than a blink",
@@ -156,7 +156,7 @@ def caption_cues(results: Results, min_caption_s: float = MIN_CAPTION_S) -> list
     ends = np.maximum(ev.offset_s, ev.onset_s + min_caption_s)
     labels = []
     for i in range(len(ev)):
-        who = "BOTH eyes" if ev.side[i] == "bilateral" else f"{ev.side[i].upper()} {_REGION_WORDS[ev.region[i]]}"
+        who = "BOTH eyes" if ev.side[i] == "bilateral" else f"{ev.side[i].upper()} {REGION_WORDS[ev.region[i]]}"
         labels.append(f"{who}: {ev.kind[i]} {ev.offset_s[i] - ev.onset_s[i]:.2f} s")
     bounds = np.unique(np.r_[starts, ends])
     cues: list[tuple[float, float, list[str]]] = []

@@ -19,10 +19,10 @@ import numpy as np
 from .pattern import episode_spans
 from .regions import mirror_side
 from .results import Results
+from .vocabulary import SIDE_COLOURS as SIDE_COLORS
+from .vocabulary import SIGNAL_LABELS
 
-SIDE_COLORS = {"left": "#d55e00", "right": "#0072b2", "bilateral": "#666666"}
 REGION_NAMES = {"periocular": "eye", "perioral": "mouth", "brow": "brow"}
-SIGNAL_LABELS = {"periocular": "eye closure", "perioral": "mouth pull", "brow": "brow raise"}
 
 #: Figure width in inches and resolution (dots per inch) of the two variants.
 LAYOUTS = {"wide": (10.5, 110), "narrow": (4.6, 220)}
@@ -243,7 +243,7 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
     Parameters
     ----------
     measures : dict of str to SideMeasures
-        :func:`twitchcam.measures.measure_side` of each of ``sides``.
+        :func:`twitchcam.severity.measure_side` of each of ``sides``.
 
     Returns
     -------
@@ -310,7 +310,7 @@ def report_figures(results: Results, sides: tuple[str, str], measures: dict) -> 
     sides : tuple of str
         Both sides, in the order shown.
     measures : dict of str to SideMeasures
-        :func:`twitchcam.measures.measure_side` of each side, as the report computed them.
+        :func:`twitchcam.severity.measure_side` of each side, as the report computed them.
 
     Returns
     -------

@@ -1,9 +1,10 @@
-"""Face landmarks per frame: the one module that imports MediaPipe.
+"""Face landmarks per frame, and which face is the patient: numpy only, no MediaPipe and no OpenCV.
 
 MediaPipe's Face Landmarker gives 478 points per face (468 face-mesh points and 10 iris points) with x and y
 normalized by the image width and height and z in roughly the same scale as x. Here they are converted at the edge
-into pixel units of the analyzed frame (x * width, y * height, z * width), so distances are isotropic, and no
-MediaPipe type leaves this module.
+into pixel units of the analyzed frame (x * width, y * height, z * width), so distances are isotropic, by
+:mod:`twitchcam.landmarker` (the one module that imports MediaPipe); no MediaPipe type reaches this one, so the
+numpy core (signals, events, pattern, stream) and the readers of a results folder import without OpenCV.
 
 A frame where no face is found is a NaN row; frames are never dropped, so ``Landmarks.t`` is the video's full time
 axis.
@@ -11,7 +12,8 @@ axis.
 Which face is the patient
 -------------------------
 Several faces may be in view (a clinician leaning in, a relative in the background); MediaPipe is asked for up to
-:data:`MAX_FACES` and how many it found is kept per frame (``Landmarks.n_faces``). The patient is the largest face
+:data:`twitchcam.landmarker.MAX_FACES` and how many it found is kept per frame (``Landmarks.n_faces``). The
+patient is the largest face
 when first seen (the one sitting in front of the camera). From then on (:class:`PatientTracker`) a face is the
 patient's when it is nearer to where the patient's face last was than to where any other face last was; the
 patient is never swapped for a larger face that comes into view. A frame in which only other faces are found (the
@@ -21,31 +23,12 @@ person's face is never measured in the patient's place.
 
 from __future__ import annotations
 
-import collections
-import hashlib
-import os
-import queue
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
-import cv2
 import numpy as np
 
-from .config import Config, available_cores
 from .regions import N_LANDMARKS
-from .video import downscale, quiet_native_stderr
-
-#: sha256 of the MediaPipe model bundle shipped in ``models/``.
-BUNDLED_MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
-MODEL_NAME = "face_landmarker.task"
-#: Faces MediaPipe looks for in each frame: the patient and the others that may be in view.
-MAX_FACES = 3
-
-
-class ModelError(RuntimeError):
-    """The landmark model is missing, corrupt or cannot be loaded; the message is one line meant for the user."""
 
 
 @dataclass(frozen=True)
@@ -86,13 +69,13 @@ class Landmarks:
         return len(self.t)
 
     @classmethod
-    def empty(cls, frame_size: tuple[int, int] = (0, 0)) -> "Landmarks":
+    def empty(cls, frame_size: tuple[int, int] = (0, 0)) -> Landmarks:
         """Landmarks of zero frames."""
         return cls(np.zeros(0), np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros(0, bool),
                    np.zeros(0, np.int16), frame_size)
 
     @classmethod
-    def concatenate(cls, parts: list["Landmarks"]) -> "Landmarks":
+    def concatenate(cls, parts: list[Landmarks]) -> Landmarks:
         """Join consecutive stretches of one video (or live chunks) into one timeline.
 
         Raises
@@ -103,10 +86,11 @@ class Landmarks:
         filled = [p for p in parts if len(p)]
         if not filled:
             return cls.empty(parts[0].frame_size if parts else (0, 0))
-        return cls(np.concatenate([p.t for p in filled]), np.concatenate([p.xyz for p in filled]), np.concatenate([p.face_found for p in filled]),
+        return cls(np.concatenate([p.t for p in filled]), np.concatenate([p.xyz for p in filled]),
+                   np.concatenate([p.face_found for p in filled]),
                    np.concatenate([p.n_faces for p in filled]), filled[0].frame_size)
 
-    def __getitem__(self, index) -> "Landmarks":
+    def __getitem__(self, index) -> Landmarks:
         """Select frames with a slice or boolean mask, keeping them a Landmarks."""
         return Landmarks(self.t[index], self.xyz[index], self.face_found[index], self.n_faces[index],
                          self.frame_size)
@@ -117,51 +101,11 @@ class Landmarks:
                             frame_size=np.asarray(self.frame_size))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Landmarks":
+    def load(cls, path: str | Path) -> Landmarks:
         """Load what :meth:`save` wrote."""
         with np.load(path) as data:
             return cls(data["t"], data["xyz"], data["face_found"], data["n_faces"],
                        tuple(int(v) for v in data["frame_size"]))
-
-
-def find_model(model: str | Path | None = None) -> Path:
-    """Locate the Face Landmarker model bundle.
-
-    Parameters
-    ----------
-    model : str | Path | None
-        An explicit path; otherwise ``$TWITCHCAM_MODEL``, then the copy installed with the package, then the
-        repository's ``models/`` folder (source checkouts and editable installs).
-
-    Returns
-    -------
-    Path
-        An existing file.
-
-    Raises
-    ------
-    ModelError
-        If the explicitly named file does not exist, or no bundled model can be found.
-    """
-    explicit = model or os.environ.get("TWITCHCAM_MODEL")
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ModelError(f"model file not found: {path}")
-        return path
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "models" / MODEL_NAME, package.parent / "models" / MODEL_NAME):
-        if candidate.is_file():
-            return candidate
-    raise ModelError(f"bundled model {MODEL_NAME} not found; reinstall twitchcam or pass --model PATH")
-
-
-def _check_bundled(path: Path) -> None:
-    if path.name != MODEL_NAME or "models" not in path.parent.name:
-        return
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != BUNDLED_MODEL_SHA256:
-        raise ModelError(f"{path}: corrupt model (sha256 {digest[:12]}..., expected {BUNDLED_MODEL_SHA256[:12]}...)")
 
 
 def _bbox_area(points: np.ndarray) -> float:
@@ -212,193 +156,72 @@ class PatientTracker:
         return index
 
 
-class LandmarkDetector:
-    """MediaPipe Face Landmarker on BGR frames; a context manager.
+
+
+class PatientLandmarks:
+    """The patient's landmarks gathered frame after frame: the one ordered loop of offline and live analysis.
+
+    Each frame's faces go through one :class:`PatientTracker` in frame order (the rule in the module docstring);
+    a frame without the patient's face becomes a NaN row, so no frame is dropped. :meth:`take` hands over what was
+    gathered since the last call, as :class:`Landmarks` (offline takes once at the end, live once per chunk).
 
     Parameters
     ----------
-    config : Config
-        Uses ``running_mode``, ``max_side_px`` and the confidence thresholds.
-    model : str | Path | None
-        Model bundle, see :func:`find_model`.
+    frame_size : tuple of int
+        ``(width, height)`` of the frames in pixels, until a frame is added (:meth:`add` sets it from each frame).
     """
 
-    def __init__(self, config: Config | None = None, model: str | Path | None = None):
-        import mediapipe as mp
-        from mediapipe.tasks.python.core.base_options import BaseOptions
-        from mediapipe.tasks.python import vision
-
-        self.config = config or Config()
-        self.model_path = find_model(model)
-        _check_bundled(self.model_path)
-        self._mp = mp
-        mode = {"image": vision.RunningMode.IMAGE, "video": vision.RunningMode.VIDEO}[self.config.running_mode]
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_buffer=self.model_path.read_bytes()),
-            running_mode=mode,
-            num_faces=MAX_FACES,
-            min_face_detection_confidence=self.config.min_face_detection_confidence,
-            min_face_presence_confidence=self.config.min_face_presence_confidence,
-        )
-        try:
-            with quiet_native_stderr():
-                self._landmarker = vision.FaceLandmarker.create_from_options(options)
-        except Exception as err:  # MediaPipe raises bare RuntimeError/ValueError on a bad bundle
-            raise ModelError(f"{self.model_path}: cannot load as a Face Landmarker model ({err})") from None
+    def __init__(self, frame_size: tuple[int, int] = (0, 0)):
+        self.frame_size = frame_size
         self._tracker = PatientTracker()
-        self._last_ms = -1
-        # The first inference prints more set-up lines; run it here, on a blank frame, while silenced.
-        with quiet_native_stderr():
-            self.detect_faces(np.zeros((64, 64, 3), np.uint8), 0.0)
+        self._t: list[float] = []
+        self._rows: list[np.ndarray] = []
+        self._counts: list[int] = []
 
-    def detect_faces(self, image: np.ndarray, t: float) -> list[np.ndarray]:
-        """Every face in one frame.
+    def __len__(self) -> int:
+        return len(self._t)
 
-        Parameters
-        ----------
-        image : ndarray, shape (height, width, 3), uint8
-            BGR frame, upright and unmirrored.
-        t : float
-            Presentation time in seconds (used by VIDEO mode).
+    @property
+    def first_t(self) -> float | None:
+        """Time in seconds of the first frame not taken yet, or None."""
+        return self._t[0] if self._t else None
 
-        Returns
-        -------
-        list of ndarray, each shape (478, 3), float32
-            Landmarks of each face in pixels of ``image``.
-        """
-        h, w = image.shape[:2]
-        small = downscale(image, self.config.max_side_px)
-        # cvtColor is ~50x faster than a reversed-channel copy (numpy's strided copy of a negative stride).
-        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
-        if self.config.running_mode == "video":
-            # MediaPipe needs strictly increasing integer milliseconds.
-            ms = max(int(round(t * 1000)), self._last_ms + 1)
-            self._last_ms = ms
-            result = self._landmarker.detect_for_video(mp_image, ms)
-        else:
-            result = self._landmarker.detect(mp_image)
-        return [np.array([(p.x * w, p.y * h, p.z * w) for p in face], dtype=np.float32)
-                for face in result.face_landmarks]
-
-    def detect(self, image: np.ndarray, t: float) -> tuple[np.ndarray | None, int]:
-        """Find the patient's landmarks in one frame, following the patient from frame to frame.
+    def add(self, t: float, faces: list[np.ndarray], frame_size: tuple[int, int] | None = None) -> np.ndarray | None:
+        """Add one frame, after every earlier one.
 
         Parameters
         ----------
-        image : ndarray, shape (height, width, 3), uint8
-            BGR frame, upright and unmirrored.
         t : float
-            Presentation time in seconds (used by VIDEO mode).
+            Presentation time in seconds, later than the frame added before.
+        faces : list of ndarray, each shape (478, 3), float32
+            Every face found in the frame, in pixels.
+        frame_size : tuple of int | None
+            ``(width, height)`` of this frame in pixels.
 
         Returns
         -------
-        xyz : ndarray, shape (478, 3), float32 | None
-            The patient's landmarks in pixels of ``image``, or None when the patient's face was not found.
-        n_faces : int
-            Number of faces found.
+        ndarray, shape (478, 3), float32 | None
+            The patient's landmarks in this frame, or None when the patient's face is not among ``faces``.
         """
-        faces = self.detect_faces(image, t)
+        if frame_size is not None:
+            self.frame_size = frame_size
         index = self._tracker.choose(faces)
-        return (None if index is None else faces[index]), len(faces)
+        xyz = None if index is None else faces[index]
+        self._t.append(t)
+        self._rows.append(_NAN_ROW if xyz is None else xyz)
+        self._counts.append(len(faces))
+        return xyz
 
-    def close(self) -> None:
-        """Release MediaPipe's resources."""
-        self._landmarker.close()
-
-    def __enter__(self) -> "LandmarkDetector":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def inference_threads(config: Config) -> int:
-    """How many MediaPipe instances to run side by side: ``config.inference_threads``, or with 0 one per core
-    (at most 4). VIDEO mode tracks from frame to frame, so it always uses one."""
-    if config.running_mode == "video":
-        return 1
-    if config.inference_threads:
-        return config.inference_threads
-    return max(1, min(available_cores(), 4))
+    def take(self) -> Landmarks:
+        """The frames added since the last call, as Landmarks (zero frames when none were)."""
+        if not self._t:
+            return Landmarks.empty(self.frame_size)
+        xyz = np.stack(self._rows)
+        taken = Landmarks(np.asarray(self._t, np.float64), xyz, np.isfinite(xyz[:, 0, 0]),
+                          np.asarray(self._counts, np.int16), self.frame_size)
+        self._t, self._rows, self._counts = [], [], []
+        return taken
 
 
-def _faces_in_order(frames: Iterable, config: Config, model, n_threads: int):
-    """Yield ``(frame, faces)`` in frame order, with inference spread over ``n_threads`` MediaPipe instances.
-
-    Each instance has its own native dispatch thread and releases the GIL while it runs, so instances on
-    different cores run in parallel. At most ``2 * n_threads`` frames are in flight, so memory stays flat.
-    """
-    detectors: queue.Queue = queue.Queue()
-    made: list[LandmarkDetector] = []
-    try:
-        for _ in range(n_threads):
-            made.append(LandmarkDetector(config, model))
-            detectors.put(made[-1])
-
-        def run(frame):
-            detector = detectors.get()
-            try:
-                return detector.detect_faces(frame.image, frame.t)
-            finally:
-                detectors.put(detector)
-
-        if n_threads == 1:
-            for frame in frames:
-                yield frame, made[0].detect_faces(frame.image, frame.t)
-            return
-        with ThreadPoolExecutor(n_threads, thread_name_prefix="twitchcam-landmarks") as pool:
-            pending: collections.deque = collections.deque()
-            for frame in frames:
-                pending.append((frame, pool.submit(run, frame)))
-                if len(pending) >= 2 * n_threads:
-                    done, future = pending.popleft()
-                    yield done, future.result()
-            while pending:
-                done, future = pending.popleft()
-                yield done, future.result()
-    finally:
-        for detector in made:
-            detector.close()
-
-
-def detect_landmarks(frames: Iterable, config: Config | None = None, model: str | Path | None = None,
-                     on_frame: Callable[[int], None] | None = None) -> Landmarks:
-    """Run the Face Landmarker over a sequence of frames.
-
-    Parameters
-    ----------
-    frames : iterable of Frame
-        Objects with ``t`` (seconds) and ``image`` (BGR uint8, shape (height, width, 3)), in time order.
-    config : Config | None
-        Settings; defaults to ``Config()``. ``inference_threads`` MediaPipe instances share the frames.
-    model : str | Path | None
-        Model bundle, see :func:`find_model`.
-    on_frame : callable | None
-        Called with the frame index after each frame (progress reporting).
-
-    Returns
-    -------
-    Landmarks
-        One row per frame; NaN rows where no face was found. With several faces in a frame the patient is chosen
-        in frame order by :class:`PatientTracker`.
-    """
-    cfg = config or Config()
-    ts: list[float] = []
-    rows: list[np.ndarray] = []
-    counts: list[int] = []
-    nan_row = np.full((N_LANDMARKS, 3), np.nan, np.float32)
-    size = (0, 0)
-    tracker = PatientTracker()
-    for i, (frame, faces) in enumerate(_faces_in_order(frames, cfg, model, inference_threads(cfg))):
-        size = (frame.image.shape[1], frame.image.shape[0])
-        index = tracker.choose(faces)
-        rows.append(nan_row if index is None else faces[index])
-        ts.append(frame.t)
-        counts.append(len(faces))
-        if on_frame is not None:
-            on_frame(i)
-    if not ts:
-        return Landmarks.empty(size)
-    xyz = np.stack(rows)
-    return Landmarks(np.asarray(ts, np.float64), xyz, np.isfinite(xyz[:, 0, 0]), np.asarray(counts, np.int16), size)
+_NAN_ROW = np.full((N_LANDMARKS, 3), np.nan, np.float32)
+_NAN_ROW.flags.writeable = False

@@ -3,13 +3,13 @@
 Threads
 -------
 ``capture``
-    Iterates a :class:`twitchcam.video.CaptureSource`, which stamps each frame with the monotonic clock when it is
+    Iterates a :class:`twitchcam.capture.CaptureSource`, which stamps each frame with the monotonic clock when it is
     captured (session time ``t`` = seconds since the first frame). Hands every frame to the recorder and to the
     analysis and never waits for either.
 ``recorder``
     Appends each frame to ``video.avi`` and its capture time to ``video.frames.csv``.
 ``analysis``
-    MediaPipe landmarks of each frame (:class:`twitchcam.landmarks.LandmarkDetector`, one model per core as in
+    MediaPipe landmarks of each frame (:class:`twitchcam.landmarker.LandmarkDetector`, one model per core as in
     ``twitchcam analyze``, each in its own thread with the GIL released), then the offline core run incrementally
     on chunks of ``chunk_s`` seconds (:class:`twitchcam.stream.StreamingAnalyzer`). Events are appended to
     ``events_live.csv`` as they become final.
@@ -31,7 +31,7 @@ comes last: while the analysis queue is half full it is redrawn at most 12 times
 Files in the session folder
 ---------------------------
 ``video.avi``
-    The raw, unmirrored video as captured: Motion-JPEG (:class:`twitchcam.video.MotionJPEGWriter`), every frame
+    The raw, unmirrored video as captured: Motion-JPEG (:class:`twitchcam.capture.MotionJPEGWriter`), every frame
     compressed on its own and in the file as soon as it is written, so the file stays readable
     (``twitchcam analyze``) after a crash or a kill, which loses at most the frame being written. Synced to the
     disk every 2 s against power loss.
@@ -69,24 +69,26 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import __version__
+from .capture import CaptureSource, MotionJPEGWriter
 from .config import Config
 from .display import Flash, Overlay, Window, render
 from .events import Events
-from .landmarks import LandmarkDetector, Landmarks, PatientTracker, inference_threads
-from .outputs import format_events_csv, write_analysis, write_json
+from .landmarker import LandmarkDetector, inference_threads
+from .landmarks import Landmarks, PatientLandmarks
+from .outputs import finish_analysis_folder, format_events_csv, write_json
 from .pipeline import Analysis, analyze_landmarks
-from .regions import N_LANDMARKS
 from .signals import SIGNAL_NAMES
 from .stream import StreamingAnalyzer
-from .video import CaptureSource, Frame, MotionJPEGWriter
+from .video import Frame
+from .vocabulary import REGION_SIGNALS
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +199,7 @@ class LiveSession:
     Parameters
     ----------
     source : int | str | Path
-        Camera index, stream URL or video file (see :class:`twitchcam.video.CaptureSource`).
+        Camera index, stream URL or video file (see :class:`twitchcam.capture.CaptureSource`).
     out_dir : str | Path
         The session folder (created).
     config : Config | None
@@ -238,14 +240,14 @@ class LiveSession:
         self.duration_s = duration_s
         self.chunk_s = chunk_s
         self.overlay_max_lag_s = overlay_max_lag_s
-        self._meter_thresholds = dict(zip(SIGNAL_NAMES, self.config.on_thresholds.values()))
+        self._meter_thresholds = {REGION_SIGNALS[r]: v for r, v in self.config.on_thresholds.items()}
         self.on_event = on_event
         for name in (VIDEO_NAME, FRAMES_NAME, EVENTS_LIVE_NAME, MARKERS_NAME, "events.csv", "summary.json",
                      "signals.csv", "config.json"):
             if (self.out / name).exists():
                 raise FileExistsError(f"{self.out / name} exists; choose a new --out folder for each session")
         # IMAGE mode treats frames independently, so like twitchcam analyze it runs one landmark model per core
-        # (twitchcam.landmarks.inference_threads) on successive frames; the patient is chosen in frame order.
+        # (twitchcam.landmarker.inference_threads) on successive frames; the patient is chosen in frame order.
         self._detectors = [LandmarkDetector(self.config, model) for _ in range(inference_threads(self.config))]
         self._free_detectors: queue.Queue = queue.Queue()
         for detector in self._detectors:
@@ -260,6 +262,10 @@ class LiveSession:
             raise
         self.lossless = self.source.kind == "file" and not realtime
         self.analyzer = StreamingAnalyzer(self.config, warmup_s=warmup_s)
+        # What shapes events_live.csv and the drop policy besides config.json, so a session can be read and rerun.
+        self._parameters = {"duration_s": duration_s, "chunk_s": chunk_s, "analysis_queue_s": analysis_queue_s,
+                            "record_queue_s": record_queue_s, "size": list(size) if size else None,
+                            "warmup_s": warmup_s, "overlay_max_lag_s": overlay_max_lag_s}
         self.out.mkdir(parents=True, exist_ok=True)
         fps = self.source.fps_nominal or 30.0
         self._analysis_q = _NewestQueue(max(int(round(analysis_queue_s * fps)), 1), self.lossless)
@@ -317,6 +323,7 @@ class LiveSession:
         doc = {"status": status, "source": self.source.label, "source_kind": self.source.kind,
                "realtime": self.source.realtime, "started": self._started_wall.isoformat(timespec="seconds"),
                "fps_nominal": self.source.fps_nominal, "twitchcam_version": __version__,
+               "parameters": self._parameters,
                "files": {"video": VIDEO_NAME, "frame_times": FRAMES_NAME, "events_live": EVENTS_LIVE_NAME,
                          "markers": MARKERS_NAME}}
         if stats:
@@ -462,9 +469,7 @@ class LiveSession:
             self._free_detectors.put(detector)
 
     def _analyze(self) -> None:
-        nan_row = np.full((N_LANDMARKS, 3), np.nan, np.float32)
-        chunk: list[tuple[float, np.ndarray, int]] = []
-        tracker = PatientTracker()
+        chunk = PatientLandmarks(self.frame_size or (0, 0))
         in_flight: collections.deque = collections.deque()
         ended = False
         with ThreadPoolExecutor(len(self._detectors), thread_name_prefix="twitchcam-landmarks") as pool:
@@ -481,26 +486,18 @@ class LiveSession:
                 item, future = in_flight.popleft()
                 faces, seconds = future.result()
                 self._detect_s.append(seconds)
-                index = tracker.choose(faces)
-                xyz = None if index is None else faces[index]
-                row = nan_row if xyz is None else xyz
-                chunk.append((item.frame.t, row, len(faces)))
+                xyz = chunk.add(item.frame.t, faces, self.frame_size or (0, 0))
                 with self._lock:
                     self._landmarks = (item.frame.t, xyz)
-                if item.frame.t - chunk[0][0] >= self.chunk_s - 1e-6:
-                    self._push(chunk)
-                    chunk = []
-        if chunk:
-            self._push(chunk)
+                if item.frame.t - chunk.first_t >= self.chunk_s - 1e-6:
+                    self._push(chunk.take())
+        if len(chunk):
+            self._push(chunk.take())
         cpu = time.thread_time()
         self._publish(self.analyzer.finish().events)
         self._core_cpu_s += time.thread_time() - cpu
 
-    def _push(self, chunk: list) -> None:
-        t = np.array([c[0] for c in chunk])
-        xyz = np.stack([c[1] for c in chunk])
-        n_faces = np.array([c[2] for c in chunk], np.int16)
-        lm = Landmarks(t, xyz, np.isfinite(xyz[:, 0, 0]), n_faces, self.frame_size or (0, 0))
+    def _push(self, lm: Landmarks) -> None:
         self._chunks.append(lm)
         cpu = time.thread_time()
         update = self.analyzer.push(lm)
@@ -635,25 +632,14 @@ class LiveSession:
             lm = Landmarks.concatenate(self._chunks)
             self._chunks = [lm]  # one copy in memory, not two
             analysis = analyze_landmarks(lm, self.config, source=VIDEO_NAME)
-            write_analysis(analysis, self.out)
-            self._write_report()
+            # A report that fails is logged with its remedy (twitchcam report), never a reason to lose the files.
+            finish_analysis_folder(analysis, self.out, raise_extras=False)
         stats = self._stats(ended_by)
         self._write_session(status, stats)
         if self._errors:
             raise self._errors[0]
         events = Events.concatenate(self._events)
         return SessionResult(self.out, status, ended_by, self.last_t, events, analysis, stats)
-
-    def _write_report(self) -> None:
-        """``report.html``, as ``twitchcam analyze`` writes it. The session's files are all written already, so a
-        report that fails is logged (``twitchcam report`` can make it later), never a reason to lose them."""
-        from .report import render_report
-
-        try:
-            render_report(self.out)
-        except Exception as err:  # one line: the user needs the fact and the remedy, not a traceback
-            logger.error("%s: report.html could not be written (%s); run 'twitchcam report %s'", self.out,
-                         str(err) or type(err).__name__, self.out)
 
     def _stats(self, ended_by: str) -> dict:
         wall = time.monotonic() - self._wall0

@@ -14,15 +14,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import __version__
 from .events import CSV_COLUMNS, LEGACY_CSV_COLUMNS, Events
-from .pipeline import Analysis
 from .signals import SIGNAL_NAMES, Signals
+
+if TYPE_CHECKING:  # pipeline reads video with OpenCV; writing and reading the files must not need it
+    from .pipeline import Analysis
+
+logger = logging.getLogger(__name__)
 
 SIGNAL_COLUMNS = ("t_s", "face_found", "measured",
                   *(f"{name}_{side}" for name in (*SIGNAL_NAMES, "eye_opening") for side in ("left", "right")),
@@ -78,7 +84,8 @@ def prepare_output_dir(path: str | Path) -> Path:
 
 def format_events_csv(events: Events) -> str:
     """Render events as CSV text with the contract header; times to the millisecond, peaks and scores to 4
-    decimals, an unknown score empty."""
+    decimals, an unknown score empty.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -173,3 +180,76 @@ def write_analysis(analysis: Analysis, out_dir: str | Path) -> Path:
     write_events_csv(analysis.events, out / "events.csv")
     write_json(summary_document(analysis), out / "summary.json")
     return out
+
+
+def finish_analysis_folder(analysis: Analysis | None, out_dir: str | Path, *, video: str | Path | None = None,
+                           annotate: bool = False, exports: tuple[str, ...] | None = None, report: bool = True,
+                           landmarks=None, model: str | Path | None = None, annotate_progress=None,
+                           raise_extras: bool = True) -> list[Path]:
+    """Finish an analysis folder the one way ``analyze``, ``batch``, the web app and ``live`` all do.
+
+    Writes the analysis files (:func:`write_analysis`), then what is made from them: the annotated video, the
+    timeline exports and ``report.html``, in that order (the report shows the video and links the exports).
+
+    Parameters
+    ----------
+    analysis : Analysis | None
+        The analysis to write; None finishes a folder whose analysis files are written already (``twitchcam
+        report``).
+    out_dir : str | Path
+        The folder.
+    video : str | Path | None
+        The analyzed video, for the annotated video and the exports' reference to it.
+    annotate : bool
+        Write ``annotated.webm`` (needs ``video``).
+    exports : tuple of str | None
+        Timeline formats (:data:`twitchcam.exports.FORMATS`); None or empty writes none.
+    report : bool
+        Render ``report.html``.
+    landmarks : Landmarks | None
+        The analysis' landmarks, so the annotated video needs no second landmark pass.
+    model : str | Path | None
+        Face Landmarker bundle for an annotated video without ``landmarks``.
+    annotate_progress : callable | None
+        Called as ``annotate_progress(done_frames, total_frames_hint)`` while annotating.
+    raise_extras : bool
+        Raise when the annotated video, an export or the report fails. False where the analysis files are what
+        matters and the rest can be made later with ``twitchcam report`` (the web app, a live session): each
+        failure is then logged in one line with that remedy.
+
+    Returns
+    -------
+    list of Path
+        The files made from the analysis (not the analysis files themselves).
+    """
+    out = Path(out_dir)
+    if analysis is not None:
+        write_analysis(analysis, out)
+    written: list[Path] = []
+
+    def extra(what: str, make) -> None:
+        try:
+            made = make()
+        except Exception as err:
+            if raise_extras:
+                raise
+            # One line: the user needs the fact and the remedy, not a traceback.
+            logger.error("%s: %s could not be written (%s); run 'twitchcam report %s'", out, what,
+                         str(err) or type(err).__name__, out)
+            return
+        written.extend(made if isinstance(made, list) else [made])
+
+    if video is not None and annotate:
+        from .annotate import annotate_video
+
+        extra("annotated video",
+              lambda: annotate_video(video, out, landmarks=landmarks, model=model, progress=annotate_progress))
+    if exports:
+        from .exports import write_exports
+
+        extra("the exports", lambda: write_exports(out, exports, video=video))
+    if report:
+        from .report import render_report
+
+        extra("report.html", lambda: render_report(out))
+    return written

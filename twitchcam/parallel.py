@@ -2,7 +2,7 @@
 
 The video is cut into time segments, one per worker process. Each worker seeks to its segment, runs the Face
 Landmarker there, and sends back its frames' landmarks; they are concatenated in time order into one
-:class:`~twitchcam.landmarks.Landmarks` exactly like the one :func:`~twitchcam.landmarks.detect_landmarks` gives
+:class:`~twitchcam.landmarks.Landmarks` exactly like the one :func:`~twitchcam.landmarker.detect_landmarks` gives
 when reading the file from start to end. Signals, events and the pattern are then computed ONCE on the whole
 timeline (:func:`twitchcam.pipeline.analyze_landmarks`), so an event across a seam is neither cut nor counted twice.
 
@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config, available_cores
-from .landmarks import Landmarks, detect_landmarks
-from .video import (TimestampsNotIncreasing, VideoInfo, iter_frames, iter_frames_between, probe_video,
-                    read_frame_times)
+from .landmarker import detect_landmarks
+from .landmarks import Landmarks
+from .video import TimestampsNotIncreasing, VideoInfo, iter_frames, iter_frames_between, probe_video, read_frame_times
 
 #: Segments shorter than this are not worth a process (start-up costs about a second per worker).
 MIN_SEGMENT_S = 20.0
@@ -79,7 +79,7 @@ def segment_landmarks(path: str, start_s: float, stop_s: float, config: Config |
     config : Config | None
         Settings; defaults to ``Config()``.
     model : str | Path | None
-        Face Landmarker bundle, see :func:`twitchcam.landmarks.find_model`.
+        Face Landmarker bundle, see :func:`twitchcam.landmarker.find_model`.
     warmup_s : float
         Seconds of frames before ``start_s`` run through the landmarker and discarded.
 
@@ -153,7 +153,8 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 def _init_segment_worker(frames_done, index_counter, cores: list[int] | None) -> None:
     """Process-pool initializer of the segment workers: die with the parent, share the frame counter, bind to a
-    core."""
+    core.
+    """
     global _frames_done
     start_worker(index_counter, cores)
     _frames_done = frames_done
@@ -207,7 +208,7 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
     config : Config | None
         Settings; defaults to ``Config()``.
     model : str | Path | None
-        Face Landmarker bundle, see :func:`twitchcam.landmarks.find_model`.
+        Face Landmarker bundle, see :func:`twitchcam.landmarker.find_model`.
     min_segment_s : float
         Shortest segment given its own worker, in seconds.
     warmup_s : float
@@ -229,7 +230,7 @@ def detect_landmarks_parallel(path: str | Path, n_workers: int | None = None, co
     ------
     twitchcam.video.VideoError
         The file is missing, not a video, or has no decodable frame.
-    twitchcam.landmarks.ModelError
+    twitchcam.landmarker.ModelError
         The model is missing or corrupt.
     """
     cfg = config or Config()

@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -150,7 +150,7 @@ def analyze(path: str | Path, config: Config | None = None, model: str | Path | 
     config : Config | None
         Settings; defaults to ``Config()``.
     model : str | Path | None
-        Face Landmarker bundle; defaults to the bundled model (see :func:`twitchcam.landmarks.find_model`).
+        Face Landmarker bundle; defaults to the bundled model (see :func:`twitchcam.landmarker.find_model`).
     progress : bool | callable
         True shows a progress bar on stderr; a callable is called as ``progress(done_frames, total_frames_hint)``.
     workers : int
@@ -168,7 +168,7 @@ def analyze(path: str | Path, config: Config | None = None, model: str | Path | 
     ------
     twitchcam.video.VideoError
         The file is missing, not a video, or has no decodable frame.
-    twitchcam.landmarks.ModelError
+    twitchcam.landmarker.ModelError
         The model is missing or corrupt.
     """
     cfg = config or Config()

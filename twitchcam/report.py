@@ -4,7 +4,7 @@
 and matplotlib figures embedded as base64 PNG. It loads nothing from the network and runs no script (its
 Content-Security-Policy forbids both), so it opens from a USB stick or an e-mail attachment as it is.
 
-The per-side measures and severity proxies it shows come from :mod:`twitchcam.measures`; the report prints their
+The per-side measures and severity proxies it shows come from :mod:`twitchcam.severity`; the report prints their
 definitions next to the values. When a clinician has reviewed the timeline (:mod:`twitchcam.review`), the report is
 of the reviewed timeline, and a section shows the automatic finding beside the reviewed one with every change.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .measures import (JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures,
-                       measure_side)
 from .regions import side_order
 from .results import Results, read_results
+from .severity import JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures, measure_side
+from .vocabulary import SIDE_COLOURS
 
 REPORT_NAME = "report.html"
 
@@ -302,8 +302,10 @@ def _template_env():
     import jinja2
 
     # autoescape=True rather than select_autoescape: the templates are named *.html.j2.
-    return jinja2.Environment(loader=jinja2.PackageLoader("twitchcam", "templates"), autoescape=True,
-                              trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("twitchcam", "templates"), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals["side_colours"] = SIDE_COLOURS
+    return env
 
 
 def render_template(name: str, **context) -> str:
@@ -328,7 +330,6 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
     """
     from . import figures
     from .outputs import write_atomic
-
     from .review import review_changes
 
     results = read_results(out_dir)

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .config import Config
+from .config import Config, check_option
 from .events import EVENT_KINDS, EVENT_SIDES, Events
 from .outputs import format_events_csv, write_atomic, write_json
 from .pattern import classify_pattern
@@ -230,19 +230,17 @@ def start_review(events: Events, events_sha256: str, source: str = "") -> Review
 
 def derive_kind(side: str, duration_s: float, config: Config) -> str:
     """The kind the detector gives an event of this side and duration: ``tonic`` from ``tonic_min_s``, else
-    ``clonic``; a bilateral eye closure no longer than ``blink_max_s`` is a ``blink``."""
+    ``clonic``; a bilateral eye closure no longer than ``blink_max_s`` is a ``blink``.
+    """
     if side == "bilateral" and duration_s <= config.blink_max_s:
         return "blink"
     return "tonic" if duration_s >= config.tonic_min_s else "clonic"
 
 
 def _check(ev: ReviewEvent) -> None:
-    if ev.side not in EVENT_SIDES:
-        raise ReviewError(f"side must be one of {', '.join(EVENT_SIDES)}, got {ev.side!r}")
-    if ev.region not in REGIONS:
-        raise ReviewError(f"region must be one of {', '.join(REGIONS)}, got {ev.region!r}")
-    if ev.kind not in EVENT_KINDS:
-        raise ReviewError(f"kind must be one of {', '.join(EVENT_KINDS)}, got {ev.kind!r}")
+    check_option("side", ev.side, EVENT_SIDES, ReviewError)
+    check_option("region", ev.region, REGIONS, ReviewError)
+    check_option("kind", ev.kind, EVENT_KINDS, ReviewError)
     # Only eye closures are bilateral events in twitchcam (see twitchcam.events), and only those can be blinks.
     if ev.side == "bilateral" and ev.region != "periocular":
         raise ReviewError("a bilateral event is a closure of both eyes: its region must be periocular")
@@ -302,8 +300,7 @@ def replay(original: tuple, decisions: tuple, config: Config) -> tuple:
 def _step(state: dict, original: tuple, d: dict, config: Config) -> dict:
     """One decision applied to the state (a new dict); raises ReviewError if it cannot be."""
     action = d.get("action")
-    if action not in ACTIONS:
-        raise ReviewError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    check_option("action", action, ACTIONS, ReviewError)
     state = dict(state)
     note = str(d.get("note") or "")
     if action == "add":

@@ -37,7 +37,7 @@ import numpy as np
 from . import __version__
 from .config import Config
 from .events import Events
-from .landmarks import LandmarkDetector
+from .landmarker import LandmarkDetector
 from .outputs import write_events_csv, write_json
 from .regions import BROW, EYE_OUTLINE, LOWER_LID, MOUTH_CORNER, N_LANDMARKS, SIDES, UPPER_LID
 from .video import IMAGE_SUFFIXES, VideoError, VideoWriter, downscale, iter_frames, read_image
@@ -108,7 +108,7 @@ class FaceFrame:
     iod: float
 
     @classmethod
-    def from_landmarks(cls, xyz: np.ndarray) -> "FaceFrame":
+    def from_landmarks(cls, xyz: np.ndarray) -> FaceFrame:
         """Axes of a face from its landmarks, shape (478, 2 or 3), pixels."""
         up = _unit(xyz[FOREHEAD, :2] - xyz[CHIN, :2])
         right = np.array([-up[1], up[0]])
@@ -147,7 +147,7 @@ class Eyelids:
     half_width: float
 
     @classmethod
-    def from_landmarks(cls, xyz: np.ndarray, side: str, face: FaceFrame) -> "Eyelids":
+    def from_landmarks(cls, xyz: np.ndarray, side: str, face: FaceFrame) -> Eyelids:
         """The lids of the patient's ``side`` eye from landmarks, shape (478, 2 or 3), pixels."""
         outline = EYE_OUTLINE[side]
         # The outline runs outer corner -> lower lid -> inner corner (index 8) -> upper lid.
@@ -267,7 +267,7 @@ class Kernels:
                 raise ValueError(f"Kernels.{name} must have shape {shape}, got {np.shape(getattr(self, name))}")
 
     @classmethod
-    def empty(cls) -> "Kernels":
+    def empty(cls) -> Kernels:
         """No bump: the identity."""
         return cls(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros((0, 2)))
 
@@ -564,7 +564,7 @@ class Drive:
         return (moving > 1e-3).any(axis=1)
 
     @classmethod
-    def from_events(cls, events: Events, t: np.ndarray) -> "Drive":
+    def from_events(cls, events: Events, t: np.ndarray) -> Drive:
         """Sum up planned events (the largest wins where two of one side and region overlap)."""
         n = len(t)
         out = {name: np.zeros((n, 2)) for name in ("eye", "squeeze", "mouth", "brow")}
@@ -894,7 +894,7 @@ class HeadMotion:
     zoom: np.ndarray
 
     @classmethod
-    def random(cls, t: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> "HeadMotion":
+    def random(cls, t: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> HeadMotion:
         """Slow wandering: each degree of freedom a sum of three sinusoids of 0.03-0.3 Hz with random phases.
 
         Parameters

@@ -1,0 +1,1 @@
+"""JSON schemas of the files an analysis writes (``events.csv`` rows, ``summary.json``)."""

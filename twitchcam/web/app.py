@@ -52,6 +52,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..config import available_cores
+from ..vocabulary import PATTERN_LABELS
 from .multipart import MultipartError, MultipartFile, boundary_of
 from .review import review_routes
 from .sessions import VIDEO_MEDIA_TYPES, SessionStore, is_session_id
@@ -123,34 +124,29 @@ RESULT_TITLES = {
 #: Result files offered as buttons; the others are listed under "Other formats".
 PRIMARY_RESULTS = ("events.csv", "summary.json", "report.html", "annotated.webm")
 
-PATTERN_TITLES = {
-    "hemifacial_spasm": "consistent with hemifacial spasm",
-    "unilateral_other": "one-sided, other pattern",
-    "bilateral": "bilateral",
-    "none": "none beyond blinking",
-    "insufficient_data": "insufficient data",
-}
 
 _STATIC = Path(__file__).parent / "static"
 
 
 def cookie_name(port: int) -> str:
     """The name of the token cookie of a server on ``port``: cookies are per host, not per port, so two servers on
-    127.0.0.1 would otherwise overwrite each other's."""
+    127.0.0.1 would otherwise overwrite each other's.
+    """
     return f"twitchcam_token_{port}"
 
 
 def _forbidden_page() -> bytes:
-    return ("<!doctype html><html lang=en><meta charset=utf-8><title>twitchcam: sign in</title>"
-            "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><h1>twitchcam</h1>"
-            "<p>This page is only for the person who started <code>twitchcam serve</code>. Open the address it "
-            "printed in its terminal (it ends in <code>?token=...</code>) in this browser.</p></body></html>"
-            ).encode()
+    return (b"<!doctype html><html lang=en><meta charset=utf-8><title>twitchcam: sign in</title>"
+            b"<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><h1>twitchcam</h1>"
+            b"<p>This page is only for the person who started <code>twitchcam serve</code>. Open the address it "
+            b"printed in its terminal (it ends in <code>?token=...</code>) in this browser.</p></body></html>"
+            )
 
 
 class _Guard:
     """ASGI middleware: the token on every request (login address, cookie or header), the header on
-    state-changing ones, and the security headers on every response."""
+    state-changing ones, and the security headers on every response.
+    """
 
     def __init__(self, app, token: str):
         self.app = app
@@ -206,7 +202,9 @@ class _Guard:
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("twitchcam.web", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["pattern_title"] = lambda p: PATTERN_TITLES.get(p, p or "")
+    env.filters["pattern_title"] = lambda p: PATTERN_LABELS.get(p, p or "")
+    # app.js reads the same words from the page rather than keeping its own copy.
+    env.globals["pattern_labels"] = PATTERN_LABELS
     return env
 
 

@@ -31,6 +31,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import check_option
+
 #: The states of a session. ``running`` is read back as ``queued`` at start; ``annotating`` (a done session
 #: getting its annotated video) as ``done``.
 STATES = ("queued", "running", "done", "failed", "annotating")
@@ -94,8 +96,7 @@ class Session:
     frames_total: int = 0
 
     def __post_init__(self):
-        if self.state not in STATES:
-            raise ValueError(f"Session.state must be one of {', '.join(STATES)}, got {self.state!r}")
+        check_option("Session.state", self.state, STATES)
 
     def record(self) -> dict:
         """What ``session.json`` holds (progress and summary are not stored there)."""
@@ -289,7 +290,8 @@ class SessionStore:
 
     def discard_partial(self, sid: str) -> None:
         """Delete what an interrupted analysis left half-written: results and files are written to temporary
-        names first, so these are never mistaken for results."""
+        names first, so these are never mistaken for results.
+        """
         folder = self.folder(sid)
         for tmp in folder.glob(".results-*.tmp"):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -90,18 +90,10 @@ def write_extras(out_dir: Path, video: Path) -> None:
     The analysis itself is complete before this runs and the session page falls back to its own summary view
     without a report, so a failure here is logged, not raised.
     """
-    try:
-        from ..exports import FORMATS, write_exports
+    from ..exports import FORMATS
+    from ..outputs import finish_analysis_folder
 
-        write_exports(out_dir, FORMATS, video=video)
-    except Exception:
-        logger.exception("exports for %s failed", out_dir)
-    try:
-        from ..report import render_report
-
-        render_report(out_dir)
-    except Exception:
-        logger.exception("report for %s failed", out_dir)
+    finish_analysis_folder(None, out_dir, video=video, exports=FORMATS, raise_extras=False)
 
 
 def run_analysis(video: Path, session_dir: Path, progress=None, source_name: str | None = None) -> Path:
@@ -124,7 +116,7 @@ def run_analysis(video: Path, session_dir: Path, progress=None, source_name: str
     Path
         The results folder.
     """
-    from ..outputs import write_analysis
+    from ..outputs import finish_analysis_folder
     from ..pipeline import analyze
 
     analysis = analyze(video, progress=progress or False)
@@ -133,10 +125,11 @@ def run_analysis(video: Path, session_dir: Path, progress=None, source_name: str
     final = session_dir / "results"
     tmp = Path(tempfile.mkdtemp(prefix=".results-", suffix=".tmp", dir=session_dir))
     try:
-        write_analysis(analysis, tmp)
         # Kept so that an annotated video, asked for later, needs no second landmark pass.
         analysis.landmarks.save(tmp / "landmarks.npz")
-        write_extras(tmp, video)
+        from ..exports import FORMATS
+
+        finish_analysis_folder(analysis, tmp, video=video, exports=FORMATS, raise_extras=False)
         os.rename(tmp, final)
     except OSError:
         if not (final / "summary.json").exists():
@@ -166,27 +159,23 @@ def run_annotation(video: Path, results_dir: Path, progress=None) -> Path:
         :func:`twitchcam.annotate.annotate_video`).
     """
     from ..annotate import annotate_video
+    from ..outputs import finish_analysis_folder
 
     path = annotate_video(video, results_dir, progress=progress)
-    try:
-        from ..report import render_report
-
-        render_report(results_dir)
-    except Exception:
-        logger.exception("report for %s failed", results_dir)
+    finish_analysis_folder(None, results_dir, raise_extras=False)
     return path
 
 
 def _worker_main(conn, parent_pid: int) -> None:
     """Worker process: run each ``(kind, video, session_dir, source_name)`` received (kind ``analyze`` or
-    ``annotate``), answering progress, done or failed."""
+    ``annotate``), answering progress, done or failed.
+    """
     _child_setup(parent_pid)
     os.nice(WORKER_NICENESS)
-    from ..landmarks import ModelError
-    from ..video import VideoError
-
     # Import what every analysis needs now, while idle, rather than during the first job.
     from .. import outputs, pipeline  # noqa: F401
+    from ..landmarker import ModelError
+    from ..video import VideoError
     with contextlib.suppress(ImportError):
         from .. import annotate, exports, report  # noqa: F401
 
@@ -200,7 +189,7 @@ def _worker_main(conn, parent_pid: int) -> None:
         kind, video, session_dir, source_name = job[0], Path(job[1]), Path(job[2]), job[3]
         last = [0.0]
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int, last: list = last) -> None:
             now = time.monotonic()
             if now - last[0] >= PROGRESS_INTERVAL_S:
                 last[0] = now

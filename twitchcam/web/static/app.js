@@ -5,13 +5,7 @@
 const TOKEN = document.querySelector('meta[name="twitchcam-token"]').content;
 const MAX_UPLOAD_MB = Number(document.querySelector('meta[name="twitchcam-max-upload-mb"]').content);
 
-const PATTERN_TITLES = {
-  hemifacial_spasm: "consistent with hemifacial spasm",
-  unilateral_other: "one-sided, other pattern",
-  bilateral: "bilateral",
-  none: "none beyond blinking",
-  insufficient_data: "insufficient data",
-};
+const PATTERN_TITLES = JSON.parse(document.querySelector('meta[name="twitchcam-pattern-labels"]').content);
 
 async function api(method, url) {
   const response = await fetch(url, { method, headers: { "X-Twitchcam-Token": TOKEN } });

@@ -30,7 +30,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .config import check_option
 from .pattern import episode_spans
+from .regions import SIDES
 from .results import Results
 
 #: Measured periocular closure (fraction of the resting opening) from which a closure counts as near-complete.
@@ -247,8 +249,7 @@ def measure_side(results: Results, side: str) -> SideMeasures:
     -------
     SideMeasures
     """
-    if side not in ("left", "right"):
-        raise ValueError(f"side must be one of ('left', 'right'), got {side!r}")
+    check_option("side", side, SIDES)
     ev = results.events
     cfg = results.config
     minutes = max(results.measured_minutes, 1e-9)
