@@ -223,12 +223,9 @@ def run_case(case: Case, reuse: bool, config_path: str | None, real_dir: Path | 
 
 def totals(rows: list[dict]) -> dict:
     """Pattern and side accuracy, unilateral-event precision, recall and F1, false events per minute."""
-    tp = sum(r["tp"] for r in rows)
-    n_pred = sum(r["n_pred"] for r in rows)
-    n_true = sum(r["n_true"] for r in rows)
-    precision = tp / n_pred if n_pred else float("nan")
-    recall = tp / n_true if n_true else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    from twitchcam.scoring import detection_score
+
+    pooled = detection_score(*(sum(r[key] for r in rows) for key in ("tp", "n_pred", "n_true")))
     sided = [r for r in rows if r["truth_side"]]
     neg = [r for r in rows if r["negative"]]
     neg_minutes = sum(r["duration_s"] for r in neg) / 60
@@ -237,7 +234,7 @@ def totals(rows: list[dict]) -> dict:
         "cases": len(rows),
         "pattern_accuracy": float(np.mean([r["pattern"] == r["truth_pattern"] for r in rows])),
         "side_accuracy": float(np.mean([r["side"] == r["truth_side"] for r in sided])) if sided else float("nan"),
-        "precision": precision, "recall": recall, "f1": f1,
+        "precision": pooled.precision, "recall": pooled.recall, "f1": pooled.f1,
         # Unmatched one-sided events on cases without injected twitches (the labelled winks are matched).
         "false_unilateral_per_min": (sum(r["n_pred"] - r["tp"] for r in neg) / neg_minutes
                                      if neg else float("nan")),

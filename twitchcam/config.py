@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .vocabulary import REGION_THRESHOLD_FIELDS
+from .vocabulary import REGION_ASYM_FIELDS, REGION_THRESHOLD_FIELDS
 
 RUNNING_MODES = ("image", "video")
 
@@ -291,6 +291,13 @@ class Config:
         (``periocular``, ``perioral``, ``brow``), in that order.
         """
         return {region: getattr(self, name) for region, name in REGION_THRESHOLD_FIELDS.items()}
+
+    @property
+    def asym_thresholds(self) -> dict:
+        """Each region's fixed asymmetry threshold (``eye_asym_frac``, ``mouth_asym_iod``, ``brow_asym_iod``),
+        keyed by region, in the order of :attr:`on_thresholds`.
+        """
+        return {region: getattr(self, name) for region, name in REGION_ASYM_FIELDS.items()}
 
     def to_dict(self) -> dict:
         """Return the settings as a JSON-ready dict."""

@@ -28,6 +28,7 @@ import numpy as np
 from .config import Config
 from .regions import REGIONS
 from .signals import Signals, nanquantile_sorted, rolling_baseline
+from .vocabulary import REGION_SIGNALS
 
 EVENT_SIDES = ("left", "right", "bilateral")
 EVENT_KINDS = ("clonic", "tonic", "blink")
@@ -167,12 +168,12 @@ def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
     return kind
 
 
-def _columns(t, start, stop, side, region, peak, bilateral, cfg) -> dict:
+def _columns(t, start, stop, side, region, peak, score, bilateral, cfg) -> dict:
     """Columns of :meth:`Events.from_columns` for runs of one side and region."""
     n = len(start)
     return {"onset_s": t[start], "offset_s": t[stop], "side": np.full(n, side, "U9"),
             "region": np.full(n, region, "U10"), "kind": _kinds(t[stop] - t[start], bilateral, cfg), "peak": peak,
-            "onset_frame": start, "offset_frame": stop}
+            "onset_frame": start, "offset_frame": stop, "score": score}
 
 
 def _bilateral_closures(t, closure, gap, dt, cfg):
@@ -195,9 +196,8 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
     mask = np.zeros(len(t), bool)
     for a, b in zip(start, stop):
         mask[max(a - gap, 0):b + gap + 1] = True
-    columns = _columns(t, start, stop, "bilateral", "periocular", strong[keep], True, cfg)
-    columns["score"] = np.full(len(start), np.nan)
-    return columns, mask
+    return _columns(t, start, stop, "bilateral", "periocular", strong[keep], np.full(len(start), np.nan), True,
+                    cfg), mask
 
 
 #: Ridge penalty of the head-pose model of the left-right difference, per frame, in squared degrees: a pose that
@@ -275,8 +275,7 @@ def local_asymmetry(signals: Signals, config: Config) -> tuple[np.ndarray, np.nd
     """
     t = signals.t
     difference = np.column_stack([signals.region_signal(r)[:, 0] - signals.region_signal(r)[:, 1] for r in REGIONS])
-    fixed = np.array([{"periocular": config.eye_asym_frac, "perioral": config.mouth_asym_iod,
-                       "brow": config.brow_asym_iod}[r] for r in REGIONS])
+    fixed = np.array([config.asym_thresholds[r] for r in REGIONS])
     block = config.baseline_block_s
     # The first guess of the quiet frames is global (the whole window's median and spread): a local first guess
     # would let a long spasm at the end of a live window pull the trend and the spread along with it.
@@ -334,22 +333,20 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
         return Events.empty()
     dt = _frame_interval(t)
     gap = int(round(cfg.merge_gap_s / dt))
-    thresholds = {"periocular": (cfg.eye_on_frac, cfg.eye_asym_frac, "eye_closure"),
-                  "perioral": (cfg.mouth_on_iod, cfg.mouth_asym_iod, "mouth_pull"),
-                  "brow": (cfg.brow_on_iod, cfg.brow_asym_iod, "brow_raise")}
     # Collected as columns and made into one table at the end: building a table (validated, sorted) has a cost.
     tables = []
     bilateral_mask = np.zeros(len(t), bool)
-    eye_spans = {}  # side -> onsets and offsets of its eye events, s; the eye comes first in ``thresholds``
+    eye_spans = {}  # side -> onsets and offsets of its eye events, s; the eye comes first in REGIONS
     # A face turned far shows its far side foreshortened and tracked worse: no evidence of a one-sided twitch.
     with np.errstate(invalid="ignore"):
         turned = signals.head_rotation_deg > cfg.asym_max_rotation_deg
     asymmetries, spreads = local_asymmetry(signals, cfg)
-    for region, (on, asym_on, name) in thresholds.items():
+    for k, region in enumerate(REGIONS):
+        on, asym_on = cfg.on_thresholds[region], cfg.asym_thresholds[region]
         sig = signals.region_signal(region)
-        asymmetry, spread = asymmetries[:, REGIONS.index(region)], spreads[:, REGIONS.index(region)]
+        asymmetry, spread = asymmetries[:, k], spreads[:, k]
         # On jittery footage the thresholds rise with the measured frame-to-frame noise.
-        floors = cfg.noise_k * signals.noise[name]
+        floors = cfg.noise_k * signals.noise[REGION_SIGNALS[region]]
         moving = cfg.asym_local_k * spread
         asym_thr = [np.maximum(max(asym_on, floor), moving) for floor in floors]
         if region == "periocular":
@@ -394,9 +391,7 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
                 coupled = long_enough & (score >= cfg.coupled_min_score) & _near(
                     t[start], t[stop], *eye_spans[side], cfg.coupling_window_s)
                 keep = coupled if region == "brow" else keep | coupled
-            columns = _columns(t, start[keep], stop[keep], side, region, peak[keep], False, cfg)
-            columns["score"] = score[keep]
-            tables.append(columns)
+            tables.append(_columns(t, start[keep], stop[keep], side, region, peak[keep], score[keep], False, cfg))
     columns = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
     events = Events.from_columns(**columns)
     return events[~_echoes(events, cfg.coupling_window_s)]

@@ -21,6 +21,8 @@ SIGNAL_REGIONS = {signal: region for region, signal in REGION_SIGNALS.items()}
 
 #: The :class:`~twitchcam.config.Config` field holding each region's own onset threshold.
 REGION_THRESHOLD_FIELDS = {"periocular": "eye_on_frac", "perioral": "mouth_on_iod", "brow": "brow_on_iod"}
+#: The :class:`~twitchcam.config.Config` field holding each region's fixed asymmetry threshold.
+REGION_ASYM_FIELDS = {"periocular": "eye_asym_frac", "perioral": "mouth_asym_iod", "brow": "brow_asym_iod"}
 
 #: What each region's signal is called on an axis or a meter.
 SIGNAL_LABELS = {"periocular": "eye closure", "perioral": "mouth pull", "brow": "brow raise"}
