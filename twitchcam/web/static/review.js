@@ -29,6 +29,7 @@
   let state = null;
   let selected = null;
   let cursor = 0;
+  let pendingSeek = null; // a seek asked for before the video could take one (no metadata yet)
   let stopAt = null;
   let view = { start: 0, len: MAX_VIEW_S };
   let reasonsOpen = false;
@@ -116,7 +117,7 @@
 
   function seek(t, play = false) {
     cursor = Math.max(0, Math.min(t, state.duration_s));
-    if (video.readyState > 0) video.currentTime = cursor;
+    if (video.readyState > 0) video.currentTime = cursor; else pendingSeek = cursor;
     if (play) video.play().catch(() => { /* the video may not play here; the cursor still moves */ });
     follow();
     drawCursor();
@@ -147,7 +148,7 @@
   }
 
   function tick() {
-    if (state && !video.paused) {
+    if (state && !video.paused && pendingSeek === null) {
       cursor = video.currentTime;
       if (stopAt !== null && cursor >= stopAt) { video.pause(); stopAt = null; }
       follow();
@@ -448,7 +449,11 @@
     if (t !== undefined) edit(() => ({ [end]: Math.max(0, Math.round(t * 1000) / 1000) })); else render();
   });
 
-  video.addEventListener("loadedmetadata", () => { if (cursor) video.currentTime = cursor; });
+  // A video still loading plays from 0 and would move the cursor back: the seek asked for waits for it.
+  video.addEventListener("loadedmetadata", () => {
+    if (pendingSeek !== null) video.currentTime = pendingSeek;
+    pendingSeek = null;
+  });
   video.addEventListener("error", () => showSaved("This browser cannot play the video; the timeline and decisions still work.", true));
 
   load().then(() => requestAnimationFrame(tick));
