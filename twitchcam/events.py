@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import Config
 from .regions import REGIONS
-from .signals import Signals, nanquantile_sorted, rolling_baseline
+from .signals import Signals, group_blocks, nanquantile_sorted, rolling_baseline
 from .vocabulary import REGION_SIGNALS
 
 EVENT_SIDES = ("left", "right", "bilateral")
@@ -87,7 +87,11 @@ class Events:
 
     def __getitem__(self, index) -> "Events":
         """Select rows with a boolean mask, an index array or a slice."""
-        return Events(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
+        # Rows of a checked table need no second check (it costs more than the selection on a live detection).
+        table = object.__new__(Events)
+        for name in self.__dataclass_fields__:
+            object.__setattr__(table, name, getattr(self, name)[index])
+        return table
 
     @property
     def duration_s(self) -> np.ndarray:
@@ -124,7 +128,11 @@ class Events:
 
 
 def _frame_interval(t: np.ndarray) -> float:
-    return float(np.median(np.diff(t))) if len(t) > 1 else 1 / 30
+    """The median frame interval, s (np.median's value without its overhead: a live session calls this often)."""
+    if len(t) < 2:
+        return 1 / 30
+    d = np.sort(np.diff(t))
+    return float((d[(len(d) - 1) // 2] + d[len(d) // 2]) / 2)
 
 
 def _runs(active: np.ndarray, values: list[np.ndarray], max_gap: int = 0):
@@ -169,7 +177,7 @@ def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
 
 
 def _columns(t, start, stop, side, region, peak, score, bilateral, cfg) -> dict:
-    """Columns of :meth:`Events.from_columns` for runs of one side and region."""
+    """Columns of :meth:`Events.from_columns` for runs; ``side`` and ``region`` one for all or one per run."""
     n = len(start)
     return {"onset_s": t[start], "offset_s": t[stop], "side": np.full(n, side, "U9"),
             "region": np.full(n, region, "U10"), "kind": _kinds(t[stop] - t[start], bilateral, cfg), "peak": peak,
@@ -231,30 +239,59 @@ def pose_asymmetry(difference: np.ndarray, pose_deg: np.ndarray, use: np.ndarray
         The fitted difference, in each signal's unit; 0 where the pose is unknown, and in a column that fewer
         than 30 frames fit.
     """
+    return _fit_pose(difference, _pose_design(pose_deg), use)
+
+
+@dataclass(frozen=True)
+class _PoseDesign:
+    """The pose model's inputs, computed once for the fits of several passes.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_frames, 4)
+        Yaw, pitch, roll and the signed squared yaw / 10, degrees; 0 where the pose is unknown.
+    known : ndarray, shape (n_frames,), bool
+        Whether the pose is known.
+    outer : ndarray, shape (n_frames, 16)
+        Each frame's outer product of ``x`` with itself, flattened: the normal equations of any subset of frames
+        are then one matrix product.
+    """
+
+    x: np.ndarray
+    known: np.ndarray
+    outer: np.ndarray
+
+
+def _pose_design(pose_deg: np.ndarray) -> _PoseDesign:
     yaw = pose_deg[:, 0]
     # The squared yaw is scaled to about the others' range (tens of degrees) so that one penalty suits all.
     design = np.column_stack([pose_deg, yaw * np.abs(yaw) / 10.0])
     known = np.isfinite(design).all(axis=1)
+    x = np.where(known[:, None], design, 0.0)
+    return _PoseDesign(x, known, (x[:, :, None] * x[:, None, :]).reshape(len(x), -1))
+
+
+def _fit_pose(difference: np.ndarray, design: _PoseDesign, use: np.ndarray) -> np.ndarray:
+    """:func:`pose_asymmetry` from a design computed once."""
+    x, known = design.x, design.known
     ok = use & known[:, None] & np.isfinite(difference)
     weight = ok.astype(np.float64)
-    count = weight.sum(axis=0)
-    x = np.where(known[:, None], design, 0.0)
+    count = np.maximum(weight.sum(axis=0), 1)
     y = np.where(ok, difference, 0.0)
-    # Weighted (0/1) means and normal equations of every column at once: (n_signals, 4) and (n_signals, 4, 4).
-    mean_x = (weight.T @ x) / np.maximum(count, 1)[:, None]
-    mean_y = y.sum(axis=0) / np.maximum(count, 1)
-    xc = x[None, :, :] - mean_x[:, None, :]
-    weighted = xc * weight.T[:, :, None]
-    gram = weighted.transpose(0, 2, 1) @ xc
-    rhs = weighted.transpose(0, 2, 1) @ (y - mean_y).T[:, :, None]
-    ridge = POSE_RIDGE_DEG2 * np.maximum(count, 1)[:, None, None] * np.eye(x.shape[1])
-    beta = np.linalg.solve(gram + ridge, rhs)
-    fitted = (xc @ beta)[..., 0].T
-    fitted[:, count < 30] = 0.0
+    # Weighted (0/1) moments of every column at once, centred afterwards: (n_signals, 4) and (n_signals, 4, 4).
+    mean_x = (weight.T @ x) / count[:, None]
+    mean_y = y.sum(axis=0) / count
+    gram = (weight.T @ design.outer).reshape(-1, 4, 4) - count[:, None, None] * mean_x[:, :, None] * mean_x[:, None, :]
+    rhs = y.T @ x - count[:, None] * mean_x * mean_y[:, None]
+    ridge = POSE_RIDGE_DEG2 * count[:, None, None] * np.eye(4)
+    beta = np.linalg.solve(gram + ridge, rhs[:, :, None])[..., 0]
+    fitted = (x @ beta.T) - (mean_x * beta).sum(axis=1)
+    fitted[:, weight.sum(axis=0) < 30] = 0.0
     return np.where(known[:, None], fitted, 0.0)
 
 
-def local_asymmetry(signals: Signals, config: Config) -> tuple[np.ndarray, np.ndarray]:
+def local_asymmetry(signals: Signals, config: Config,
+                    quiet_prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each region's left-right difference beyond what pose and slow expression explain, and its local spread.
 
     The difference (left minus right) less its pose model (:func:`pose_asymmetry`) less its own running median
@@ -264,6 +301,16 @@ def local_asymmetry(signals: Signals, config: Config) -> tuple[np.ndarray, np.nd
     without the frames that stood out before (first against the whole window's median and spread, then
     locally), so that frequent twitches neither enter the pose model or the trend nor raise the spread that is to
     find them. The three regions are computed together, as columns.
+
+    Parameters
+    ----------
+    signals : Signals
+    config : Config
+    quiet_prior : ndarray, shape (n_prior, 3), bool | None
+        The quiet frames (:func:`quiet_frames`) of the first ``n_prior`` frames as an earlier estimate found them:
+        a live session's last detection, on the frames its window shares with this one. They replace the first
+        guess there (the global guess covers the frames after them) and one local pass follows instead of
+        :data:`LOCAL_PASSES`: the earlier estimate is the output of such passes already.
 
     Returns
     -------
@@ -276,25 +323,46 @@ def local_asymmetry(signals: Signals, config: Config) -> tuple[np.ndarray, np.nd
     t = signals.t
     difference = np.column_stack([signals.region_signal(r)[:, 0] - signals.region_signal(r)[:, 1] for r in REGIONS])
     fixed = np.array([config.asym_thresholds[r] for r in REGIONS])
-    block = config.baseline_block_s
+    blocks = group_blocks(t, config.baseline_block_s)
     # The first guess of the quiet frames is global (the whole window's median and spread): a local first guess
     # would let a long spasm at the end of a live window pull the trend and the spread along with it.
     with np.errstate(invalid="ignore"):
         centred = np.abs(difference - nanquantile_sorted(difference, 50, axis=0))
         quiet = centred <= np.maximum(2.5 * 1.4826 * np.nan_to_num(nanquantile_sorted(centred, 50, axis=0)),
                                       fixed / 2)
-    for _ in range(LOCAL_PASSES):
-        residual = difference - pose_asymmetry(difference, signals.head_pose_deg, quiet)
+    passes = LOCAL_PASSES
+    if quiet_prior is not None and len(quiet_prior):
+        quiet[:len(quiet_prior)] = quiet_prior
+        passes = 1
+    design = _pose_design(signals.head_pose_deg)
+    for _ in range(passes):
+        residual = difference - _fit_pose(difference, design, quiet)
         calm = np.where(quiet, residual, np.nan)
-        asymmetry = residual - rolling_baseline(calm, t, config.asym_trend_s, block, q=50.0)
+        asymmetry = residual - rolling_baseline(calm, t, config.asym_trend_s, blocks.block_s, 50.0, blocks)
         deviation = np.where(quiet, np.abs(asymmetry), np.nan)
-        spread = np.nan_to_num(1.4826 * rolling_baseline(deviation, t, config.asym_window_s, block, q=50.0))
-        with np.errstate(invalid="ignore"):
-            quiet = np.abs(asymmetry) <= np.maximum(2.5 * spread, fixed / 2)
+        spread = np.nan_to_num(1.4826 * rolling_baseline(deviation, t, config.asym_window_s, blocks.block_s, 50.0,
+                                                           blocks))
+        quiet = quiet_frames(asymmetry, spread, fixed)
     return asymmetry, spread
 
 
-def detect_events(signals: Signals, config: Config | None = None) -> Events:
+def quiet_frames(asymmetry: np.ndarray, spread: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """Frames whose asymmetry does not stand out from its local spread, shape (n_frames, 3), bool.
+
+    Parameters
+    ----------
+    asymmetry, spread : ndarray, shape (n_frames, 3)
+        From :func:`local_asymmetry`.
+    fixed : ndarray, shape (3,)
+        Each region's configured asymmetry threshold (:attr:`Config.asym_thresholds`), in REGIONS order: half of
+        it always counts as quiet.
+    """
+    with np.errstate(invalid="ignore"):
+        return np.abs(asymmetry) <= np.maximum(2.5 * spread, fixed / 2)
+
+
+def detect_events(signals: Signals, config: Config | None = None,
+                  asymmetry: tuple[np.ndarray, np.ndarray] | None = None) -> Events:
     """Find twitches per side and region, and synchronous closures of both eyes.
 
     Each side is compared with the other, locally. A unilateral event is a run where one side's signal exceeds
@@ -321,6 +389,9 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
         Output of :func:`twitchcam.signals.compute_signals`.
     config : Config | None
         Thresholds and durations.
+    asymmetry : tuple of ndarray | None
+        ``local_asymmetry(signals, config)`` when the caller has computed it (a live session, which warm-starts
+        it from its last detection).
 
     Returns
     -------
@@ -333,68 +404,101 @@ def detect_events(signals: Signals, config: Config | None = None) -> Events:
         return Events.empty()
     dt = _frame_interval(t)
     gap = int(round(cfg.merge_gap_s / dt))
-    # Collected as columns and made into one table at the end: building a table (validated, sorted) has a cost.
-    tables = []
-    bilateral_mask = np.zeros(len(t), bool)
-    eye_spans = {}  # side -> onsets and offsets of its eye events, s; the eye comes first in REGIONS
     # A face turned far shows its far side foreshortened and tracked worse: no evidence of a one-sided twitch.
     with np.errstate(invalid="ignore"):
         turned = signals.head_rotation_deg > cfg.asym_max_rotation_deg
-    asymmetries, spreads = local_asymmetry(signals, cfg)
-    for k, region in enumerate(REGIONS):
-        on, asym_on = cfg.on_thresholds[region], cfg.asym_thresholds[region]
-        sig = signals.region_signal(region)
-        asymmetry, spread = asymmetries[:, k], spreads[:, k]
-        # On jittery footage the thresholds rise with the measured frame-to-frame noise.
-        floors = cfg.noise_k * signals.noise[REGION_SIGNALS[region]]
-        moving = cfg.asym_local_k * spread
-        asym_thr = [np.maximum(max(asym_on, floor), moving) for floor in floors]
-        if region == "periocular":
-            bilateral, bilateral_mask = _bilateral_closures(t, sig, gap, dt, cfg)
-            tables.append(bilateral)
-        for j, side in enumerate(("left", "right")):
-            on_j, asym_j = max(on, floors[j]), asym_thr[j]
-            excess = asymmetry if j == 0 else -asymmetry
-            own, other = sig[:, j], sig[:, 1 - j]
-            active = (excess > asym_j / 2) & (own > on_j / 2)
-            # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on
-            # its frames outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where
-            # the other side moves the opposite way.
-            with np.errstate(invalid="ignore"):
-                opposed = other < -cfg.opposite_max_frac * np.abs(own)
-            no_evidence = opposed | turned | bilateral_mask if region == "periocular" else opposed | turned
-            evidence = np.where(no_evidence, np.nan, 0.0)
-            # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
-            busy = (moving > max(asym_on, floors[j])).astype(np.float64)
-            with np.errstate(divide="ignore", invalid="ignore"):  # a threshold set to 0 makes every score inf
-                ratio = excess / asym_j
-            start, stop, (peak, score, busy) = _runs(active, [own + evidence, ratio + evidence, busy], gap)
-            long_enough = (peak >= on_j) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
-            # An eye closed deeply while the other stays more open is a one-sided closure however expressive the
-            # face (a wink, a tonic spasm): it counts from coupled_min_score of the local threshold.
-            deep = peak >= (cfg.deep_closure_frac if region == "periocular" else np.inf)
-            keep = long_enough & ((score >= 1.0) | (deep & (score >= cfg.coupled_min_score)))
-            # On a moving face a twitch is told from expression by its speed: a slower one-sided movement (a
-            # smirk, a cheek puff, an expression's uneven start) counts only when it stands out strongly, or, for
-            # an eye, when it closes the eye deeply (a tonic spasm builds up more slowly; so does a wink, a true
-            # one-sided closure). One frame interval is added to the limit: a rise is timed in whole frames.
-            # Timed only where it decides (a loop over runs): kept, on a moving face, not clear, not deep.
-            judged = np.flatnonzero(keep & (busy > 0) & (score < cfg.slow_min_score) & ~deep)
-            slow = rise_times(t, excess, start[judged], stop[judged]) > cfg.twitch_max_rise_s + dt
-            keep[judged[slow]] = False
-            if region == "periocular":
-                eye_spans[side] = (t[start[keep]], t[stop[keep]])
-            else:
-                # With an eye twitch of the same side, a weaker movement of the mouth corner or brow is its
-                # synkinesis (CN VII): it counts from coupled_min_score. A brow moves with talking, so it counts
-                # only so (the "other Babinski sign": brow up while the eye closes).
-                coupled = long_enough & (score >= cfg.coupled_min_score) & _near(
-                    t[start], t[stop], *eye_spans[side], cfg.coupling_window_s)
-                keep = coupled if region == "brow" else keep | coupled
-            tables.append(_columns(t, start[keep], stop[keep], side, region, peak[keep], score[keep], False, cfg))
-    columns = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
+    asymmetries, spreads = local_asymmetry(signals, cfg) if asymmetry is None else asymmetry
+    bilateral, bilateral_mask = _bilateral_closures(t, signals.eye_closure, gap, dt, cfg)
+    # The six region-side columns are judged at once, region-major in REGIONS order, left before right
+    # (:data:`_COLUMN_REGION`, :data:`_COLUMN_SIDE`): a live session runs this every second or so, and whole-array
+    # operations cost the same for six columns as for one.
+    sig = np.column_stack([signals.region_signal(region) for region in REGIONS])
+    other = sig[:, _OTHER_SIDE]
+    excess = np.repeat(asymmetries, 2, axis=1) * _LEFT_LEADS
+    # On jittery footage the thresholds rise with the measured frame-to-frame noise.
+    floors = cfg.noise_k * np.concatenate([signals.noise[REGION_SIGNALS[region]] for region in REGIONS])
+    on = np.maximum(np.repeat([cfg.on_thresholds[region] for region in REGIONS], 2), floors)
+    asym_floor = np.maximum(np.repeat([cfg.asym_thresholds[region] for region in REGIONS], 2), floors)
+    moving = cfg.asym_local_k * np.repeat(spreads, 2, axis=1)
+    asym_thr = np.maximum(asym_floor, moving)
+    active = (excess > asym_thr / 2) & (sig > on / 2)
+    # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on its frames
+    # outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where the other side moves
+    # the opposite way.
+    with np.errstate(invalid="ignore"):
+        no_evidence = (other < -cfg.opposite_max_frac * np.abs(sig)) | turned[:, None]
+    no_evidence[:, _COLUMN_REGION == "periocular"] |= bilateral_mask[:, None]
+    evidence = np.where(no_evidence, np.nan, 0.0)
+    # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
+    busy = (moving > asym_floor).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a threshold set to 0 makes every score inf
+        ratio = excess / asym_thr
+    col, start, stop, (peak, score, busy) = _column_runs(active, [sig + evidence, ratio + evidence, busy], gap)
+    long_enough = (peak >= on[col]) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
+    eye = _COLUMN_REGION[col] == "periocular"
+    # An eye closed deeply while the other stays more open is a one-sided closure however expressive the face (a
+    # wink, a tonic spasm): it counts from coupled_min_score of the local threshold.
+    deep = eye & (peak >= cfg.deep_closure_frac)
+    keep = long_enough & ((score >= 1.0) | (deep & (score >= cfg.coupled_min_score)))
+    # On a moving face a twitch is told from expression by its speed: a slower one-sided movement (a smirk, a
+    # cheek puff, an expression's uneven start) counts only when it stands out strongly, or, for an eye, when it
+    # closes the eye deeply (a tonic spasm builds up more slowly; so does a wink, a true one-sided closure). One
+    # frame interval is added to the limit: a rise is timed in whole frames. Timed only where it decides (a loop
+    # over runs): kept, on a moving face, not clear, not deep.
+    judged = np.flatnonzero(keep & (busy > 0) & (score < cfg.slow_min_score) & ~deep)
+    for c in np.unique(col[judged]):
+        runs = judged[col[judged] == c]
+        keep[runs[rise_times(t, excess[:, c], start[runs], stop[runs]) > cfg.twitch_max_rise_s + dt]] = False
+    # With an eye twitch of the same side, a weaker movement of the mouth corner or brow is its synkinesis (CN VII):
+    # it counts from coupled_min_score. A brow moves with talking, so it counts only so (the "other Babinski sign":
+    # brow up while the eye closes).
+    side = _COLUMN_SIDE[col]
+    twitch = keep & eye
+    coupled = long_enough & (score >= cfg.coupled_min_score) & _near(
+        t[start], t[stop], side, t[start[twitch]], t[stop[twitch]], side[twitch], cfg.coupling_window_s)
+    region = _COLUMN_REGION[col]
+    keep = np.where(eye, keep, np.where(region == "brow", coupled, keep | coupled))
+    unilateral = _columns(t, start[keep], stop[keep], side[keep], region[keep], peak[keep], score[keep], False, cfg)
+    columns = {name: np.concatenate([bilateral[name], unilateral[name]]) for name in bilateral}
     events = Events.from_columns(**columns)
     return events[~_echoes(events, cfg.coupling_window_s)]
+
+
+#: Region and side of each of the six columns :func:`detect_events` judges at once, and the other side's column.
+_COLUMN_REGION = np.repeat(np.array(REGIONS, dtype="U10"), 2)
+_COLUMN_SIDE = np.tile(np.array(["left", "right"], dtype="U9"), len(REGIONS))
+_OTHER_SIDE = np.arange(2 * len(REGIONS)) ^ 1
+#: The sign that makes a region's asymmetry (left minus right) the excess of each column's side over the other.
+_LEFT_LEADS = np.tile([1.0, -1.0], len(REGIONS))
+
+
+def _column_runs(active: np.ndarray, values: list[np.ndarray], max_gap: int):
+    """:func:`_runs` of every column of ``active`` at once.
+
+    Parameters
+    ----------
+    active : ndarray, shape (n_frames, n_columns), bool
+    values : list of ndarray, each shape (n_frames, n_columns)
+    max_gap : int
+
+    Returns
+    -------
+    column, start, stop : ndarray of int, shape (n_runs,)
+        Column, first and last frame of each run, by column then time.
+    peaks : list of ndarray, each shape (n_runs,)
+        Maximum of each of ``values`` within each run (NaN counts as -inf).
+    """
+    n, k = active.shape
+    # The columns one after the other, each followed by more inactive frames than a run can bridge.
+    pad = max_gap + 1
+    flat = np.zeros((k, n + pad), bool)
+    flat[:, :n] = active.T
+    padded = [np.full((k, n + pad), np.nan) for _ in values]
+    for p, v in zip(padded, values):
+        p[:, :n] = v.T
+    start, stop, peaks = _runs(flat.reshape(-1), [p.reshape(-1) for p in padded], max_gap)
+    column = start // (n + pad)
+    return column, start - column * (n + pad), stop - column * (n + pad), peaks
 
 
 def _echoes(events: Events, window_s: float) -> np.ndarray:
@@ -420,14 +524,29 @@ def _echoes(events: Events, window_s: float) -> np.ndarray:
     return out
 
 
-def _near(onset_s: np.ndarray, offset_s: np.ndarray, eye_onset_s: np.ndarray, eye_offset_s: np.ndarray,
-          window_s: float) -> np.ndarray:
-    """Whether each run overlaps an eye event or starts within ``window_s`` of one's onset, shape (n_runs,)."""
+def _near(onset_s: np.ndarray, offset_s: np.ndarray, side: np.ndarray, eye_onset_s: np.ndarray,
+          eye_offset_s: np.ndarray, eye_side: np.ndarray, window_s: float) -> np.ndarray:
+    """Whether each run overlaps an eye event of its side or starts within ``window_s`` of one's onset.
+
+    Parameters
+    ----------
+    onset_s, offset_s : ndarray, shape (n_runs,)
+        Start and end of each run, s.
+    side : ndarray, shape (n_runs,), str
+    eye_onset_s, eye_offset_s : ndarray, shape (n_eye_events,)
+        Start and end of each eye event, s.
+    eye_side : ndarray, shape (n_eye_events,), str
+    window_s : float
+
+    Returns
+    -------
+    ndarray, shape (n_runs,), bool
+    """
     if not len(eye_onset_s) or not len(onset_s):
         return np.zeros(len(onset_s), bool)
     overlap = (onset_s[:, None] <= eye_offset_s[None, :]) & (offset_s[:, None] >= eye_onset_s[None, :])
     close = np.abs(onset_s[:, None] - eye_onset_s[None, :]) <= window_s
-    return (overlap | close).any(axis=1)
+    return ((overlap | close) & (side[:, None] == eye_side[None, :])).any(axis=1)
 
 
 def rise_times(t: np.ndarray, x: np.ndarray, start: np.ndarray, stop: np.ndarray,

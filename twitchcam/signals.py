@@ -24,9 +24,9 @@ Frames without a face are NaN in every signal; no frame is dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .config import Config
 from .landmarks import Landmarks
@@ -219,7 +219,7 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
     return aligned, rotation_deg, s, rot
 
 
-def nanquantile_sorted(a: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
+def nanquantile_sorted(a: np.ndarray, q: float | np.ndarray, axis: int = -1) -> np.ndarray:
     """Quantile ignoring NaN along an axis, by one sort (NaN sorts last), with linear interpolation.
 
     Equivalent to ``np.nanpercentile(a, q, axis)`` but without its per-row Python loop when NaNs are present.
@@ -227,8 +227,8 @@ def nanquantile_sorted(a: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
     Parameters
     ----------
     a : ndarray
-    q : float
-        Percentile, 0-100.
+    q : float or ndarray
+        Percentile, 0-100; an array broadcastable to the result's shape gives each row its own.
     axis : int
 
     Returns
@@ -236,12 +236,14 @@ def nanquantile_sorted(a: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
     ndarray
         ``a``'s shape without ``axis``; NaN where a row has no finite value.
     """
-    a = np.sort(np.moveaxis(a, axis, -1), axis=-1)
+    a = np.sort(a if axis in (-1, a.ndim - 1) else np.moveaxis(a, axis, -1), axis=-1)
     # Rows of one flat table, gathered by plain indexing: fewer numpy calls than take_along_axis on the small
     # arrays of a live session's detections.
     shape, m = a.shape[:-1], a.shape[-1]
     flat = a.reshape(-1, m)
     count = m - np.isnan(flat).sum(axis=1)
+    if np.ndim(q):
+        q = np.broadcast_to(q, shape).reshape(-1)
     pos = q / 100 * np.maximum(count - 1, 0)
     lo = pos.astype(np.int64)  # floor, pos being >= 0
     hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
@@ -251,7 +253,69 @@ def nanquantile_sorted(a: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
     return np.where(count > 0, out, np.nan).reshape(shape)
 
 
-def rolling_baseline(x: np.ndarray, t: np.ndarray, window_s: float, block_s: float, q: float) -> np.ndarray:
+@dataclass(frozen=True)
+class Blocks:
+    """Frames grouped into consecutive blocks of equal duration, and how values of blocks map back to frames.
+
+    One grouping serves every :func:`rolling_baseline` of the same frames: the signals' resting levels and the
+    events' asymmetry trend and spread.
+
+    Parameters
+    ----------
+    block_s : float
+        Block length, s.
+    index : ndarray, shape (n_frames,), int
+        Block of each frame.
+    position : ndarray, shape (n_frames,), int
+        Place of each frame within its block.
+    n_blocks, size : int
+        Number of blocks (the last one possibly part-filled) and frames in the fullest.
+    centres_s : ndarray, shape (n_blocks,)
+        Time of each block's centre, s.
+    lower, upper : ndarray, shape (n_frames,), int
+        The block centres each frame lies between (the nearest twice at the ends).
+    weight : ndarray, shape (n_frames, 1)
+        Linear-interpolation weight of ``upper``.
+    """
+
+    block_s: float
+    index: np.ndarray
+    position: np.ndarray
+    n_blocks: int
+    size: int
+    centres_s: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    weight: np.ndarray
+
+
+def group_blocks(t: np.ndarray, block_s: float) -> Blocks:
+    """Group frames into consecutive blocks of ``block_s`` seconds from the first frame.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_frames,)
+        Time in seconds, increasing; at least one frame.
+    block_s : float
+
+    Returns
+    -------
+    Blocks
+    """
+    n = len(t)
+    index = np.floor((t - t[0]) / block_s).astype(np.int64)
+    n_blocks = int(index[-1]) + 1
+    starts = np.searchsorted(index, np.arange(n_blocks))
+    position = np.arange(n) - starts[index]
+    centres = t[0] + (np.arange(n_blocks) + 0.5) * block_s
+    at = np.clip((t - centres[0]) / block_s, 0, n_blocks - 1)
+    lower = np.floor(at).astype(np.int64)
+    return Blocks(block_s, index, position, n_blocks, int(position.max()) + 1, centres, lower,
+                  np.minimum(lower + 1, n_blocks - 1), (at - lower)[:, None])
+
+
+def rolling_baseline(x: np.ndarray, t: np.ndarray, window_s: float, block_s: float, q: float | np.ndarray,
+                     blocks: Blocks | None = None) -> np.ndarray:
     """Resting level of a signal: a high or middle quantile on short blocks, then a running median of blocks.
 
     Computing the quantile on blocks and the median across blocks keeps the cost linear in frames and makes the
@@ -265,9 +329,11 @@ def rolling_baseline(x: np.ndarray, t: np.ndarray, window_s: float, block_s: flo
         Time in seconds, increasing.
     window_s, block_s : float
         Running-median window and block length in seconds.
-    q : float
-        Quantile (0-100) taken within each block: high for an eye opening (closures are the excursions), 50 for
-        positions that move both ways.
+    q : float or ndarray, shape (n_columns,)
+        Quantile (0-100) taken within each block, or one per column: high for an eye opening (closures are the
+        excursions), 50 for positions that move both ways.
+    blocks : Blocks | None
+        ``group_blocks(t, block_s)``, when the caller has it already.
 
     Returns
     -------
@@ -277,29 +343,23 @@ def rolling_baseline(x: np.ndarray, t: np.ndarray, window_s: float, block_s: flo
     n, k = x.shape
     if n == 0:
         return x.copy()
-    block = np.floor((t - t[0]) / block_s).astype(np.int64)
-    n_blocks = int(block[-1]) + 1
-    starts = np.searchsorted(block, np.arange(n_blocks))
-    pos = np.arange(n) - starts[block]
-    grid = np.full((n_blocks, int(pos.max()) + 1, k), np.nan)
-    grid[block, pos] = x
-    per_block = nanquantile_sorted(grid, q, axis=1)
+    b = blocks if blocks is not None else group_blocks(t, block_s)
+    grid = np.full((b.n_blocks, k, b.size), np.nan)
+    grid[b.index, :, b.position] = x
+    per_block = nanquantile_sorted(grid, q)
     half = max(int(round(window_s / block_s / 2)), 0)
     edge = np.full((half, k), np.nan)
-    padded = np.concatenate([edge, per_block, edge])
-    smooth = nanquantile_sorted(sliding_window_view(padded, 2 * half + 1, axis=0), 50, axis=-1)
-    centres = t[0] + (np.arange(n_blocks) + 0.5) * block_s
+    padded = np.concatenate([edge, per_block, edge]).T
+    # Each block's window of 2 * half + 1 blocks, gathered at once: shape (n_columns, n_blocks, 2 * half + 1).
+    windows = padded[:, np.arange(b.n_blocks)[:, None] + np.arange(2 * half + 1)]
+    smooth = nanquantile_sorted(windows, 50).T
     if np.isfinite(smooth).all():
         # Linear interpolation between block centres, every column at once (np.interp's result, one call).
-        at = np.clip((t - centres[0]) / block_s, 0, n_blocks - 1)
-        lo = np.floor(at).astype(np.int64)
-        hi = np.minimum(lo + 1, n_blocks - 1)
-        w = (at - lo)[:, None]
-        return smooth[lo] * (1 - w) + smooth[hi] * w
+        return smooth[b.lower] * (1 - b.weight) + smooth[b.upper] * b.weight
     out = np.empty_like(x, dtype=np.float64)
     for j in range(k):
         ok = np.isfinite(smooth[:, j])
-        out[:, j] = np.interp(t, centres[ok], smooth[ok, j]) if ok.any() else np.nan
+        out[:, j] = np.interp(t, b.centres_s[ok], smooth[ok, j]) if ok.any() else np.nan
     return out
 
 
@@ -349,6 +409,16 @@ class HeadFrame:
     iod: float
     lateral: np.ndarray
     up: np.ndarray
+
+    @cached_property
+    def axes(self) -> np.ndarray:
+        """The face's up, lateral and forward axes as rows, shape (3, 3) (the order of yaw, pitch, roll)."""
+        return np.stack([self.up, self.lateral, np.cross(self.lateral, self.up)])
+
+    @cached_property
+    def pull_directions(self) -> np.ndarray:
+        """Each mouth corner's up-and-out direction, rows (left, right), shape (2, 3), unit vectors."""
+        return np.stack([self.lateral + self.up, -self.lateral + self.up]) / np.sqrt(2)
 
 
 @dataclass(frozen=True)
@@ -446,8 +516,7 @@ def measure_frames(landmarks: Landmarks, head: HeadFrame, config: Config | None 
     gap = (aligned[:, _BOTH_SIDES["upper"]] - aligned[:, _BOTH_SIDES["lower"]]).reshape(n, 2, -1, 3)
     opening = np.sqrt(np.einsum("nspk,nspk->nsp", gap, gap)).mean(axis=2) / head.iod
     # Each mouth corner is measured along its own side's up-and-out direction.
-    pull_dir = np.stack([head.lateral + head.up, -head.lateral + head.up]) / np.sqrt(2)
-    mouth_pos = np.einsum("nsk,sk->ns", aligned[:, _BOTH_SIDES["mouth"]], pull_dir) / head.iod
+    mouth_pos = np.einsum("nsk,sk->ns", aligned[:, _BOTH_SIDES["mouth"]], head.pull_directions) / head.iod
     # In the head-fixed frame the brow's own height is the measure; the eye corners move with the lids.
     brow = aligned[:, _BOTH_SIDES["brow"]].reshape(n, 2, -1, 3).mean(axis=2)
     brow_height = brow @ head.up / head.iod
@@ -475,11 +544,12 @@ def head_pose(rotation: np.ndarray, head: HeadFrame) -> np.ndarray:
     ndarray, shape (n_frames, 3)
         Yaw, pitch, roll in degrees; NaN where the rotation is not known.
     """
-    skew = rotation - rotation.transpose(0, 2, 1)
-    omega = 0.5 * np.stack([skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]], axis=1)
-    forward = np.cross(head.lateral, head.up)
-    axes = np.stack([head.up, head.lateral, forward])
-    return np.degrees(np.arcsin(np.clip(omega @ axes.T, -1, 1)))
+    # The antisymmetric part's entries (R21 - R12, R02 - R20, R10 - R01) / 2, gathered in two operations.
+    omega = 0.5 * (rotation[:, _SKEW_ROW, _SKEW_COL] - rotation[:, _SKEW_COL, _SKEW_ROW])
+    return np.degrees(np.arcsin(np.clip(omega @ head.axes.T, -1, 1)))
+
+
+_SKEW_ROW, _SKEW_COL = np.array([2, 0, 1]), np.array([1, 2, 0])
 
 
 #: Quantile of the raw measures taken as their resting level (:func:`rolling_baseline`): the eye opening's is a
@@ -531,10 +601,11 @@ def compute_signals(landmarks: Landmarks, config: Config | None = None) -> Signa
     m = measure_frames(landmarks, head, cfg)
     t = landmarks.t
     window, block = cfg.baseline_window_s, cfg.baseline_block_s
-    eye_closure, mouth_pull, brow_raise = relative_to_rest(
-        m, rolling_baseline(m.eye_opening, t, window, block, q=BASELINE_QUANTILE["eye_opening"]),
-        rolling_baseline(m.mouth_position, t, window, block, q=BASELINE_QUANTILE["mouth_position"]),
-        rolling_baseline(m.brow_height, t, window, block, q=BASELINE_QUANTILE["brow_height"]))
+    # The three measures' baselines in one call: columns (eye left, right, mouth left, right, brow left, right).
+    measures = np.concatenate([m.eye_opening, m.mouth_position, m.brow_height], axis=1)
+    quantiles = np.repeat([BASELINE_QUANTILE[name] for name in ("eye_opening", "mouth_position", "brow_height")], 2)
+    rest = rolling_baseline(measures, t, window, block, q=quantiles)
+    eye_closure, mouth_pull, brow_raise = relative_to_rest(m, rest[:, 0:2], rest[:, 2:4], rest[:, 4:6])
     signals = dict(zip(SIGNAL_NAMES, (eye_closure, mouth_pull, brow_raise)))
     return Signals(t, landmarks.face_found.copy(), m.measured, eye_closure, mouth_pull, brow_raise, m.eye_opening,
                    m.head_rotation_deg, m.head_scale, {name: robust_noise(x) for name, x in signals.items()},

@@ -40,8 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config
-from .events import Events, detect_events
+from .events import Events, detect_events, local_asymmetry, quiet_frames
 from .landmarks import Landmarks
+from .regions import REGIONS
 from .signals import (BASELINE_QUANTILE, SIGNAL_NAMES, HeadFrame, Measures, Signals, estimate_head_frame,
                       measure_frames, nanquantile_sorted, relative_to_rest, robust_noise)
 
@@ -58,10 +59,9 @@ _ROT, _SCALE, _INDEX = 15, 16, 17
 _POSE = slice(18, 21)
 _N_COLS = 21
 _BASELINE = slice(3, 9)
+#: Each baseline column's quantile, as compute_signals takes it.
 _QUANTILES = np.array([BASELINE_QUANTILE["eye_opening"]] * 2 + [BASELINE_QUANTILE["mouth_position"]] * 2
                       + [BASELINE_QUANTILE["brow_height"]] * 2)
-# The quantiles take two values: the baseline columns that use the higher one.
-_HIGH = _QUANTILES == _QUANTILES.max()
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,10 @@ class StreamingAnalyzer:
         interval while movement goes on (a long spasm, talking).
     noise_every_s : float
         How often the noise estimate is refreshed.
+    detect_window_s : float
+        Seconds of history :func:`~twitchcam.events.detect_events` runs on (at most ``history_s``): the local
+        asymmetry's windows (``asym_window_s``, ``asym_trend_s``) around the events it decides, and the longest
+        event that can be reported whole.
 
     Attributes
     ----------
@@ -128,11 +132,16 @@ class StreamingAnalyzer:
     """
 
     def __init__(self, config: Config | None = None, warmup_s: float = 2.0, history_s: float = 20.0,
-                 detect_every_s: float = 1.0, noise_every_s: float = 5.0):
+                 detect_every_s: float = 1.0, noise_every_s: float = 5.0, detect_window_s: float = 12.0):
         self.config = cfg = config or Config()
         if history_s <= cfg.baseline_window_s + 2 * cfg.baseline_block_s:
             raise ValueError(f"history_s must exceed baseline_window_s + 2 blocks "
                              f"({cfg.baseline_window_s + 2 * cfg.baseline_block_s} s), got {history_s}")
+        if not 2 * max(cfg.asym_window_s, cfg.asym_trend_s) <= detect_window_s <= history_s:
+            raise ValueError(f"detect_window_s must lie between twice asym_window_s and asym_trend_s "
+                             f"({2 * max(cfg.asym_window_s, cfg.asym_trend_s)} s) and history_s ({history_s} s), "
+                             f"got {detect_window_s}")
+        self.detect_window_s = detect_window_s
         self.warmup_s = warmup_s
         self.history_s = history_s
         self.detect_every_s = detect_every_s
@@ -158,6 +167,10 @@ class StreamingAnalyzer:
         self._next_detection_t = -np.inf
         self._active = False  # a signal has reached a run's start level and not all runs have ended since
         self._last_above = np.full(6, -1, np.int64)  # per signal column, the last frame at a run's start level
+        self._armed = np.zeros(6, bool)
+        # The first frame index and the quiet frames (events.quiet_frames) of the last detection's window.
+        self._quiet: tuple[int, np.ndarray] = (0, np.zeros((0, len(REGIONS)), bool))
+        self._fixed_asym = np.array([cfg.asym_thresholds[r] for r in REGIONS])  # per signal column, reached its threshold since the last detection
         self._detected_until = -1  # newest frame at the last detection
         self._gated_from = 0
         # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
@@ -270,9 +283,7 @@ class StreamingAnalyzer:
         blocks = self._block_of(self._hist[:, _T])
         for b in range(self._next_block, until):
             rows = self._hist[blocks == b, _BASELINE]
-            self._blocks[b] = (np.where(_HIGH, nanquantile_sorted(rows, _QUANTILES.max(), axis=0),
-                                        nanquantile_sorted(rows, _QUANTILES.min(), axis=0))
-                               if len(rows) else np.full(6, np.nan))
+            self._blocks[b] = nanquantile_sorted(rows, _QUANTILES, axis=0) if len(rows) else np.full(6, np.nan)
         self._next_block = until
         for b in [b for b in self._blocks if b < until - self._n_blocks_window]:
             del self._blocks[b]
@@ -315,9 +326,10 @@ class StreamingAnalyzer:
         blocks = self._block_of(lm.t)
         base = np.empty((n, 6))
         completed = False
-        for b in np.unique(blocks):
-            completed |= self._complete_blocks(max(int(b), self._warmup_blocks))
-            base[blocks == b] = self._baseline_of_block(int(b))
+        # A chunk's frames are in time order: its blocks are the range from its first frame's to its last's.
+        for b in range(int(blocks[0]), int(blocks[-1]) + 1):
+            completed |= self._complete_blocks(max(b, self._warmup_blocks))
+            base[blocks == b] = self._baseline_of_block(b)
         eye_closure, mouth_pull, brow_raise = relative_to_rest(m, base[:, 0:2], base[:, 2:4], base[:, 4:6])
         tail = self._hist[-n:]
         tail[:, _SIGNAL_COLS["eye_closure"]] = eye_closure
@@ -364,28 +376,39 @@ class StreamingAnalyzer:
             return _NO_EVENTS
         guard = int(round(self.config.merge_gap_s / self._dt)) + 1
         noise = np.concatenate([self._noise[name] for name in SIGNAL_NAMES])
-        level = START_LEVEL_FRAC * np.maximum(self._on, self.config.noise_k * noise)
+        reach = np.maximum(self._on, self.config.noise_k * noise)
+        # An event's run starts at START_LEVEL_FRAC of its signal's threshold and reaches the threshold itself (a
+        # bilateral closure reaches bilateral_on_frac in both eyes).
+        reach[:2] = np.minimum(reach[:2], self.config.bilateral_on_frac)
+        level = START_LEVEL_FRAC * reach
         recent = h[-max(self.n_frames - self._gated_from, guard):]
+        new = recent[:, _INDEX] >= self._gated_from
         with np.errstate(invalid="ignore"):
             above = recent[:, _SIGNALS] > level
+            self._armed |= (recent[new][:, _SIGNALS] >= reach).any(axis=0)
         frames = recent[:, _INDEX].astype(np.int64)
         newest = int(frames[-1])
         seen = above.any(axis=0)
         self._last_above[seen] = np.maximum(self._last_above[seen],
                                             frames[len(frames) - 1 - np.argmax(above[::-1], axis=0)][seen])
         now = float(h[-1, _T])
-        if not self._active and above[frames >= self._gated_from].any():
+        # Only movement that reached a threshold can hold an event: smaller ones (a signal hovering near a run's
+        # start level, the face at rest) start no detections.
+        if not self._active and self._armed.any():
             self._active = True
             self._next_detection_t = now + self.detect_every_s
         self._gated_from = self.n_frames
-        # A signal that was at a run's start level has been below it for longer than merge_gap_s: a run of it
-        # has ended (when every signal has, the stretch of movement is over).
-        ended = ((self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
+        # A signal that reached its threshold has been below a run's start level for longer than merge_gap_s: a
+        # run of it has ended (when every signal has, the stretch of movement is over).
+        ended = (self._armed & (self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
         quiet = not above[-guard:].any()
         if not (final or (self._active and (ended or quiet or now >= self._next_detection_t))):
             return _NO_EVENTS
         # Over the whole history, not just the last frames: detect_events estimates statistics of the recording
         # (how far the sides differ at rest), which need more than the few seconds around an event.
+        # detect_events on the last detect_window_s of the history: its local statistics need a few seconds
+        # around each event, and its cost grows with the window.
+        h = h[h[:, _T] >= now - self.detect_window_s]
         events = self._detect(h)
         index = h[:, _INDEX].astype(np.int64)
         final_at = events.offset_frame + guard
@@ -405,6 +428,8 @@ class StreamingAnalyzer:
         self._detected_until = newest
         self._next_detection_t = now + self.detect_every_s
         self._active = not (quiet or final)
+        # A signal still above its run's start level may yet end a run that reached its threshold.
+        self._armed &= above[-1]
         return events
 
     def _reported(self, events: Events) -> np.ndarray:
@@ -417,7 +442,14 @@ class StreamingAnalyzer:
     def _detect(self, rows: np.ndarray) -> Events:
         """detect_events on history rows, with frame indices of the stream."""
         self.n_detections += 1
-        events = detect_events(self._window_signals(rows), self.config)
+        cfg = self.config
+        signals = self._window_signals(rows)
         index = rows[:, _INDEX].astype(np.int64)
+        # Warm start: the quiet frames the last detection found, on the frames both windows hold.
+        first, quiet = self._quiet
+        prior = quiet[index[0] - first:] if first <= index[0] < first + len(quiet) else None
+        asymmetry, spread = local_asymmetry(signals, cfg, prior)
+        self._quiet = (int(index[0]), quiet_frames(asymmetry, spread, self._fixed_asym))
+        events = detect_events(signals, cfg, (asymmetry, spread))
         return Events(events.onset_s, events.offset_s, events.side, events.region, events.kind, events.peak,
                       index[events.onset_frame], index[events.offset_frame], events.score)
