@@ -3,29 +3,24 @@
 import numpy as np
 import pytest
 
-from twitchcam.events import Events
-from twitchcam.landmarker import LandmarkDetector
-from twitchcam.outputs import read_events_csv
-from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
-from twitchcam.simulate import (
+from twitchcam.courses import (
     EXPECTED_PATTERN,
     GENERATORS,
     LATERALIZED,
     MAX_DISPLACEMENT_IOD,
     MIN_GAP_S,
-    Drive,
-    FaceFrame,
-    Footage,
-    HeadMotion,
     check_course,
     envelope,
-    eye_opening,
-    footage_closures,
-    load_footage,
     make_course,
-    simulate,
-    warp_face,
 )
+from twitchcam.events import Events
+from twitchcam.landmarker import LandmarkDetector
+from twitchcam.outputs import read_events_csv
+from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
+from twitchcam.simulate import Footage, HeadMotion, load_footage, simulate, warp_face
+from twitchcam.simulate.footage import eye_opening, footage_closures
+from twitchcam.simulate.simulation import Drive
+from twitchcam.simulate.warp import FaceFrame
 from twitchcam.video import iter_frames, read_image
 
 LEFT, RIGHT = 0, 1
