@@ -207,6 +207,29 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
         cannot render.
     twitchcam.video.VideoError
         The source cannot be read.
+
+    Examples
+    --------
+    Six seconds of a left hemifacial spasm on the portrait bundled with the tests (run from the repository):
+
+    >>> import tempfile
+    >>> from twitchcam.simulate import simulate
+    >>> result = simulate("tests/data/single_face.jpg", tempfile.mkdtemp(), generator="hfs", side="left",
+    ...                   duration_s=6.0, seed=0)
+    >>> result.pattern, result.side, result.video.name
+    ('hemifacial_spasm', 'left', 'hfs_left.mp4')
+    >>> sorted(path.name for path in result.truth_dir.iterdir())
+    ['events.csv', 'summary.json']
+
+    The truth is the course in the analysis' schema: here a clonic twitch of the left eye and a natural blink.
+
+    >>> for row in zip(result.events.onset_s.round(2), result.events.side, result.events.region,
+    ...                result.events.kind):
+    ...     print(*row)
+    0.77 left periocular clonic
+    5.17 bilateral periocular blink
+    >>> result.summary["video"]["frames"], result.summary["video"]["fps"]
+    (180, 30.0)
     """
     check_option("generator", generator, GENERATORS)
     check_option("side", side, SIDES)
