@@ -100,6 +100,24 @@ def envelope(t: np.ndarray, onset_s, offset_s, rise_s, fall_s) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * np.minimum(up, down))
 
 
+def trace_course(course: Events, t: np.ndarray) -> np.ndarray:
+    """The size of each planned movement at each time: its peak times its envelope, with its kind's ramps.
+
+    Parameters
+    ----------
+    course : Events
+        The planned movements.
+    t : ndarray, shape (n_frames,)
+        Time, s.
+
+    Returns
+    -------
+    ndarray, shape (n_events, n_frames)
+        In each row's unit: eye closure (0-1) or displacement (iod).
+    """
+    return course.peak[:, None] * envelope(t, course.onset_s, course.offset_s, *ramps(course.kind, course.duration_s).T)
+
+
 class _Plan:
     """Rows of a course being generated, turned into an :class:`Events` table at the end."""
 

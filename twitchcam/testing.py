@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import check_option
-from .courses import envelope, ramps
+from .courses import envelope, trace_course
 from .events import EVENT_SIDES, Events
 from .landmarks import Landmarks
 from .regions import BROW, EYE_CORNERS, LOWER_LID, MOUTH_CORNER, REGIONS, SIDES, UPPER_LID
@@ -92,13 +92,11 @@ class Twitch:
 def _traces(course: Sequence[Twitch] | Events, t: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
     """``(side, region, size at each time t)`` of each movement of a course, drawn with the courses' envelope.
 
-    An :class:`~twitchcam.events.Events` course has its onsets and offsets at half maximum and the ramps of its
-    kinds (:func:`twitchcam.courses.ramps`), as the video simulator draws it.
+    An :class:`~twitchcam.events.Events` course is traced as the video simulator traces it
+    (:func:`twitchcam.courses.trace_course`).
     """
     if isinstance(course, Events):
-        size = course.peak[:, None] * envelope(t, course.onset_s, course.offset_s,
-                                               *ramps(course.kind, course.duration_s).T)
-        return list(zip(course.side, course.region, size))
+        return list(zip(course.side, course.region, trace_course(course, t)))
     return [(tw.side, tw.region, tw.trace(t)) for tw in course]
 
 

@@ -22,9 +22,8 @@ from ..courses import (
     LATERALIZED,
     blink_course,
     check_course,
-    envelope,
     make_course,
-    ramps,
+    trace_course,
 )
 from ..events import Events
 from ..outputs import write_events_csv, write_json
@@ -72,8 +71,7 @@ class Drive:
         n = len(t)
         out = {name: np.zeros((n, 2)) for name in ("eye", "squeeze", "mouth", "brow")}
         if len(events):
-            shape = events.peak[:, None] * envelope(t, events.onset_s, events.offset_s,
-                                                    *ramps(events.kind, events.duration_s).T)
+            shape = trace_course(events, t)
             for i in range(len(events)):
                 cols = [0, 1] if events.side[i] == "bilateral" else [SIDES.index(events.side[i])]
                 names = {"periocular": ["eye"] if events.kind[i] == "blink" else ["eye", "squeeze"],
@@ -81,7 +79,6 @@ class Drive:
                 for name in names:
                     out[name][:, cols] = np.maximum(out[name][:, cols], shape[i][:, None])
         return cls(np.asarray(t, float), **out)
-
 
 
 @dataclass(frozen=True)
