@@ -73,7 +73,7 @@ def test_tonic_spasm_is_tonic_and_jankovic_boundary_is_one_second():
 
 
 def test_synchronous_eye_closures_are_bilateral_blinks_never_unilateral():
-    blinks = [Twitch(t, 0.25, "both", "periocular", 0.9) for t in np.arange(1, 29, 2.9)]
+    blinks = [Twitch(t, 0.25, "bilateral", "periocular", 0.9) for t in np.arange(1, 29, 2.9)]
     lm = make_landmarks(30, FPS, blinks, noise_px=0.2)
     events = detect_events(compute_signals(lm))
     assert len(events) == len(blinks)
@@ -84,7 +84,8 @@ def test_synchronous_eye_closures_are_bilateral_blinks_never_unilateral():
 
 
 def test_long_bilateral_closures_are_not_blinks():
-    lm = make_landmarks(20, FPS, [Twitch(2, 0.8, "both", "periocular", 0.8), Twitch(8, 1.6, "both", "periocular", 0.8)])
+    lm = make_landmarks(20, FPS, [Twitch(2, 0.8, "bilateral", "periocular", 0.8),
+                                  Twitch(8, 1.6, "bilateral", "periocular", 0.8)])
     events = detect_events(compute_signals(lm))
     assert list(events.kind) == ["clonic", "tonic"]
     assert set(events.side) == {"bilateral"}
@@ -98,9 +99,9 @@ def test_eye_and_mouth_twitch_together_is_two_rows():
 
 
 def test_head_motion_smiles_and_blinks_give_no_unilateral_event():
-    moves = [Twitch(t, 0.25, "both", "periocular", 0.9) for t in np.arange(1, 59, 3.7)]
-    moves += [Twitch(t, 2.0, "both", "perioral", 0.12) for t in np.arange(2, 58, 6.5)]
-    moves += [Twitch(t, 1.0, "both", "brow", 0.08) for t in np.arange(4, 58, 9.0)]
+    moves = [Twitch(t, 0.25, "bilateral", "periocular", 0.9) for t in np.arange(1, 59, 3.7)]
+    moves += [Twitch(t, 2.0, "bilateral", "perioral", 0.12) for t in np.arange(2, 58, 6.5)]
+    moves += [Twitch(t, 1.0, "bilateral", "brow", 0.08) for t in np.arange(4, 58, 9.0)]
     lm = make_landmarks(60, FPS, moves, head_yaw_deg=25, head_pitch_deg=12, head_roll_deg=10, head_shift_px=40,
                         zoom=0.25, noise_px=0.3)
     analysis = analyze_landmarks(lm)
@@ -140,7 +141,7 @@ def test_mouth_only_twitching_is_not_hfs():
 
 
 def test_blepharospasm_like_closures_are_bilateral():
-    closures = [Twitch(t, 0.8 if i % 3 else 1.6, "both", "periocular", 0.8)
+    closures = [Twitch(t, 0.8 if i % 3 else 1.6, "bilateral", "periocular", 0.8)
                 for i, t in enumerate(np.arange(1, 58, 2.7))]
     analysis = analyze_landmarks(make_landmarks(60, FPS, closures, noise_px=0.3))
     assert analysis.pattern == "bilateral"
@@ -241,9 +242,7 @@ def _signals(t, eye=None, mouth=None, brow=None, pose_deg=None):
 
 
 def _pulse(t, onset_s, duration_s, amplitude, ramp_s=0.04):
-    from twitchcam.testing import envelope
-
-    return amplitude * envelope(t, onset_s, duration_s, ramp_s)
+    return Twitch(onset_s, duration_s, "left", "periocular", amplitude, ramp_s).trace(t)
 
 
 def test_the_eye_difference_that_head_turns_explain_is_no_event_but_a_twitch_during_a_turn_is():
@@ -348,11 +347,11 @@ def test_opposite_movement_of_the_other_side_is_no_evidence_of_a_twitch():
 
 
 def test_a_few_long_blinks_are_none_and_repeated_forceful_closures_beyond_blinking_are_bilateral():
-    few = [Twitch(t, 0.8, "both", "periocular", 0.9) for t in (5.0, 25.0, 45.0)]
+    few = [Twitch(t, 0.8, "bilateral", "periocular", 0.9) for t in (5.0, 25.0, 45.0)]
     a = analyze_landmarks(make_landmarks(60, FPS, few, noise_px=0.2))
     assert a.summary.metrics["bilateral_closures"] == 3
     assert a.pattern == "none"
-    many = [Twitch(t, 0.8, "both", "periocular", 0.9) for t in np.arange(2, 58, 5.0)]
+    many = [Twitch(t, 0.8, "bilateral", "periocular", 0.9) for t in np.arange(2, 58, 5.0)]
     b = analyze_landmarks(make_landmarks(60, FPS, many, noise_px=0.2))
     assert b.summary.metrics["bilateral_beyond_blinking"] is True
     assert b.pattern == "bilateral"
@@ -361,7 +360,7 @@ def test_a_few_long_blinks_are_none_and_repeated_forceful_closures_beyond_blinki
 def test_bilateral_closures_do_not_outvote_one_sided_evidence_and_are_a_red_flag():
     # A right hemifacial spasm for a minute, then half a minute of forceful closures of both eyes.
     course = hfs_course("right", 60, seed=3)
-    closures = [Twitch(t, 0.9, "both", "periocular", 0.9) for t in np.arange(61, 89, 1.8)]
+    closures = [Twitch(t, 0.9, "bilateral", "periocular", 0.9) for t in np.arange(61, 89, 1.8)]
     analysis = analyze_landmarks(make_landmarks(90, FPS, course + closures, noise_px=0.2))
     assert analysis.summary.metrics["bilateral_closures"] == len(closures)
     assert analysis.summary.metrics["bilateral_beyond_blinking"] is True

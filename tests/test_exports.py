@@ -20,7 +20,7 @@ from twitchcam.testing import Twitch, hfs_course, make_landmarks
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory):
     """A 40 s right hemifacial spasm with blinks, and every export of it."""
-    twitches = hfs_course("right", 40, seed=7) + [Twitch(t, 0.2, "both", "periocular", 0.9) for t in (6.3, 19.1)]
+    twitches = hfs_course("right", 40, seed=7) + [Twitch(t, 0.2, "bilateral", "periocular", 0.9) for t in (6.3, 19.1)]
     analysis = analyze_landmarks(make_landmarks(40, 30, twitches, noise_px=0.2, seed=7), source="clip.mp4")
     out = tmp_path_factory.mktemp("exports")
     write_analysis(analysis, out)

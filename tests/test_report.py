@@ -32,7 +32,7 @@ def hfs_twitches(side="left", duration_s=60.0, seed=3, **kw):
     tw = hfs_course(side, duration_s, seed=seed, **kw)
     tonic = next(t for t in tw if t.duration_s > 1)
     return tw + [Twitch(tonic.onset_s, tonic.duration_s, side, "brow", 0.06),
-                 Twitch(20.5, 0.2, "both", "periocular", 0.9)]
+                 Twitch(20.5, 0.2, "bilateral", "periocular", 0.9)]
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ DURATION_S = 20.0
 def write_hfs_analysis(out: Path, duration_s: float = DURATION_S) -> Path:
     """A left hemifacial spasm of ``duration_s`` with two blinks, analyzed from synthetic landmarks into ``out``."""
     twitches = hfs_course("left", duration_s, seed=0, rate_per_min=30) + [
-        Twitch(t, 0.2, "both", "periocular", 0.9) for t in (6.3, 15.1)]
+        Twitch(t, 0.2, "bilateral", "periocular", 0.9) for t in (6.3, 15.1)]
     analysis = analyze_landmarks(make_landmarks(duration_s, 30.0, twitches, noise_px=0.2, seed=0),
                                  source="clip.webm")
     write_analysis(analysis, out)

@@ -1,31 +1,37 @@
-"""Known-truth simulation: warps measured by MediaPipe on real faces, the side convention, courses and outputs."""
+"""Known-truth simulation: warps measured by MediaPipe on real faces, the side convention, courses and outputs.
+
+Tests that run the MediaPipe model or decode video are marked ``model``; the courses, the drive, the head motion
+and the landmark factory's use of the courses run without either.
+"""
+
+import doctest
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from twitchcam.events import Events
-from twitchcam.landmarker import LandmarkDetector
-from twitchcam.outputs import read_events_csv
-from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
-from twitchcam.simulate import (
+from twitchcam.config import Config
+from twitchcam.courses import (
     EXPECTED_PATTERN,
     GENERATORS,
     LATERALIZED,
     MAX_DISPLACEMENT_IOD,
     MIN_GAP_S,
-    Drive,
-    FaceFrame,
-    Footage,
-    HeadMotion,
     check_course,
     envelope,
-    eye_opening,
-    footage_closures,
-    load_footage,
     make_course,
-    simulate,
-    warp_face,
 )
+from twitchcam.events import Events
+from twitchcam.landmarker import LandmarkDetector
+from twitchcam.outputs import read_events_csv
+from twitchcam.pipeline import analyze_landmarks
+from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
+from twitchcam.signals import compute_signals
+from twitchcam.simulate import Footage, HeadMotion, load_footage, simulate, simulation, warp_face
+from twitchcam.simulate.footage import eye_opening, footage_closures
+from twitchcam.simulate.simulation import Drive
+from twitchcam.simulate.warp import FaceFrame
+from twitchcam.testing import Twitch, make_landmarks
 from twitchcam.video import iter_frames, read_image
 
 LEFT, RIGHT = 0, 1
@@ -52,6 +58,7 @@ def closure(detector, image, rest_xyz):
     return 1 - eye_opening(xyz) / eye_opening(rest_xyz)
 
 
+@pytest.mark.model
 def test_side_convention_left_is_image_right(photo):
     image, xyz = photo
     # The patient's left eye (263) appears on the image's right in an unmirrored photo ...
@@ -65,6 +72,7 @@ def test_side_convention_left_is_image_right(photo):
     assert np.mean(cols > midline) > 0.97
 
 
+@pytest.mark.model
 def test_eye_warp_closes_that_eye_and_not_the_other(photo, detector):
     image, xyz = photo
     for side, col in (("left", LEFT), ("right", RIGHT)):
@@ -77,6 +85,7 @@ def test_eye_warp_closes_that_eye_and_not_the_other(photo, detector):
         assert measured[1 - col] < 0.4 * measured[col], (side, measured)
 
 
+@pytest.mark.model
 def test_full_bilateral_closure_reads_as_closed_eyes(photo, detector):
     image, xyz = photo
     measured = closure(detector, warp_face(image, xyz, eye=(1.0, 1.0), squeeze=(0.0, 0.0)), xyz)
@@ -84,6 +93,7 @@ def test_full_bilateral_closure_reads_as_closed_eyes(photo, detector):
     assert (measured > 0.65).all(), measured
 
 
+@pytest.mark.model
 def test_closure_grows_with_amplitude(photo, detector):
     image, xyz = photo
     readings = [closure(detector, warp_face(image, xyz, eye=(a, 0.0)), xyz)[LEFT] for a in (0.0, 0.5, 1.0)]
@@ -91,6 +101,7 @@ def test_closure_grows_with_amplitude(photo, detector):
     assert readings[0] < readings[1] < readings[2]
 
 
+@pytest.mark.model
 def test_mouth_warp_pulls_same_side_corner_up_and_out(photo, detector):
     image, xyz = photo
     iod = FaceFrame.from_landmarks(xyz).iod
@@ -102,6 +113,7 @@ def test_mouth_warp_pulls_same_side_corner_up_and_out(photo, detector):
     assert np.linalg.norm(right) < 0.03, right
 
 
+@pytest.mark.model
 def test_brow_warp_raises_the_brow(photo, detector):
     image, xyz = photo
     iod = FaceFrame.from_landmarks(xyz).iod
@@ -110,6 +122,7 @@ def test_brow_warp_raises_the_brow(photo, detector):
     assert rise["right"] > 0.03 and abs(rise["left"]) < 0.015, rise
 
 
+@pytest.mark.model
 def test_flipped_left_twitch_is_a_right_twitch(photo, detector):
     image, xyz = photo
     flipped = warp_face(image, xyz, eye=(1.0, 0.0))[:, ::-1]
@@ -119,6 +132,7 @@ def test_flipped_left_twitch_is_a_right_twitch(photo, detector):
     assert measured[RIGHT] > 0.4 and measured[LEFT] < 0.4 * measured[RIGHT], measured
 
 
+@pytest.mark.model
 def test_warp_is_identity_at_rest_and_local(photo):
     image, xyz = photo
     np.testing.assert_array_equal(warp_face(image, xyz), image)
@@ -235,6 +249,7 @@ def test_head_motion_is_identity_at_rest_and_moves_with_sway():
     assert np.abs(np.diff(sway.roll_deg)).max() < 0.5  # smooth: under half a degree per frame
 
 
+@pytest.mark.model
 def test_video_source_keeps_only_a_stretch_at_rest(data_dir):
     footage = load_footage(data_dir / "single_face.mp4")
     start, end = footage.stretch_s
@@ -244,6 +259,7 @@ def test_video_source_keeps_only_a_stretch_at_rest(data_dir):
     assert footage.size == (640, 360)
 
 
+@pytest.mark.model
 def test_simulate_writes_video_and_truth(tmp_path, data_dir, detector):
     own = Events.from_columns([1.0, 1.05, 2.5], [1.4, 1.4, 3.8], ["left", "left", "left"],
                               ["periocular", "perioral", "periocular"], ["clonic", "clonic", "tonic"],
@@ -272,6 +288,7 @@ def test_simulate_writes_video_and_truth(tmp_path, data_dir, detector):
         assert (drop > 0.35) == expect_closed, (k, drop)
 
 
+@pytest.mark.model
 def test_whole_stretch_takes_the_whole_real_clip_at_its_own_rate_and_keeps_twitches_off_its_blinks(tmp_path,
                                                                                                    data_dir):
     # single_face.mp4: 2.4 s at 30 fps, a natural blink at 0.83-0.97 s and a smile from 0.6 s.
@@ -298,3 +315,62 @@ def test_whole_stretch_takes_the_whole_real_clip_at_its_own_rate_and_keeps_twitc
     import json
 
     assert json.loads((result.truth_dir / "summary.json").read_text())["source_stretch"] == "whole"
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_every_course_drawn_as_landmarks_is_analyzed_as_planned(generator, side):
+    # One course for both simulators: the landmark factory draws a generated course as the video does, and the
+    # analysis finds it row for row, with the pattern the generator promises.
+    course = make_course(generator, 30.0, side=side, seed=0)
+    analysis = analyze_landmarks(make_landmarks(30, 30, course))
+    assert analysis.pattern == EXPECTED_PATTERN[generator]
+    assert analysis.side == (side if generator in LATERALIZED else None)
+    found = analysis.events
+    assert len(found) == len(course)
+    for column in ("side", "region", "kind"):
+        np.testing.assert_array_equal(getattr(found, column), getattr(course, column))
+    # Onset and offset are at half maximum in the course; detected ones where the signal crosses its threshold.
+    np.testing.assert_allclose(found.onset_s, course.onset_s, atol=2 / 30)
+    np.testing.assert_allclose(found.offset_s, course.offset_s, atol=4 / 30)
+    np.testing.assert_allclose(found.peak, course.peak, atol=0.05)
+
+
+def test_the_landmark_factory_moves_a_course_as_the_video_drive_does():
+    course = make_course("hfs", 30.0, side="left", seed=0)
+    landmarks = make_landmarks(30, 30, course)
+    signals = compute_signals(landmarks, Config())
+    drive = Drive.from_events(course, landmarks.t)
+    assert drive.eye.max() > 0.9 and drive.mouth.max() > 0.1 and drive.brow.max() > 0.05
+    # The eye closure is measured on the very lid points that were moved: equal to the drive. The mouth and brow
+    # signals measure the moved points against a head frame, within a few percent of the pull.
+    np.testing.assert_allclose(signals.eye_closure, drive.eye, atol=1e-5)
+    np.testing.assert_allclose(signals.brow_raise, drive.brow, atol=5e-4)
+    np.testing.assert_allclose(signals.mouth_pull, drive.mouth, atol=5e-3)
+
+
+def test_a_hand_written_twitch_speaks_the_events_vocabulary_and_has_half_maximum_half_a_ramp_in():
+    with pytest.raises(ValueError, match="Twitch.side must be one of left, right, bilateral, got 'both'"):
+        Twitch(1.0, 0.3, "both", "periocular", 0.9)
+    with pytest.raises(ValueError, match="Twitch.region must be one of periocular, perioral, brow"):
+        Twitch(1.0, 0.3, "left", "cheek", 0.9)
+    t = np.arange(0, 2, 0.001)
+    trace = Twitch(0.5, 1.0, "left", "periocular", 0.8, ramp_s=0.1).trace(t)
+    assert trace[:501].max() == 0.0 and trace[1500:].max() == 0.0
+    assert trace[550] == pytest.approx(0.4) and trace[1450] == pytest.approx(0.4)
+    assert (trace[600:1401] == 0.8).all()
+    # Shorter than two ramps: a raised cosine up and down, peaking at the middle.
+    short = Twitch(0.5, 0.1, "left", "periocular", 1.0, ramp_s=0.1).trace(t)
+    assert short.argmax() == 550 and short.max() == pytest.approx(1.0)
+
+
+@pytest.mark.model
+def test_the_examples_of_simulate_run(monkeypatch):
+    # They read the bundled portrait by its path in the repository.
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    finder = doctest.DocTestFinder()
+    (test,) = finder.find(simulation.simulate, "simulate", globs={})
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.summarize(verbose=False) == (0, len(test.examples))
+    assert len(test.examples) == 7

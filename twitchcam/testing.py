@@ -6,38 +6,58 @@ points ``a`` of the way to the lower lid, a mouth pull of ``a`` moves the same-s
 distances up and out, a brow raise of ``a`` lifts the brow ``a`` inter-ocular distances. Head motion (3D rotation,
 translation, zoom), symmetric expressions, blinks, landmark jitter and variable frame rate can be layered on, so
 the expected events are known exactly.
+
+The movements are a course of :mod:`twitchcam.courses`, the one the video simulator (:mod:`twitchcam.simulate`)
+renders, drawn with the same envelope and in the same vocabulary (``side`` the patient's ``left`` | ``right`` or
+``bilateral``): a generated course (an :class:`~twitchcam.events.Events` table from
+:func:`~twitchcam.courses.make_course`), or :class:`Twitch` rows written by hand, as the core tests do.
+numpy only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .config import check_option
+from .courses import envelope, trace_course
+from .events import EVENT_SIDES, Events
 from .landmarks import Landmarks
-from .regions import BROW, EYE_CORNERS, LOWER_LID, MOUTH_CORNER, SIDES, UPPER_LID
+from .regions import BROW, EYE_CORNERS, LOWER_LID, MOUTH_CORNER, REGIONS, SIDES, UPPER_LID
 
 _TEMPLATE_PATH = Path(__file__).with_name("face_template.npy")
 
 
+#: Rise and fall time of a :class:`Twitch` unless it says otherwise, s.
+TWITCH_RAMP_S = 0.06
+
+
 @dataclass(frozen=True)
 class Twitch:
-    """One movement to inject.
+    """One movement to inject, spelled by its start and full length.
+
+    It is drawn with the courses' envelope (:func:`twitchcam.courses.envelope`): a raised-cosine rise of
+    ``ramp_s`` (at most half the duration) from ``onset_s``, a plateau, and a fall of ``ramp_s`` ending at
+    ``onset_s + duration_s``; its half maximum is half a ramp after the start and before the end.
 
     Parameters
     ----------
     onset_s : float
         Start, in seconds.
     duration_s : float
-        Length, in seconds (onset to end of relaxation).
+        Length, in seconds (start to end of relaxation).
     side : str
-        ``left``, ``right`` (the patient's) or ``both``.
+        ``left``, ``right`` (the patient's) or ``bilateral`` (both sides at once: a blink, a smile, raised brows).
     region : str
         ``periocular`` (eye closure fraction), ``perioral`` (mouth-corner pull, inter-ocular distances) or
         ``brow`` (brow raise, inter-ocular distances).
     amplitude : float
         Peak size in the region's unit.
+    ramp_s : float
+        Rise and fall time, in seconds.
     """
 
     onset_s: float
@@ -45,26 +65,39 @@ class Twitch:
     side: str
     region: str
     amplitude: float
+    ramp_s: float = TWITCH_RAMP_S
+
+    def __post_init__(self):
+        check_option("Twitch.side", self.side, EVENT_SIDES)
+        check_option("Twitch.region", self.region, REGIONS)
+
+    def trace(self, t: np.ndarray) -> np.ndarray:
+        """The movement's size at each time, in the region's unit.
+
+        Parameters
+        ----------
+        t : ndarray, shape (n_frames,)
+            Time in seconds.
+
+        Returns
+        -------
+        ndarray, shape (n_frames,)
+            0 outside ``[onset_s, onset_s + duration_s]``, ``amplitude`` on the plateau.
+        """
+        ramp = min(self.ramp_s, self.duration_s / 2)
+        return self.amplitude * envelope(t, self.onset_s + ramp / 2, self.onset_s + self.duration_s - ramp / 2,
+                                         ramp, ramp)
 
 
-def envelope(t: np.ndarray, onset_s: float, duration_s: float, ramp_s: float = 0.06) -> np.ndarray:
-    """Shape of a contraction: raised-cosine rise and fall of ``ramp_s`` (or half the duration), flat between.
+def _traces(course: Sequence[Twitch] | Events, t: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
+    """``(side, region, size at each time t)`` of each movement of a course, drawn with the courses' envelope.
 
-    Parameters
-    ----------
-    t : ndarray, shape (n_frames,)
-        Time in seconds.
-
-    Returns
-    -------
-    ndarray, shape (n_frames,)
-        0 outside ``[onset_s, onset_s + duration_s]``, 1 on the plateau.
+    An :class:`~twitchcam.events.Events` course is traced as the video simulator traces it
+    (:func:`twitchcam.courses.trace_course`).
     """
-    ramp = min(ramp_s, duration_s / 2)
-    x = t - onset_s
-    rise = 0.5 - 0.5 * np.cos(np.pi * np.clip(x / ramp, 0, 1))
-    fall = 0.5 - 0.5 * np.cos(np.pi * np.clip((duration_s - x) / ramp, 0, 1))
-    return np.where((x >= 0) & (x <= duration_s), np.minimum(rise, fall), 0.0)
+    if isinstance(course, Events):
+        return list(zip(course.side, course.region, trace_course(course, t)))
+    return [(tw.side, tw.region, tw.trace(t)) for tw in course]
 
 
 def _rotation(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
@@ -77,7 +110,7 @@ def _rotation(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarra
     return rz @ rx @ ry
 
 
-def make_landmarks(duration_s: float = 60.0, fps: float = 30.0, twitches: list[Twitch] = (),
+def make_landmarks(duration_s: float = 60.0, fps: float = 30.0, twitches: Sequence[Twitch] | Events = (),
                    head_yaw_deg: float = 0.0, head_pitch_deg: float = 0.0, head_roll_deg: float = 0.0,
                    head_shift_px: float = 0.0, zoom: float = 0.0, head_period_s: float = 7.0,
                    noise_px: float = 0.0, vfr_jitter: float = 0.0, missing: list[tuple[float, float]] = (),
@@ -88,8 +121,10 @@ def make_landmarks(duration_s: float = 60.0, fps: float = 30.0, twitches: list[T
     ----------
     duration_s, fps : float
         Length in seconds and mean frame rate.
-    twitches : list of Twitch
-        Movements to inject.
+    twitches : sequence of Twitch | Events
+        Movements to inject: rows written by hand, or a course of :func:`twitchcam.courses.make_course` (the
+        course a simulated video of the same arguments shows). Movements of one side and region that overlap
+        add up.
     head_yaw_deg, head_pitch_deg, head_roll_deg : float
         Amplitudes of slow sinusoidal head rotation, in degrees.
     head_shift_px : float
@@ -128,20 +163,17 @@ def make_landmarks(duration_s: float = 60.0, fps: float = 30.0, twitches: list[T
     up -= up.dot(lateral) * lateral
     up /= np.linalg.norm(up)
 
-    for tw in twitches:
-        amp = tw.amplitude * envelope(t, tw.onset_s, tw.duration_s)
-        for side in (SIDES if tw.side == "both" else (tw.side,)):
-            if tw.region == "periocular":
+    for side_or_both, region, amp in _traces(twitches, t):
+        for side in (SIDES if side_or_both == "bilateral" else (side_or_both,)):
+            if region == "periocular":
                 upper, lower = list(UPPER_LID[side]), list(LOWER_LID[side])
                 gap = template[lower] - template[upper]
                 xyz[:, upper] += amp[:, None, None] * gap[None]
-            elif tw.region == "perioral":
+            elif region == "perioral":
                 outward = lateral if side == "left" else -lateral
                 xyz[:, MOUTH_CORNER[side]] += amp[:, None] * iod * (outward + up) / np.sqrt(2)
-            elif tw.region == "brow":
-                xyz[:, list(BROW[side])] += amp[:, None, None] * iod * up
             else:
-                raise ValueError(f"unknown region {tw.region!r}")
+                xyz[:, list(BROW[side])] += amp[:, None, None] * iod * up
 
     phase = 2 * np.pi * t / head_period_s
     rot = _rotation(np.radians(head_yaw_deg) * np.sin(phase), np.radians(head_pitch_deg) * np.sin(0.7 * phase),
@@ -163,7 +195,30 @@ def make_landmarks(duration_s: float = 60.0, fps: float = 30.0, twitches: list[T
 def hfs_course(side: str = "left", duration_s: float = 60.0, seed: int = 0, rate_per_min: float = 20.0,
                with_mouth: bool = True, rhythmic: bool = False, eye: bool = True,
                eye_amplitude: float = 0.6, mouth_amplitude: float = 0.08) -> list[Twitch]:
-    """A course of one-sided twitches: irregular (gamma intervals) or rhythmic, eye with or without mouth.
+    """The core tests' course of one-sided twitches: irregular (gamma intervals) or rhythmic, eye with or without
+    mouth.
+
+    Regular by design, so that a test's expectations are exact: every eye twitch has one amplitude, the third is
+    tonic, the mouth follows from the third on at a fixed lag. The clinical courses a simulated video shows
+    (bursts, one tonic spasm late, brow raises, natural blinks) are :func:`twitchcam.courses.make_course`'s, which
+    :func:`make_landmarks` draws as well.
+
+    Parameters
+    ----------
+    side : {"left", "right"}
+        The patient's side.
+    duration_s : float
+        Length of the recording, s; no twitch starts in its last 2.5 s.
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+    rate_per_min : float
+        Mean rate of twitches.
+    with_mouth, eye : bool
+        Whether the mouth corner and the eye twitch (the mouth alone from the first twitch when ``eye`` is False).
+    rhythmic : bool
+        Fixed intervals of ``60 / rate_per_min`` instead of gamma-distributed ones.
+    eye_amplitude, mouth_amplitude : float
+        Peak eye closure (fraction of the opening) and mouth-corner pull (iod).
 
     Returns
     -------
