@@ -11,9 +11,8 @@ import pytest
 from chromium import Chromium, find_chromium
 
 from twitchcam.exports import EAF_TIERS, FORMATS, MIN_CAPTION_S, caption_cues, parse_formats, write_exports
-from twitchcam.outputs import read_events_csv, write_analysis
+from twitchcam.folder import read_events_csv, read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.results import read_results
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
 

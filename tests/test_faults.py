@@ -236,8 +236,7 @@ def test_every_numeric_setting_has_a_range_and_both_ends_run_the_core():
 
 def test_config_json_round_trips_and_a_bad_one_fails_the_report_in_one_line(single_face_analysis, tmp_path):
     from twitchcam.config import Config
-    from twitchcam.outputs import write_analysis
-    from twitchcam.results import read_results
+    from twitchcam.folder import read_results, write_analysis
 
     out = write_analysis(single_face_analysis, tmp_path / "out")
     assert Config.from_json(out / "config.json") == single_face_analysis.config

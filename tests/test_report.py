@@ -12,10 +12,9 @@ import pytest
 from chromium import Chromium, find_chromium
 
 from twitchcam.cli import main
-from twitchcam.outputs import write_analysis
+from twitchcam.folder import read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.report import dropped_frames, render_report
-from twitchcam.results import read_results
 from twitchcam.severity import (
     NEAR_COMPLETE_CLOSURE,
     episode_spans,

@@ -23,9 +23,8 @@ import numpy as np
 import pytest
 
 from twitchcam.config import Config
-from twitchcam.outputs import read_events_csv, write_analysis
+from twitchcam.folder import read_events_csv, read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.results import read_results
 from twitchcam.review import (
     REJECT_REASONS,
     ReviewError,
@@ -219,7 +218,7 @@ def test_a_review_survives_kill_9_mid_save(folder):
     review_json = json.loads((folder / "review.json").read_text())
     assert review_json["events"] == [ev.to_dict() for ev in review.events]  # the record replays to its own state
     # The timeline is the record's, or one decision behind it when the kill fell between the two files.
-    from twitchcam.outputs import format_events_csv
+    from twitchcam.folder import format_events_csv
     from twitchcam.review import replay
 
     behind = dataclasses.replace(review, events=replay(review.original, review.decisions[:-1], Config()))
@@ -342,7 +341,7 @@ def test_matching_is_one_to_one_and_optimal():
 
 def test_review_stats_gives_the_accuracy_benchmarks_numbers(tmp_path, capsys):
     from twitchcam.cli import main
-    from twitchcam.outputs import write_events_csv
+    from twitchcam.folder import write_events_csv
 
     rng = np.random.default_rng(5)
     folders, rows = [], []

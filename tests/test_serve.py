@@ -204,7 +204,7 @@ def _fake_session(data: Path, sid: str, state: str, video: Path | None = None) -
 
 
 def test_restart_rebuilds_sessions_and_requeues_interrupted(tmp_path):
-    from twitchcam.outputs import write_analysis
+    from twitchcam.folder import write_analysis
     from twitchcam.pipeline import analyze_landmarks
     from twitchcam.testing import hfs_course, make_landmarks
 

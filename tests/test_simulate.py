@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from twitchcam.events import Events
+from twitchcam.folder import read_events_csv
 from twitchcam.landmarker import LandmarkDetector
-from twitchcam.outputs import read_events_csv
 from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
 from twitchcam.simulate import (
     EXPECTED_PATTERN,

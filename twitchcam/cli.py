@@ -14,8 +14,8 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, available_cores
+from .folder import finish_analysis_folder, prepare_output_dir
 from .landmarker import ModelError, find_model
-from .outputs import finish_analysis_folder, prepare_output_dir
 from .video import VideoError, ffmpeg_log_level
 
 logger = logging.getLogger("twitchcam")
@@ -228,7 +228,7 @@ def _export_formats(text: str) -> tuple[str, ...]:
 
 def _write_extras(out_dir: Path, video: Path | None, annotate: bool, export: tuple | None, report: bool,
                   model: str | None, quiet: bool, landmarks=None, analysis=None) -> list[Path]:
-    """Finish an analysis folder (:func:`twitchcam.outputs.finish_analysis_folder`) with a progress bar for the
+    """Finish an analysis folder (:func:`twitchcam.folder.finish_analysis_folder`) with a progress bar for the
     annotated video unless ``quiet``; ``analysis`` None when its files are written already.
     """
     bar = None
@@ -275,7 +275,7 @@ def _fmt(x: float, spec: str = ".2f") -> str:
 
 
 def _cmd_review_stats(args) -> int:
-    from .outputs import write_json
+    from .folder import write_json
     from .regions import REGIONS
     from .review import find_reviewed_folders, score_folder
     from .scoring import score_totals

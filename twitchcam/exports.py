@@ -29,8 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .outputs import write_atomic, write_json
-from .results import Results, read_results
+from .folder import Results, read_results, write_atomic, write_json
 from .review import describe_timeline
 from .vocabulary import REGION_WORDS
 
@@ -240,7 +239,7 @@ def write_exports(out_dir: str | Path, formats, video: str | Path | None = None)
     Parameters
     ----------
     out_dir : str | Path
-        An analysis folder (see :func:`twitchcam.results.read_results`).
+        An analysis folder (see :func:`twitchcam.folder.read_results`).
     formats : str | sequence of str
         Among :data:`FORMATS`, e.g. ``"bids,vtt,eaf"``.
     video : str | Path | None

@@ -15,7 +15,7 @@ A review lives in the analysis folder beside ``events.csv``:
     a ``review`` key saying whose review it is and how far it got.
 
 The three files are written after every decision, each to a temporary file in the folder, flushed to disk and
-renamed into place (:func:`twitchcam.outputs.write_atomic`), ``review.json`` first: a killed process leaves every
+renamed into place (:func:`twitchcam.folder.write_atomic`), ``review.json`` first: a killed process leaves every
 decision made so far, and :func:`write_review` rebuilds the other two from it.
 
 Decisions (``action``): ``accept``; ``reject`` with a ``reason`` among :data:`REJECT_REASONS`; ``edit`` with
@@ -40,10 +40,9 @@ import numpy as np
 from . import __version__
 from .config import Config, check_option
 from .events import EVENT_KINDS, EVENT_SIDES, Events
-from .outputs import format_events_csv, write_atomic, write_json
+from .folder import REVIEW_FILES, Results, format_events_csv, read_config, read_results, write_atomic, write_json
 from .pattern import classify_pattern
 from .regions import REGIONS
-from .results import REVIEW_FILES, Results, read_config, read_results
 from .signals import Signals
 
 REVIEW_FILE, EVENTS_REVIEWED_FILE, SUMMARY_REVIEWED_FILE = REVIEW_FILES
@@ -688,7 +687,7 @@ def reviewed_truth(folder: str | Path) -> tuple[Events, str | None, str | None]:
     events : Events
     pattern, side : str | None
     """
-    from .outputs import read_events_csv
+    from .folder import read_events_csv
 
     out = Path(folder)
     events = read_events_csv(out / EVENTS_REVIEWED_FILE)
@@ -711,7 +710,7 @@ def score_folder(folder: str | Path, tolerance_s: float | None = None):
         Named by the folder; ``pattern``/``side`` from ``summary.json``, the reference ones from
         :func:`reviewed_truth`.
     """
-    from .outputs import read_events_csv
+    from .folder import read_events_csv
     from .scoring import ONSET_TOLERANCE_S, score_case
 
     out = Path(folder)

@@ -37,8 +37,8 @@ import numpy as np
 from . import __version__
 from .config import Config
 from .events import Events
+from .folder import write_events_csv, write_json
 from .landmarker import LandmarkDetector
-from .outputs import write_events_csv, write_json
 from .regions import BROW, EYE_OUTLINE, LOWER_LID, MOUTH_CORNER, N_LANDMARKS, SIDES, UPPER_LID
 from .video import IMAGE_SUFFIXES, VideoError, VideoWriter, downscale, iter_frames, read_image
 
@@ -1259,7 +1259,7 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     """Make a video with known twitches from real face footage, and its truth.
 
     Writes ``<out_dir>/<name>.mp4`` and the truth folder ``<out_dir>/<name>_truth/`` with ``events.csv`` and
-    ``summary.json`` in the analysis schema (see :mod:`twitchcam.outputs`).
+    ``summary.json`` in the analysis schema (see :mod:`twitchcam.folder`).
 
     Parameters
     ----------
