@@ -25,17 +25,8 @@ import pytest
 from twitchcam.config import Config
 from twitchcam.folder import read_events_csv, read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.review import (
-    REJECT_REASONS,
-    ReviewError,
-    apply_decision,
-    load_review,
-    open_review,
-    record_decision,
-    reviewed_events,
-    reviewed_summary,
-    write_review,
-)
+from twitchcam.review import REJECT_REASONS, ReviewError, apply_decision, reviewed_events
+from twitchcam.review_files import load_review, open_review, record_decision, reviewed_summary, write_review
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
 if importlib.util.find_spec("starlette") and importlib.util.find_spec("httpx"):
@@ -203,7 +194,7 @@ def test_saves_are_atomic_and_the_summary_is_recomputed(folder, monkeypatch):
 
 def test_a_review_survives_kill_9_mid_save(folder):
     """Decisions recorded in a loop by another process, killed with SIGKILL: every file is whole and readable."""
-    script = ("import itertools, sys\nfrom twitchcam.review import record_decision\n"
+    script = ("import itertools, sys\nfrom twitchcam.review_files import record_decision\n"
               "for k in itertools.count():\n"
               "    record_decision(sys.argv[1], {'action': 'accept' if k % 2 else 'reject', 'event': f'a{k % 18}',"
               " 'reason': 'other'}, 'Dr K')\n"
@@ -356,7 +347,7 @@ def test_review_stats_gives_the_accuracy_benchmarks_numbers(tmp_path, capsys):
         # The reviewed pattern as review would compute it (summary_reviewed.json absent: review-stats computes it).
         folders.append(out)
         summary = json.loads((out / "summary.json").read_text())
-        from twitchcam.review import reviewed_truth
+        from twitchcam.review_files import reviewed_truth
 
         _, truth_pattern, truth_side = reviewed_truth(out)
         p = sum(np.isin(auto.side, ("left", "right")))

@@ -277,7 +277,7 @@ def _fmt(x: float, spec: str = ".2f") -> str:
 def _cmd_review_stats(args) -> int:
     from .folder import write_json
     from .regions import REGIONS
-    from .review import find_reviewed_folders, score_folder
+    from .review_files import find_reviewed_folders, score_folder
     from .scoring import score_totals
 
     folders = find_reviewed_folders(args.dirs)

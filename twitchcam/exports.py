@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .folder import Results, read_results, write_atomic, write_json
-from .review import describe_timeline
+from .review_files import describe_timeline
 from .vocabulary import REGION_WORDS
 
 FORMATS = ("bids", "vtt", "eaf")

@@ -330,7 +330,7 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
     """
     from . import figures
     from .folder import write_atomic
-    from .review import review_changes
+    from .review_files import review_changes
 
     results = read_results(out_dir)
     review = (review_changes(read_results(out_dir, reviewed=False), results) if results.timeline == "reviewed"
