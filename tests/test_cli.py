@@ -114,3 +114,55 @@ def test_simulate_then_analyze_end_to_end(data_dir, tmp_path):
         expected = [r for r in csv.DictReader(fh) if r["side"] in ("left", "right")]
     assert expected and {r["side"] for r in found} == {"right"}
     assert len(found) == len(expected)
+
+
+def _format(args, **paths):
+    return [str(a).format(**paths) for a in args]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["analyze", "{video}", "--out", "{tmp}/out", "--running-mode", "fast"],
+     "argument --running-mode: running mode must be one of image, video, got 'fast'"),
+    (["analyze", "{video}", "--out", "{tmp}/out", "--config", "{tmp}/missing.json"], "--config {tmp}/missing.json"),
+    (["batch", "{video}", "--out", "{tmp}/out", "--scheduler", "local", "--split-long", "60"],
+     "twitchcam: error: --split-long runs on local processes only; drop it or --scheduler"),
+    (["serve", "--data", "{tmp}/out", "--host", "0.0.0.0"],
+     "twitchcam: error: --host 0.0.0.0 would let other machines reach patient videos"),
+    (["simulate", "{video}", "--out", "{tmp}/out", "--stretch", "all"],
+     "argument --stretch: stretch must be one of rest, whole, got 'all'"),
+    (["live", "--no-window", "--source", "{video}", "--out", "{tmp}/out", "--size", "1280x0"],
+     "argument --size: must be WIDTHxHEIGHT in pixels, e.g. 1280x720, got '1280x0'"),
+])
+def test_a_usage_error_exits_2_in_one_line_before_any_work(data_dir, tmp_path, args, message):
+    proc = run_cli(*_format(args, video=data_dir / "single_face.mp4", tmp=tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert message.format(tmp=tmp_path) in proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not (tmp_path / "out").exists()                 # refused before any folder was made or video read
+
+
+@pytest.mark.parametrize("args, message", [
+    (["analyze", "{tmp}/fake.mp4", "--out", "{tmp}/out", "-q"], "fake.mp4: not a readable video"),
+    (["report", "{tmp}"], "not a twitchcam analysis folder (missing summary.json, events.csv, signals.csv, "
+                          "config.json)"),
+    (["compare", "{tmp}", "{tmp}", "--out", "{tmp}/out"], "not a twitchcam analysis folder"),
+    (["review-stats", "{tmp}"], "no folder holding both events.csv and events_reviewed.csv"),
+])
+def test_an_input_that_fails_exits_1_in_one_line(tmp_path, args, message):
+    (tmp_path / "fake.mp4").write_text("not a video")
+    proc = run_cli(*_format(args, tmp=tmp_path))
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("twitchcam: error: ") and message in lines[0]
+
+
+def test_the_version_is_written_once():
+    import importlib.metadata
+
+    import twitchcam
+
+    proc = run_cli("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"twitchcam {twitchcam.__version__}"
+    # pyproject.toml takes the version from twitchcam.__version__ (dynamic), so the installed one is the same.
+    assert importlib.metadata.version("twitchcam") == twitchcam.__version__

@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 #: The files an analysis folder must hold.
 REQUIRED_FILES = ("summary.json", "events.csv", "signals.csv", "config.json")
 
-#: The files of a clinician's review (see :mod:`twitchcam.review_files`): the record, the reviewed timeline, its summary.
+#: The files of a clinician's review (:mod:`twitchcam.review_files`): the record, the reviewed timeline, its summary.
 REVIEW_FILES = ("review.json", "events_reviewed.csv", "summary_reviewed.json")
 
 #: Where an events table comes from.

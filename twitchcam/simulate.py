@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from . import __version__
-from .config import Config
+from .config import Config, check_option
 from .events import Events
 from .folder import write_events_csv, write_json
 from .landmarker import LandmarkDetector
@@ -838,8 +838,8 @@ def make_course(generator: str, duration_s: float, side: str = "left", seed: int
     Events
         Sorted by onset; onset and offset at half maximum.
     """
-    _check_option("generator", generator, GENERATORS)
-    _check_option("side", side, SIDES)
+    check_option("generator", generator, GENERATORS)
+    check_option("side", side, SIDES)
     if amplitude <= 0:
         raise ValueError(f"amplitude must be > 0, got {amplitude}")
     rng = np.random.default_rng(seed)
@@ -858,11 +858,6 @@ def make_course(generator: str, duration_s: float, side: str = "left", seed: int
     if not blinks:
         return twitches
     return Events.concatenate([twitches, blink_course(duration_s, rng, avoid=twitches)])
-
-
-def _check_option(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
 
 
 # --- Head motion --------------------------------------------------------------------------------------------------
@@ -1118,7 +1113,7 @@ def load_footage(source: str | Path, config: Config | None = None, stretch: str 
     ValueError
         No face in the photo, or no usable stretch in the video.
     """
-    _check_option("stretch", stretch, STRETCHES)
+    check_option("stretch", stretch, STRETCHES)
     path = Path(source)
     with LandmarkDetector(config) as detector:
         if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -1308,8 +1303,8 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     twitchcam.video.VideoError
         The source cannot be read.
     """
-    _check_option("generator", generator, GENERATORS)
-    _check_option("side", side, SIDES)
+    check_option("generator", generator, GENERATORS)
+    check_option("side", side, SIDES)
     if duration_s <= 0 or (fps is not None and fps <= 0):
         raise ValueError("duration_s and fps must be > 0")
     if events is not None:
