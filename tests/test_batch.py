@@ -21,6 +21,8 @@ from twitchcam.parallel import detect_landmarks_parallel
 from twitchcam.pipeline import analyze
 from twitchcam.video import VideoWriter, iter_frames
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture
 def archive(tmp_path, data_dir):

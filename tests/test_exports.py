@@ -111,6 +111,7 @@ def test_webvtt_round_trip(out_dir, events):
     _check_cues(cues, events)
 
 
+@pytest.mark.browser
 def test_webvtt_is_read_by_chromium(out_dir, events):
     """The captions as a browser's <track> reads them: what a video player shows."""
     if find_chromium() is None:

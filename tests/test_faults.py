@@ -101,15 +101,18 @@ def _killed_leaves_no_worker(args, n_workers: int, sig: int) -> subprocess.Popen
     return proc
 
 
+@pytest.mark.model
 def test_killing_batch_leaves_no_worker(archive, tmp_path):
     _killed_leaves_no_worker(["batch", archive, "--out", tmp_path / "out", "-j", "2", "--no-report"], 2,
                              signal.SIGKILL)
 
 
+@pytest.mark.model
 def test_killing_a_split_analyze_leaves_no_worker(long_clip, tmp_path):
     _killed_leaves_no_worker(["analyze", long_clip, "--out", tmp_path / "out", "-j", "2", "-q"], 2, signal.SIGKILL)
 
 
+@pytest.mark.model
 def test_terminated_batch_stops_its_workers_and_keeps_its_manifest(archive, tmp_path):
     from twitchcam.batch import read_manifest
 
@@ -138,6 +141,7 @@ def _one_error_line(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.model
 def test_several_videos_go_on_past_a_failed_output_folder(data_dir, tmp_path, capsys):
     from twitchcam.cli import main
 
@@ -234,6 +238,7 @@ def test_every_numeric_setting_has_a_range_and_both_ends_run_the_core():
                 Config(**{name: bad})
 
 
+@pytest.mark.model
 def test_config_json_round_trips_and_a_bad_one_fails_the_report_in_one_line(single_face_analysis, tmp_path):
     from twitchcam.config import Config
     from twitchcam.folder import read_results, write_analysis
@@ -263,6 +268,7 @@ def truncated_avi(tmp_path_factory, data_dir):
     return root / "cut.avi"
 
 
+@pytest.mark.model
 def test_a_truncated_recording_is_flagged_incomplete(truncated_avi, tmp_path, capsys):
     import json
 
@@ -294,6 +300,7 @@ def test_a_truncated_recording_is_flagged_incomplete(truncated_avi, tmp_path, ca
 # -- the reason given for insufficient_data is the true one ---------------------------------------------------------
 
 
+@pytest.mark.model
 def test_a_short_clip_says_it_is_short_and_a_faceless_one_says_no_face(data_dir, tmp_path):
     from twitchcam.pipeline import analyze, analyze_landmarks
     from twitchcam.testing import make_landmarks
@@ -311,6 +318,7 @@ def test_a_short_clip_says_it_is_short_and_a_faceless_one_says_no_face(data_dir,
 # -- several faces: counted, reported, and never measured in the patient's place ------------------------------------
 
 
+@pytest.mark.model
 def test_several_faces_are_reported_and_never_measured_for_the_patient(data_dir):
     from twitchcam.landmarker import detect_landmarks
     from twitchcam.pipeline import analyze_landmarks
@@ -350,6 +358,7 @@ def damaged_clip(tmp_path_factory, data_dir):
     return path
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("command", ["analyze", "batch"])
 def test_ffmpeg_log_is_quiet_unless_verbose(damaged_clip, tmp_path, command):
     # The environment of a user's shell: nothing set for OpenCV (this test process has it set by twitchcam).
@@ -459,6 +468,7 @@ def test_multipart_parser_keeps_only_the_file_whatever_the_chunking():
         MultipartFile("XYZ").feed(body.replace(b"name=\"label\"", b"name=\"a\"; filename=\"b.mp4\""))
 
 
+@pytest.mark.model
 def test_a_form_upload_is_stored_as_the_video_itself(tmp_path, data_dir):
     pytest.importorskip("starlette")
     import warnings

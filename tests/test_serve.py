@@ -31,6 +31,8 @@ with warnings.catch_warnings():
 
 from twitchcam.web.app import create_app  # noqa: E402
 
+pytestmark = pytest.mark.model
+
 DATA = Path(__file__).parent / "data"
 TOKEN = "test-token"
 AUTH = {"X-Twitchcam-Token": TOKEN}
@@ -299,6 +301,7 @@ def _peak_rss_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
+@pytest.mark.browser
 def test_browser_upload_report_and_record(server, tmp_path):
     _require_browser()
     from playwright.sync_api import sync_playwright
