@@ -180,11 +180,10 @@ def with_winks(events, winks) -> np.ndarray:
 
 def run_case(case: Case, reuse: bool, config_path: str | None, real_dir: Path | None) -> dict:
     """Simulate (or reuse), analyze and score one case; returns a JSON-ready row."""
-    from twitchcam.outputs import read_events_csv
-
     from twitchcam.config import Config
     from twitchcam.events import Events
     from twitchcam.landmarks import Landmarks
+    from twitchcam.outputs import read_events_csv
     from twitchcam.pipeline import analyze, analyze_landmarks
     from twitchcam.scoring import match_events
 

@@ -18,8 +18,6 @@ from .folder import finish_analysis_folder, prepare_output_dir
 from .landmarker import ModelError, find_model
 from .video import VideoError
 
-logger = logging.getLogger("twitchcam")
-
 
 class UsageError(Exception):
     """A bad option value, found before any work starts: one line, exit code 2."""
