@@ -434,6 +434,11 @@ def read_config(path: str | Path) -> tuple[Config, dict]:
         raise ValueError(f"{path}: {err}") from None
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, hex: what ties a review to the ``events.csv`` it was made on."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def has_review(out_dir: str | Path) -> bool:
     """Whether an analysis folder holds a reviewed timeline that belongs to its ``events.csv``.
 
@@ -448,7 +453,7 @@ def has_review(out_dir: str | Path) -> bool:
     except (OSError, ValueError, KeyError, TypeError):
         logger.warning("%s: %s is unreadable; the automatic timeline is used", out, REVIEW_FILES[2])
         return False
-    if hashlib.sha256((out / "events.csv").read_bytes()).hexdigest() != wanted:
+    if file_sha256(out / "events.csv") != wanted:
         logger.warning("%s: the review was made on an earlier analysis of this folder; the automatic timeline "
                        "is used", out)
         return False

@@ -13,7 +13,7 @@ Decisions (``action``): ``accept``; ``reject`` with a ``reason`` among :data:`RE
 ``add`` a missed event (``changes`` give at least ``onset_s``); ``reset`` back to the automatic event, unreviewed.
 Each may carry a free-text ``note``. Sides are the PATIENT's, as in ``events.csv``.
 
-Everything here is pure: no file is read or written.
+Nothing here reads or writes a file.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def start_review(events: Events, events_sha256: str, source: str = "") -> Review
     events : Events
         ``events.csv`` of the analysis.
     events_sha256 : str
-        SHA-256 of that file (:func:`twitchcam.review_files.file_sha256`).
+        SHA-256 of that file (:func:`twitchcam.folder.file_sha256`).
     source : str
         File name of the analyzed video, for the record.
     """

@@ -19,7 +19,6 @@ automatic timeline of reviewed folders against the reviewed one (:func:`score_fo
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from .events import EVENT_SIDES, Events
 from .folder import (
     REVIEW_FILES,
     Results,
+    file_sha256,
     format_events_csv,
     read_config,
     read_events_csv,
@@ -42,11 +42,6 @@ from .review import FORMAT, Review, ReviewError, apply_decision, replay, reviewe
 from .signals import Signals
 
 REVIEW_FILE, EVENTS_REVIEWED_FILE, SUMMARY_REVIEWED_FILE = REVIEW_FILES
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, hex."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def signals_of(results: Results) -> Signals:
