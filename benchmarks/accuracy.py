@@ -182,8 +182,8 @@ def run_case(case: Case, reuse: bool, config_path: str | None, real_dir: Path | 
     """Simulate (or reuse), analyze and score one case; returns a JSON-ready row."""
     from twitchcam.config import Config
     from twitchcam.events import Events
+    from twitchcam.folder import read_events_csv
     from twitchcam.landmarks import Landmarks
-    from twitchcam.outputs import read_events_csv
     from twitchcam.pipeline import analyze, analyze_landmarks
     from twitchcam.scoring import match_events
 

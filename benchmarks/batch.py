@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from twitchcam.batch import run_batch
-from twitchcam.outputs import format_events_csv, write_analysis
+from twitchcam.folder import format_events_csv, write_analysis
 from twitchcam.parallel import detect_landmarks_parallel
 from twitchcam.pipeline import analyze, analyze_landmarks
 from twitchcam.video import VideoWriter, iter_frames, probe_video

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from twitchcam.config import Config
+from twitchcam.folder import read_events_csv
 from twitchcam.landmarker import detect_landmarks
-from twitchcam.outputs import read_events_csv
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.simulate import simulate
 from twitchcam.video import iter_frames

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from chromium import Chromium  # noqa: E402
 
 from twitchcam.annotate import annotate_video  # noqa: E402
-from twitchcam.outputs import write_analysis  # noqa: E402
+from twitchcam.folder import write_analysis  # noqa: E402
 from twitchcam.pipeline import analyze  # noqa: E402
 from twitchcam.report import render_report  # noqa: E402
 

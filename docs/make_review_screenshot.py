@@ -23,7 +23,7 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 
 from twitchcam.annotate import annotate_video
-from twitchcam.outputs import write_analysis
+from twitchcam.folder import write_analysis
 from twitchcam.pipeline import analyze
 from twitchcam.web.workers import write_extras
 

@@ -15,11 +15,13 @@ import pytest
 
 from twitchcam.batch import read_manifest, run_batch
 from twitchcam.cli import main
+from twitchcam.folder import format_events_csv, format_signals_csv
 from twitchcam.landmarker import detect_landmarks, find_model
-from twitchcam.outputs import format_events_csv, format_signals_csv
 from twitchcam.parallel import detect_landmarks_parallel
 from twitchcam.pipeline import analyze
 from twitchcam.video import VideoWriter, iter_frames
+
+pytestmark = pytest.mark.model
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from twitchcam.cli import main
 from twitchcam.compare import compare_sessions, format_change, format_table, format_value, write_comparison
-from twitchcam.outputs import write_analysis
+from twitchcam.folder import write_analysis
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.testing import hfs_course, make_landmarks
 

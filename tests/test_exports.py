@@ -11,9 +11,8 @@ import pytest
 from chromium import Chromium, find_chromium
 
 from twitchcam.exports import EAF_TIERS, FORMATS, MIN_CAPTION_S, caption_cues, parse_formats, write_exports
-from twitchcam.outputs import read_events_csv, write_analysis
+from twitchcam.folder import read_events_csv, read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.results import read_results
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
 
@@ -112,6 +111,7 @@ def test_webvtt_round_trip(out_dir, events):
     _check_cues(cues, events)
 
 
+@pytest.mark.browser
 def test_webvtt_is_read_by_chromium(out_dir, events):
     """The captions as a browser's <track> reads them: what a video player shows."""
     if find_chromium() is None:

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from twitchcam.outputs import finish_analysis_folder
+from twitchcam.folder import finish_analysis_folder
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.testing import Twitch, make_landmarks
 
@@ -29,7 +29,7 @@ def test_a_failed_extra_is_raised_or_logged_as_asked(analysis, tmp_path, caplog)
     (tmp_path / "events.vtt").mkdir(parents=True)
     with pytest.raises(OSError):
         finish_analysis_folder(analysis, tmp_path, exports=("vtt",))
-    with caplog.at_level(logging.ERROR, logger="twitchcam.outputs"):
+    with caplog.at_level(logging.ERROR, logger="twitchcam.folder"):
         written = finish_analysis_folder(analysis, tmp_path, exports=("vtt",), raise_extras=False)
     assert written == [tmp_path / "report.html"], "the report is still written after a failed export"
     assert "could not be written" in caplog.text and "twitchcam report" in caplog.text

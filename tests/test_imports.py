@@ -1,4 +1,4 @@
-"""The numpy core and the readers and writers of a results folder import without OpenCV or MediaPipe."""
+"""The numpy core, the analysis folder (written and read back) and the report import without OpenCV or MediaPipe."""
 
 import subprocess
 import sys
@@ -19,8 +19,8 @@ class Refuse:
         return None
 
 sys.meta_path.insert(0, Refuse())
-import twitchcam.events, twitchcam.pattern, twitchcam.signals, twitchcam.stream, twitchcam.outputs
-import twitchcam.report, twitchcam.landmarks, twitchcam.results, twitchcam.testing
+import twitchcam.events, twitchcam.pattern, twitchcam.signals, twitchcam.stream, twitchcam.folder
+import twitchcam.report, twitchcam.landmarks, twitchcam.testing
 assert "cv2" not in sys.modules and "mediapipe" not in sys.modules
 print("ok")
 """

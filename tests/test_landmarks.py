@@ -8,6 +8,8 @@ from twitchcam.landmarker import LandmarkDetector, ModelError, detect_landmarks,
 from twitchcam.regions import EYE_CORNERS
 from twitchcam.video import iter_frames, read_image
 
+pytestmark = pytest.mark.model
+
 
 def test_landmarks_of_a_real_clip(data_dir):
     lm = detect_landmarks(iter_frames(data_dir / "single_face.mp4"))

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from twitchcam.capture import MotionJPEGWriter
+from twitchcam.folder import read_events_csv
 from twitchcam.live import (
     EVENTS_LIVE_NAME,
     FRAMES_NAME,
@@ -34,7 +35,6 @@ from twitchcam.live import (
     _NewestQueue,
     run_session,
 )
-from twitchcam.outputs import read_events_csv
 from twitchcam.pipeline import analyze
 from twitchcam.video import iter_frames, probe_video, read_frame_times
 from twitchcam.vocabulary import SIDE_COLOURS, bgr

@@ -31,6 +31,8 @@ with warnings.catch_warnings():
 
 from twitchcam.web.app import create_app  # noqa: E402
 
+pytestmark = pytest.mark.model
+
 DATA = Path(__file__).parent / "data"
 TOKEN = "test-token"
 AUTH = {"X-Twitchcam-Token": TOKEN}
@@ -204,7 +206,7 @@ def _fake_session(data: Path, sid: str, state: str, video: Path | None = None) -
 
 
 def test_restart_rebuilds_sessions_and_requeues_interrupted(tmp_path):
-    from twitchcam.outputs import write_analysis
+    from twitchcam.folder import write_analysis
     from twitchcam.pipeline import analyze_landmarks
     from twitchcam.testing import hfs_course, make_landmarks
 
@@ -299,6 +301,7 @@ def _peak_rss_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
+@pytest.mark.browser
 def test_browser_upload_report_and_record(server, tmp_path):
     _require_browser()
     from playwright.sync_api import sync_playwright

@@ -13,6 +13,8 @@ from twitchcam.regions import EYE_CORNERS
 from twitchcam.simulate import warp_face
 from twitchcam.video import read_image
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def photo_and_landmarks(data_dir):

@@ -22,8 +22,8 @@ from twitchcam.courses import (
     make_course,
 )
 from twitchcam.events import Events
+from twitchcam.folder import read_events_csv
 from twitchcam.landmarker import LandmarkDetector
-from twitchcam.outputs import read_events_csv
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
 from twitchcam.signals import compute_signals

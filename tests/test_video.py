@@ -19,6 +19,7 @@ def rotate_mp4(src, dst, degrees=90):
     dst.write_bytes(bytes(data))
 
 
+@pytest.mark.model
 def test_timestamps_come_from_the_container(data_dir):
     frames = list(iter_frames(data_dir / "single_face.mp4"))
     t = np.array([f.t for f in frames])
@@ -28,6 +29,7 @@ def test_timestamps_come_from_the_container(data_dir):
     assert [f.index for f in frames] == list(range(72))
 
 
+@pytest.mark.model
 def test_variable_frame_rate_hevc_keeps_real_intervals(data_dir):
     t = np.array([f.t for f in iter_frames(data_dir / "face_noface.mov")])
     steps = np.diff(t)
@@ -39,6 +41,7 @@ def test_variable_frame_rate_hevc_keeps_real_intervals(data_dir):
     assert abs(len(t) / info.fps_nominal - t[-1]) > 0.01
 
 
+@pytest.mark.model
 def test_rotated_phone_video_is_decoded_upright(data_dir, tmp_path):
     rotated = tmp_path / "rotated.mp4"
     rotate_mp4(data_dir / "single_face.mp4", rotated, 90)
@@ -48,6 +51,7 @@ def test_rotated_phone_video_is_decoded_upright(data_dir, tmp_path):
     assert frame.image.shape == (640, 360, 3)
 
 
+@pytest.mark.model
 def test_not_a_video_is_a_one_line_error(tmp_path):
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is a text file renamed .mp4\n")
@@ -56,6 +60,7 @@ def test_not_a_video_is_a_one_line_error(tmp_path):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.model
 def test_missing_file_and_folder_are_errors(tmp_path):
     with pytest.raises(VideoError, match="no such file"):
         probe_video(tmp_path / "absent.mp4")
@@ -63,6 +68,7 @@ def test_missing_file_and_folder_are_errors(tmp_path):
         probe_video(tmp_path)
 
 
+@pytest.mark.model
 def test_truncated_mp4_is_an_error(data_dir, tmp_path):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes((data_dir / "single_face.mp4").read_bytes()[:100_000])
@@ -70,6 +76,7 @@ def test_truncated_mp4_is_an_error(data_dir, tmp_path):
         list(iter_frames(cut))
 
 
+@pytest.mark.model
 def test_truncated_mjpeg_keeps_the_frames_before_the_damage(data_dir, tmp_path):
     avi = tmp_path / "clip.avi"
     with VideoWriter(avi, 30, (640, 360)) as writer:
@@ -82,6 +89,7 @@ def test_truncated_mjpeg_keeps_the_frames_before_the_damage(data_dir, tmp_path):
     assert 10 < len(frames) < 72
 
 
+@pytest.mark.model
 def test_zero_byte_file_is_an_error(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
@@ -96,6 +104,7 @@ def test_huge_frames_are_downscaled_for_inference():
     assert downscale(small, 1280) is small
 
 
+@pytest.mark.model
 def test_stopping_early_releases_the_decoder(data_dir):
     for frame in iter_frames(data_dir / "single_face.mp4", queue_size=2):
         if frame.index == 3:
@@ -104,6 +113,7 @@ def test_stopping_early_releases_the_decoder(data_dir):
     assert sum(1 for _ in iter_frames(data_dir / "single_face.mp4")) == 72
 
 
+@pytest.mark.model
 def test_a_frames_csv_sidecar_gives_the_capture_times(data_dir, tmp_path):
     """A live recording keeps its capture clock beside the video; analysis uses it instead of nominal fps."""
     avi = tmp_path / "video.avi"
@@ -119,6 +129,7 @@ def test_a_frames_csv_sidecar_gives_the_capture_times(data_dir, tmp_path):
     assert t[71] == pytest.approx(times[70] + 1 / 30, abs=1e-3)
 
 
+@pytest.mark.model
 def test_stretches_read_after_seeks_give_the_sequential_frames_and_timestamps(data_dir):
     # A variable-frame-rate HEVC .mov: seeks there land up to several frames before or after the target.
     path = str(data_dir / "face_noface.mov")

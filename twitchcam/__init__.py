@@ -16,7 +16,7 @@ _EXPORTS = {
     "analyze_landmarks": "twitchcam.pipeline",
     "Analysis": "twitchcam.pipeline",
     "Config": "twitchcam.config",
-    "write_analysis": "twitchcam.outputs",
+    "write_analysis": "twitchcam.folder",
 }
 __all__ = list(_EXPORTS)
 

@@ -30,10 +30,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .folder import Results, read_results
 from .landmarker import detect_landmarks
 from .landmarks import Landmarks
 from .regions import BROW, EYE_OUTLINE, LIPS_OUTLINE, MOUTH_CORNER, SIDES
-from .results import Results, read_results
 from .video import VideoWriter, downscale, iter_frames, probe_video
 from .vocabulary import REGION_WORDS, SIDE_COLOURS, bgr
 

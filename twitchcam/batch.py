@@ -9,7 +9,7 @@ Layout of the output folder
     One row per video and a one-page summary of the cohort (:mod:`twitchcam.cohort`).
 ``<stem>_<sha10>/``
     One analysis folder per video, holding exactly what ``twitchcam analyze`` writes
-    (:func:`twitchcam.outputs.write_analysis`). The name is the video's file name without suffix and the first 10
+    (:func:`twitchcam.folder.write_analysis`). The name is the video's file name without suffix and the first 10
     hex digits of the sha256 of its content: two videos with the same name in different folders never collide,
     a copy of the same recording is analyzed once, and a re-run finds the folder whatever path the archive is
     given under.
@@ -61,8 +61,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config, available_cores
+from .folder import finish_analysis_folder, write_atomic
 from .landmarker import find_model
-from .outputs import finish_analysis_folder, write_atomic
 from .parallel import bind_to_core, start_worker, stop_pool, worker_cores
 from .pipeline import analyze
 

@@ -1,6 +1,6 @@
 """The cohort of a batch: one row per video (``cohort.csv``) and a one-page summary (``cohort.html``).
 
-Rows are built from each video's analysis folder (:func:`twitchcam.results.read_results`), so a cohort can be
+Rows are built from each video's analysis folder (:func:`twitchcam.folder.read_results`), so a cohort can be
 rebuilt from a batch's output folder at any time, whichever machine ran the analyses.
 
 Rates are per minute of *measured* video (face found and not turned away), as in ``summary.json``. Sides are the
@@ -36,10 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .outputs import write_atomic
+from .folder import read_results, write_atomic
 from .pattern import PATTERNS
 from .regions import REGIONS, SIDES
-from .results import read_results
 from .severity import measure_side
 from .vocabulary import PATTERN_LABELS
 

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .folder import Results, read_results
 from .regions import SIDES, side_order
-from .results import Results, read_results
 from .severity import SideMeasures, measure_side
 
 #: Rows of a comparison: SideMeasures attribute, label, format, unit shown after the value.
@@ -218,7 +218,7 @@ def write_comparison(comparison: Comparison, out_dir: str | Path) -> list[Path]:
     import datetime as _dt
 
     from . import __version__, figures
-    from .outputs import write_atomic, write_json
+    from .folder import write_atomic, write_json
     from .report import render_template
 
     out = Path(out_dir)

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .outputs import write_atomic, write_json
-from .results import Results, read_results
-from .review import describe_timeline
+from .config import check_option
+from .folder import Results, read_results, write_atomic, write_json
+from .review_files import describe_timeline
 from .vocabulary import REGION_WORDS
 
 FORMATS = ("bids", "vtt", "eaf")
@@ -60,9 +60,10 @@ def parse_formats(text: str | list | tuple) -> tuple[str, ...]:
     """
     items = text.split(",") if isinstance(text, str) else list(text)
     names = tuple(dict.fromkeys(x.strip().lower() for x in items if x.strip()))
-    bad = [x for x in names if x not in FORMATS]
-    if bad or not names:
+    if not names:
         raise ValueError(f"export formats must be among {', '.join(FORMATS)} (comma-separated), got {text!r}")
+    for name in names:
+        check_option("export format", name, FORMATS)
     return names
 
 
@@ -240,7 +241,7 @@ def write_exports(out_dir: str | Path, formats, video: str | Path | None = None)
     Parameters
     ----------
     out_dir : str | Path
-        An analysis folder (see :func:`twitchcam.results.read_results`).
+        An analysis folder (see :func:`twitchcam.folder.read_results`).
     formats : str | sequence of str
         Among :data:`FORMATS`, e.g. ``"bids,vtt,eaf"``.
     video : str | Path | None

@@ -16,9 +16,9 @@ import logging
 
 import numpy as np
 
+from .folder import Results
 from .pattern import episode_spans
 from .regions import mirror_side
-from .results import Results
 from .vocabulary import SIDE_COLOURS as SIDE_COLORS
 from .vocabulary import SIGNAL_LABELS
 

@@ -53,7 +53,7 @@ Files in the session folder
 On a normal stop (``q``, ``--duration``, end of file, Ctrl-C, a camera that disappears):
     ``events.csv``, ``summary.json``, ``signals.csv``, ``config.json``: the offline analysis
     (:func:`twitchcam.pipeline.analyze_landmarks`) of the landmarks of every analyzed frame, written by
-    :func:`twitchcam.outputs.write_analysis`, and ``report.html`` (:func:`twitchcam.report.render_report`), as
+    :func:`twitchcam.folder.write_analysis`, and ``report.html`` (:func:`twitchcam.report.render_report`), as
     ``twitchcam analyze`` writes them.
 """
 
@@ -81,9 +81,9 @@ from .capture import CaptureSource, MotionJPEGWriter
 from .config import Config
 from .display import Flash, Overlay, Window, render
 from .events import Events
+from .folder import finish_analysis_folder, format_events_csv, write_json
 from .landmarker import LandmarkDetector, inference_threads
 from .landmarks import Landmarks, PatientLandmarks
-from .outputs import finish_analysis_folder, format_events_csv, write_json
 from .pipeline import Analysis, analyze_landmarks
 from .signals import SIGNAL_NAMES
 from .stream import StreamingAnalyzer

@@ -77,6 +77,23 @@ def analyze_landmarks(landmarks: Landmarks, config: Config | None = None, source
     Returns
     -------
     Analysis
+
+    Examples
+    --------
+    Five twitches of the left eye, each pulling the left mouth corner with it, at irregular intervals: generated
+    landmarks (:func:`twitchcam.testing.make_landmarks`), 20 s at 30 frames per second, analyzed in milliseconds.
+
+    >>> from twitchcam.pipeline import analyze_landmarks
+    >>> from twitchcam.testing import Twitch, make_landmarks
+    >>> twitches = [Twitch(t, 0.2, "left", region, amplitude) for t in (2.0, 5.5, 7.0, 12.5, 14.0)
+    ...             for region, amplitude in (("periocular", 0.6), ("perioral", 0.08))]
+    >>> analysis = analyze_landmarks(make_landmarks(20, 30, twitches))
+    >>> analysis.pattern, analysis.side
+    ('hemifacial_spasm', 'left')
+    >>> len(analysis.events), analysis.events.region[:2].tolist()
+    (10, ['periocular', 'perioral'])
+    >>> analysis.events.onset_s[analysis.events.region == "periocular"].round(2).tolist()
+    [2.03, 5.53, 7.03, 12.53, 14.03]
     """
     cfg = config or Config()
     signals = compute_signals(landmarks, cfg)
@@ -170,6 +187,20 @@ def analyze(path: str | Path, config: Config | None = None, model: str | Path | 
         The file is missing, not a video, or has no decodable frame.
     twitchcam.landmarker.ModelError
         The model is missing or corrupt.
+
+    Examples
+    --------
+    The bundled sample video, a real face with a simulated left hemifacial spasm (paths as in a clone of the
+    repository; :func:`twitchcam.folder.write_analysis` then writes the analysis folder):
+
+    >>> from twitchcam.pipeline import analyze
+    >>> analysis = analyze("sample_videos/hfs_left.mp4")
+    >>> print(analysis.summary.finding)
+    Pattern consistent with left hemifacial spasm.
+    >>> analysis.pattern, analysis.side, analysis.summary.video["duration_s"]
+    ('hemifacial_spasm', 'left', 24.0)
+    >>> [int((analysis.events.side == side).sum()) for side in ("left", "right", "bilateral")]
+    [16, 0, 5]
     """
     cfg = config or Config()
     info = probe_video(path)

@@ -1,6 +1,6 @@
 """The clinical report of an analysis: one self-contained HTML file a clinician can open anywhere and file.
 
-``report.html`` is rendered from an analysis folder (:mod:`twitchcam.results`) with a jinja2 template (autoescaped)
+``report.html`` is rendered from an analysis folder (:mod:`twitchcam.folder`) with a jinja2 template (autoescaped)
 and matplotlib figures embedded as base64 PNG. It loads nothing from the network and runs no script (its
 Content-Security-Policy forbids both), so it opens from a USB stick or an e-mail attachment as it is.
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .folder import Results, read_results
 from .regions import side_order
-from .results import Results, read_results
 from .severity import JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures, measure_side
 from .vocabulary import SIDE_COLOURS
 
@@ -319,7 +319,7 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
     Parameters
     ----------
     out_dir : str | Path
-        An analysis folder (see :func:`twitchcam.results.read_results`).
+        An analysis folder (see :func:`twitchcam.folder.read_results`).
     annotated_video : str | Path | None
         An annotated video to link from the report; by default ``annotated.webm`` of the folder when present.
 
@@ -329,8 +329,8 @@ def render_report(out_dir: str | Path, annotated_video: str | Path | None = None
         The written report.
     """
     from . import figures
-    from .outputs import write_atomic
-    from .review import review_changes
+    from .folder import write_atomic
+    from .review_files import review_changes
 
     results = read_results(out_dir)
     review = (review_changes(read_results(out_dir, reviewed=False), results) if results.timeline == "reviewed"

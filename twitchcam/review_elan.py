@@ -20,7 +20,8 @@ from pathlib import Path
 from .config import Config
 from .events import EVENT_KINDS, Events
 from .exports import EAF_TIERS
-from .review import Review, apply_decision, derive_kind, open_review, reviewed_events, write_review
+from .review import Review, apply_decision, derive_kind, reviewed_events
+from .review_files import open_review, write_review
 from .scoring import match_events
 
 #: Largest onset shift, in seconds, at which an edited annotation is still the event it was exported as.

@@ -245,7 +245,7 @@ class Totals:
     false_unilateral_per_min: float = float("nan")
 
     def to_dict(self) -> dict:
-        """A JSON-ready document (NaN stays NaN; :func:`twitchcam.outputs.write_json` writes it as null)."""
+        """A JSON-ready document (NaN stays NaN; :func:`twitchcam.folder.write_json` writes it as null)."""
         score = lambda s: {"true_positives": s.true_positives, "n_predicted": s.n_predicted,  # noqa: E731
                            "n_true": s.n_true, "precision": s.precision, "recall": s.recall, "f1": s.f1}
         return {"n_cases": self.n_cases, "overall": score(self.overall),

@@ -31,9 +31,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .config import check_option
+from .folder import Results
 from .pattern import episode_spans
 from .regions import SIDES
-from .results import Results
 
 #: Measured periocular closure (fraction of the resting opening) from which a closure counts as near-complete.
 #: MediaPipe's landmarks under-report lid closure: a full closure of one eye measures about 0.6, a natural blink

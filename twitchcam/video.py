@@ -34,6 +34,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .config import check_option
+
 logger = logging.getLogger(__name__)
 
 # OpenCV's own warnings (e.g. when probing a file that is not a video) duplicate the one-line errors raised here.
@@ -421,8 +423,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]):
         self.path = Path(path)
         suffix = self.path.suffix.lower()
-        if suffix not in self.FOURCC:
-            raise VideoError(f"{path}: unsupported output format; use one of {', '.join(self.FOURCC)}")
+        check_option(f"{path}: the output format", suffix, tuple(self.FOURCC), VideoError)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with quiet_native_stderr():
             self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.FOURCC[suffix]), fps, size)

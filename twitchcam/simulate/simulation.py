@@ -26,7 +26,7 @@ from ..courses import (
     trace_course,
 )
 from ..events import Events
-from ..outputs import write_events_csv, write_json
+from ..folder import write_events_csv, write_json
 from ..regions import SIDES
 from ..video import VideoWriter
 from .footage import Footage, footage_closures, load_footage
@@ -155,7 +155,7 @@ def simulate(source: str | Path, out_dir: str | Path, *, generator: str = "hfs",
     """Make a video with known twitches from real face footage, and its truth.
 
     Writes ``<out_dir>/<name>.mp4`` and the truth folder ``<out_dir>/<name>_truth/`` with ``events.csv`` and
-    ``summary.json`` in the analysis schema (see :mod:`twitchcam.outputs`).
+    ``summary.json`` in the analysis schema (see :mod:`twitchcam.folder`).
 
     Parameters
     ----------

@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..review import REJECT_REASONS, REVIEW_FILES, ReviewError, apply_decision, open_review, write_review
+from ..review import REJECT_REASONS, ReviewError, apply_decision
+from ..review_files import REVIEW_FILES, open_review, write_review
 
 logger = logging.getLogger(__name__)
 

@@ -91,7 +91,7 @@ def write_extras(out_dir: Path, video: Path) -> None:
     without a report, so a failure here is logged, not raised.
     """
     from ..exports import FORMATS
-    from ..outputs import finish_analysis_folder
+    from ..folder import finish_analysis_folder
 
     finish_analysis_folder(None, out_dir, video=video, exports=FORMATS, raise_extras=False)
 
@@ -116,7 +116,7 @@ def run_analysis(video: Path, session_dir: Path, progress=None, source_name: str
     Path
         The results folder.
     """
-    from ..outputs import finish_analysis_folder
+    from ..folder import finish_analysis_folder
     from ..pipeline import analyze
 
     analysis = analyze(video, progress=progress or False)
@@ -159,7 +159,7 @@ def run_annotation(video: Path, results_dir: Path, progress=None) -> Path:
         :func:`twitchcam.annotate.annotate_video`).
     """
     from ..annotate import annotate_video
-    from ..outputs import finish_analysis_folder
+    from ..folder import finish_analysis_folder
 
     path = annotate_video(video, results_dir, progress=progress)
     finish_analysis_folder(None, results_dir, raise_extras=False)
@@ -173,7 +173,7 @@ def _worker_main(conn, parent_pid: int) -> None:
     _child_setup(parent_pid)
     os.nice(WORKER_NICENESS)
     # Import what every analysis needs now, while idle, rather than during the first job.
-    from .. import outputs, pipeline  # noqa: F401
+    from .. import folder, pipeline  # noqa: F401
     from ..landmarker import ModelError
     from ..video import VideoError
     with contextlib.suppress(ImportError):
