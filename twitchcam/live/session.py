@@ -202,11 +202,19 @@ class LiveSession:
 
     Attributes
     ----------
+    source : CaptureSource
+        Where the frames come from.
+    analysis : LiveAnalysis
+        The analysis thread's work, and what it has found so far.
+    recorder : Recorder
+        The recorder thread's work.
+    markers : MarkerLog
+        ``markers.csv``.
     parameters : dict
-        What shapes ``events_live.csv`` and the drop policy besides ``config.json``, as in ``session.json``: the
-        arguments above but the source and the callback (the source and ``realtime`` are recorded beside them),
-        the model file and how many models run, the streaming core's own settings, the source's loss timeout,
-        and whether the window was shown.
+        What shapes ``events_live.csv`` and the drop policy besides ``config.json``, as in ``session.json``: every
+        argument above but ``source`` and ``realtime`` (recorded beside it), ``out_dir``, ``config`` and
+        ``on_event``; the model file and how many models run, the streaming core's own settings, the source's loss
+        timeout, and whether the window was shown.
     """
 
     def __init__(self, source, out_dir, config: Config | None = None, *, realtime: bool = False,
