@@ -180,8 +180,8 @@ def _process_cpu() -> float:
 
 def bench_budget(args) -> None:
     """CPU time per frame of each stage alone (process CPU, so MediaPipe's own threads count), per size."""
-    from twitchcam.display import Overlay, Window, render
     from twitchcam.landmarker import LandmarkDetector
+    from twitchcam.live.display import Overlay, Window, render
 
     work, xvfb = work_and_display(args)
     n = 150

@@ -256,7 +256,7 @@ def test_config_json_round_trips_and_a_bad_one_fails_the_report_in_one_line(sing
 @pytest.fixture(scope="module")
 def truncated_avi(tmp_path_factory, data_dir):
     """An 8 s Motion-JPEG recording whose header announces 240 frames, cut to its first 30 % of bytes."""
-    from twitchcam.capture import MotionJPEGWriter
+    from twitchcam.live.recording import MotionJPEGWriter
 
     frames = [f.image for f in iter_frames(data_dir / "single_face.mp4")]
     root = tmp_path_factory.mktemp("truncated")

@@ -1,11 +1,13 @@
 """Live sessions without a camera: a file, a loopback MJPEG stream served here, a killed session, the window under Xvfb.
 
-Each test runs a few seconds of real footage through the whole live path (capture, MediaPipe, streaming core,
-recorder). The landmark model runs at ~15-30 ms per frame on the CI machine, so the tests stay short.
+Each session test runs a few seconds of real footage through the whole live path (capture, MediaPipe, streaming
+core, recorder). The landmark model runs at ~15-30 ms per frame on the CI machine, so the tests stay short.
+Markers: ``model`` (loads the MediaPipe model or decodes video), ``display`` (needs Xvfb).
 """
 
 import csv
 import http.server
+import inspect
 import json
 import os
 import shutil
@@ -22,19 +24,15 @@ import cv2
 import numpy as np
 import pytest
 
-from twitchcam.capture import MotionJPEGWriter
+from twitchcam.config import Config
+from twitchcam.events import Events
 from twitchcam.folder import read_events_csv
-from twitchcam.live import (
-    EVENTS_LIVE_NAME,
-    FRAMES_NAME,
-    MARKERS_COLUMNS,
-    MARKERS_NAME,
-    SESSION_NAME,
-    VIDEO_NAME,
-    LiveSession,
-    _NewestQueue,
-    run_session,
-)
+from twitchcam.landmarker import find_model
+from twitchcam.live import LiveSession, run_session
+from twitchcam.live.analysis import EVENTS_LIVE_NAME
+from twitchcam.live.markers import MARKERS_COLUMNS, MARKERS_NAME
+from twitchcam.live.recording import FRAMES_NAME, VIDEO_NAME, MotionJPEGWriter
+from twitchcam.live.session import SESSION_NAME, NewestQueue
 from twitchcam.pipeline import analyze
 from twitchcam.video import iter_frames, probe_video, read_frame_times
 from twitchcam.vocabulary import SIDE_COLOURS, bgr
@@ -42,6 +40,9 @@ from twitchcam.vocabulary import SIDE_COLOURS, bgr
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "tests" / "data" / "single_face.mp4"
 HFS = ROOT / "sample_videos" / "hfs_left.mp4"
+#: What hfs_left.mp4 shows, one row per region per side per movement (sample_videos/README.md).
+HFS_TRUTH = read_events_csv(ROOT / "sample_videos" / "hfs_left_truth" / "events.csv")
+FRAME_S = 1 / 30
 TWITCHCAM = [sys.executable, "-m", "twitchcam.cli"]
 
 
@@ -52,13 +53,28 @@ def read_markers(path: Path) -> list[dict]:
         return list(reader)
 
 
+def _rows(events: Events) -> list[tuple[str, str, str]]:
+    return [(str(s), str(r), str(k)) for s, r, k in zip(events.side, events.region, events.kind)]
+
+
+def assert_truth(events: Events, truth: Events, tolerance_s: float = 2 * FRAME_S) -> None:
+    """``events`` are ``truth`` row for row, in order: same side, region and kind, onset within ``tolerance_s``."""
+    assert _rows(events) == _rows(truth), (_rows(events), _rows(truth))
+    np.testing.assert_allclose(events.onset_s, truth.onset_s, atol=tolerance_s)
+
+
 def test_newest_queue_drops_the_oldest_frame():
-    q = _NewestQueue(3, lossless=False)
+    q = NewestQueue(3, lossless=False)
     dropped = [q.put(i) for i in range(5)]
     assert dropped == [False, False, False, True, True]
     assert [q.get() for _ in range(3)] == [2, 3, 4]
+    q.put(5)
+    q.close()
+    assert [q.get(), q.get()] == [5, None]
+    assert q.maxlen == 3
 
 
+@pytest.mark.model
 def test_motion_jpeg_writer_is_readable_closed_and_cut_mid_frame(tmp_path):
     frames = [f.image for f in iter_frames(CLIP)][:10]
     with MotionJPEGWriter(tmp_path / "v.avi", 30.0, (640, 360)) as writer:
@@ -78,6 +94,7 @@ def test_motion_jpeg_writer_is_readable_closed_and_cut_mid_frame(tmp_path):
     assert len(list(iter_frames(tmp_path / "cut.avi"))) == 9
 
 
+@pytest.mark.model
 def test_replay_writes_the_analyze_outputs_and_the_live_files(tmp_path):
     session = LiveSession(CLIP, tmp_path / "s")
     session.start()
@@ -92,8 +109,6 @@ def test_replay_writes_the_analyze_outputs_and_the_live_files(tmp_path):
     assert result.status == "complete" and result.ended_by == "end of file"
     stats = json.loads((out / SESSION_NAME).read_text())
     assert stats["status"] == "complete"
-    # Every live parameter that shapes events_live.csv is recorded with the session.
-    assert stats["parameters"]["chunk_s"] == 0.4 and stats["parameters"]["warmup_s"] == 2.0
     assert stats["frames"] == {"captured": 72, "analyzed": 72, "dropped": 0, "recorded": 72, "not_recorded": 0}
     # The final outputs are the offline analysis of the session's landmarks: the clip's one natural blink.
     assert read_events_csv(out / "events.csv").kind.tolist() == ["blink"]
@@ -150,6 +165,29 @@ def mjpeg_camera():
     server.unplugged.set()
 
 
+@pytest.mark.model
+def test_session_json_records_every_live_parameter(tmp_path):
+    """Each argument of LiveSession and run_session that shapes events_live.csv, given a value not its default."""
+    config = Config(inference_threads=1)
+    given = {"duration_s": 0.5, "chunk_s": 0.3, "analysis_queue_s": 0.7, "record_queue_s": 1.5, "size": (320, 240),
+             "warmup_s": 1.5, "overlay_max_lag_s": 0.2, "model": find_model()}
+    out = tmp_path / "s"
+    result = run_session(CLIP, out, config, window=False, realtime=True, **given)
+    doc = json.loads((out / SESSION_NAME).read_text())
+    assert doc["status"] == "complete" and result.ended_by == "duration reached"
+    assert (doc["source"], doc["source_kind"], doc["realtime"]) == ("single_face.mp4", "file", True)
+    assert doc["parameters"] == {**given, "size": [320, 240], "model": str(find_model()), "landmark_models": 1,
+                                 "history_s": 20.0, "detect_every_s": 1.0, "noise_every_s": 5.0,
+                                 "detect_window_s": 12.0, "lost_after_s": 2.0, "window": False}
+    assert Config.from_json(out / "config.json") == config
+    # Nothing a caller can set is left out: every argument but the source, the folder, the settings (in
+    # config.json), the pacing (beside the parameters) and the callback.
+    arguments = set(inspect.signature(LiveSession).parameters) | set(inspect.signature(run_session).parameters)
+    recorded = set(doc["parameters"]) | {"source", "realtime"}
+    assert arguments - recorded == {"out_dir", "config", "on_event", "markers_from_stdin", "options"}
+
+
+@pytest.mark.model
 def test_a_network_camera_that_disappears_ends_the_session_cleanly(tmp_path, mjpeg_camera):
     out = tmp_path / "s"
     proc = subprocess.run([*TWITCHCAM, "live", "--source", mjpeg_camera, "--no-window", "--out", str(out)],
@@ -160,6 +198,8 @@ def test_a_network_camera_that_disappears_ends_the_session_cleanly(tmp_path, mjp
     assert str(out) in lines[0]
     stats = json.loads((out / SESSION_NAME).read_text())
     assert stats["status"] == "source_lost"
+    # The command line's choices are recorded with the session: a stream, no window.
+    assert (stats["source_kind"], stats["realtime"], stats["parameters"]["window"]) == ("stream", False, False)
     assert stats["frames"]["captured"] >= 130 and stats["frames"]["recorded"] == stats["frames"]["captured"]
     # Everything so far is kept: the recording, its frame times, and the offline outputs.
     times = read_frame_times(out / VIDEO_NAME)
@@ -170,10 +210,13 @@ def test_a_network_camera_that_disappears_ends_the_session_cleanly(tmp_path, mjp
     assert (out / "summary.json").is_file() and (out / "events.csv").is_file()
 
 
+@pytest.mark.model
 def test_a_killed_session_leaves_a_readable_recording(tmp_path):
+    # A replay (not --realtime) drops nothing, so what the session has found when it is killed is exactly the
+    # input's known truth so far; the paced, lossy path is killed nowhere but is the other session tests' input.
     out = tmp_path / "s"
-    proc = subprocess.Popen([*TWITCHCAM, "live", "--source", str(HFS), "--realtime", "--no-window", "--out",
-                             str(out)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*TWITCHCAM, "live", "--source", str(HFS), "--no-window", "--out", str(out)],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
         marked = False
@@ -184,19 +227,22 @@ def test_a_killed_session_leaves_a_readable_recording(tmp_path):
                 proc.stdin.flush()
                 marked = True
             events = (out / EVENTS_LIVE_NAME).read_text().count("\n") - 1 if (out / EVENTS_LIVE_NAME).exists() else 0
-            if rows > 120 and events >= 1:
+            # Two events: the left eye's first twitch (0.8 s) and the first blink (3.5 s).
+            if rows > 120 and events >= 2:
                 break
             assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.1)
         else:
-            pytest.fail("the live session did not record 4 s and one event in 90 s")
+            pytest.fail("the live session did not record 4 s and two events in 90 s")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
-    # The events, markers and frame times written so far are complete CSV files.
+    # The events, markers and frame times written so far are complete CSV files; the events are the truth's
+    # first ones, in order (a left twitch first, then a blink: not a blink alone).
     events = read_events_csv(out / EVENTS_LIVE_NAME)
-    assert len(events) >= 1 and set(events.side) <= {"left", "bilateral"}
+    assert 2 <= len(events) <= 5, _rows(events)
+    assert_truth(events, HFS_TRUTH[:len(events)])
     assert [m["label"] for m in read_markers(out / MARKERS_NAME)] == ["eyelid flutter, left"]
     assert json.loads((out / SESSION_NAME).read_text())["status"] == "running"
     # The video, cut mid-write, is analyzed as any other; at most the frame being written is lost.
@@ -206,7 +252,13 @@ def test_a_killed_session_leaves_a_readable_recording(tmp_path):
     assert result.returncode == 0, result.stderr
     n_video = len(np.loadtxt(tmp_path / "after" / "signals.csv", delimiter=",", skiprows=1, usecols=0, ndmin=1))
     assert 0 <= n_video - len(times) <= 1, (len(times), n_video)
-    assert read_events_csv(tmp_path / "after" / "events.csv").side.tolist()
+    # It holds the truth's movements that ended in it (0.3 s before its end, so that they are seen to end), and
+    # none that had not begun; one cut short by the kill may be found or not.
+    after = read_events_csv(tmp_path / "after" / "events.csv")
+    ended = int(np.sum(HFS_TRUTH.offset_s < times[-1] - 0.3))
+    begun = int(np.sum(HFS_TRUTH.onset_s < times[-1]))
+    assert ended >= 2 and ended <= len(after) <= begun, (ended, _rows(after), begun)
+    assert_truth(after, HFS_TRUTH[:len(after)])
 
 
 def _nearest(times: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -224,6 +276,7 @@ def _dropped_frames(out: Path) -> np.ndarray:
     return np.flatnonzero(~seen)
 
 
+@pytest.mark.model
 def test_live_events_match_analyze_on_the_recorded_video(tmp_path):
     out = tmp_path / "s"
     result = run_session(HFS, out, window=False, realtime=True, duration_s=10.0)
@@ -302,6 +355,8 @@ def _side_pixels(img: np.ndarray, colour) -> np.ndarray:
 LEFT_BGR, RIGHT_BGR = bgr(SIDE_COLOURS["left"]), bgr(SIDE_COLOURS["right"])
 
 
+@pytest.mark.display
+@pytest.mark.model
 def test_the_window_shows_a_mirrored_preview_with_each_side_where_it_appears(tmp_path, xvfb):
     display, screen = xvfb
     env = {**os.environ, "DISPLAY": display}
@@ -347,6 +402,7 @@ def test_the_window_shows_a_mirrored_preview_with_each_side_where_it_appears(tmp
             break
     assert proc.returncode == 0, stderr
     assert shot is not None, "the window never showed the tracked regions"
+    assert json.loads((out / SESSION_NAME).read_text())["parameters"]["window"] is True
     if keys:
         assert len(read_markers(out / MARKERS_NAME)) == 1
         frames = json.loads((out / SESSION_NAME).read_text())["frames"]

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from twitchcam import annotate, display, figures, report
+from twitchcam import annotate, figures, report
 from twitchcam.config import Config
+from twitchcam.live import display
 from twitchcam.vocabulary import PATTERN_LABELS, REGION_SIGNALS, SIDE_COLOURS, SIGNAL_REGIONS, bgr
 
 pytestmark = pytest.mark.core

@@ -1,7 +1,8 @@
 """The live window: a mirrored preview with the tracked regions, per-side meters, event flashes and counts.
 
 Everything here is drawing with OpenCV's drawing functions on a copy of the frame; :class:`Window` is the only
-place that calls ``cv2.imshow``. Nothing drawn here is analyzed.
+place that calls ``cv2.imshow``, and :func:`show_window` the loop that shows a running session in it. Nothing drawn
+here is analyzed.
 
 Mirror, and the patient's sides
 -------------------------------
@@ -14,14 +15,21 @@ and every label says which side of the PATIENT it means.
 
 from __future__ import annotations
 
+import collections
 import math
+import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from .regions import BROW, EYE_OUTLINE, LIPS_OUTLINE, MOUTH_CORNER, SIDES
-from .vocabulary import REGION_WORDS, SIDE_COLOURS, bgr
+from ..regions import BROW, EYE_OUTLINE, LIPS_OUTLINE, MOUTH_CORNER, SIDES
+from ..vocabulary import REGION_WORDS, SIDE_COLOURS, bgr
+
+if TYPE_CHECKING:
+    from .capture import Captured
+    from .session import LiveSession
 
 #: BGR colours: each side has its own; events and warnings stand out in red/orange.
 SIDE_COLOR = {side: bgr(SIDE_COLOURS[side]) for side in SIDES}  # the report's, the figures', the annotated video's
@@ -324,3 +332,80 @@ class Window:
         """Close the window."""
         cv2.destroyWindow(self.title)
         cv2.waitKey(1)
+
+
+def overlay_for(session: LiveSession, captured: Captured, fps: float, latency_ms: float | None) -> Overlay:
+    """What the window shows over a captured frame: the newest analysis, if it is of a frame close enough.
+
+    Parameters
+    ----------
+    session : LiveSession
+        The running session.
+    captured : Captured
+        The frame to show.
+    fps : float
+        Frames per second shown.
+    latency_ms : float | None
+        Capture-to-display latency of recent frames.
+    """
+    now = time.monotonic()
+    progress = session.analysis.progress()
+    flashes = [Flash(str(e.side[i]), str(e.region[i]), str(e.kind[i]), float(e.duration_s[i]), now - at)
+               for at, e in progress.recent for i in range(len(e))]
+    xyz = progress.xyz
+    face_lost = xyz is None and np.isfinite(progress.t_s)
+    lag = captured.frame.t - progress.t_s
+    if lag > session.overlay_max_lag_s:
+        # Outlines drawn where the face was a while ago would be misleading.
+        xyz = None
+    return Overlay(xyz, progress.meters, progress.thresholds, progress.counts, flashes, fps=fps,
+                   latency_ms=latency_ms, dropped=session.n_dropped, recording=session.recording,
+                   elapsed_s=captured.frame.t, markers=session.markers.count, warming_up=progress.warming_up,
+                   face_lost=face_lost, analysis_lag_s=lag)
+
+
+def show_window(session: LiveSession, title: str, latency_s: list[float]) -> None:
+    """Show a running session in a window until it ends (call from the main thread); act on its keys.
+
+    The window shows the newest CAPTURED frame as soon as it comes, not waiting for its analysis, with the
+    outlines of the newest analyzed frame when it is at most ``session.overlay_max_lag_s`` older. While the
+    analysis queue is half full or more, the window is redrawn at most 12 times a second, leaving the CPU to the
+    analysis.
+
+    Parameters
+    ----------
+    session : LiveSession
+        The running session.
+    title : str
+        Window title.
+    latency_s : list of float
+        The capture-to-display latency of each frame shown, in seconds, is appended to it.
+    """
+    window = Window(title)
+    captured = None
+    shown: collections.deque = collections.deque(maxlen=30)
+    try:
+        while session.running:
+            newer = session.newest(captured, 0.03)
+            # When the analysis falls behind, the window gives way: drawing every frame costs as much as a
+            # third of the landmark model, and missed events cost more than a smoother picture.
+            wait_s = 1 / 12 - (time.monotonic() - shown[-1]) if shown else 0.0
+            behind = session.analysis_queue_fill() >= 0.5 and wait_s > 0
+            if newer is None or behind:
+                action = window.poll(max(int(wait_s * 1000), 1) if behind else 1)
+            else:
+                captured = newer
+                fps = (len(shown) - 1) / (shown[-1] - shown[0]) if len(shown) > 1 else 0.0
+                latency_ms = float(np.median(latency_s[-30:])) * 1000 if latency_s else None
+                action = window.show(render(captured.frame.image, overlay_for(session, captured, fps, latency_ms)))
+                now = time.monotonic()
+                shown.append(now)
+                latency_s.append(now - captured.captured_at)
+            if action == "quit":
+                session.stop("stopped by the user")
+            elif action == "marker":
+                session.add_marker("", captured.frame.t if captured is not None else None)
+            elif action == "record":
+                session.toggle_recording()
+    finally:
+        window.close()

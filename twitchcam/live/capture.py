@@ -1,21 +1,30 @@
-"""Live capture (``twitchcam live``): cameras, network streams and files played at their real pace, and the
-crash-safe Motion-JPEG recording of what was captured.
+"""Live capture: frames from cameras, network streams and files played at their real pace, stamped with the
+monotonic clock when they are captured.
 
-Frames are :class:`twitchcam.video.Frame` objects stamped with the monotonic clock; opening a source goes through
-the same OpenCV settings as a video file (:mod:`twitchcam.video`).
+Frames are :class:`twitchcam.video.Frame` objects whose ``t`` is session time (seconds since the first frame);
+:class:`Captured` adds the ``time.monotonic()`` reading that latencies are measured from. Opening a source goes
+through the same OpenCV settings as a video file (:mod:`twitchcam.video`).
 """
 
 from __future__ import annotations
 
-import os
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
-from .video import Frame, TimestampRepair, VideoError, open_capture, quiet_native_stderr
+from ..video import Frame, TimestampRepair, VideoError, open_capture, quiet_native_stderr
+
+
+@dataclass(frozen=True)
+class Captured:
+    """A frame and the ``time.monotonic()`` reading when it was captured (the start of every latency)."""
+
+    frame: Frame
+    captured_at: float
 
 
 class CaptureSource:
@@ -102,8 +111,6 @@ class CaptureSource:
         self._stop.set()
 
     def __iter__(self) -> Iterator[Frame]:
-        import time
-
         repair = TimestampRepair(self.label)
         index = 0
         pace_start = None
@@ -143,8 +150,6 @@ class CaptureSource:
 
     def _reconnect(self, deadline: float) -> bool:
         """After a failed read, reopen the source until ``deadline`` (monotonic); False when it is gone."""
-        import time
-
         if time.monotonic() < deadline and self._stop.wait(0.05):
             return False
         while not self._stop.is_set() and time.monotonic() < deadline:
@@ -158,98 +163,3 @@ class CaptureSource:
         if not self._stop.is_set():
             self.ended_by = f"{self.label} {'disconnected' if self.kind == 'camera' else 'lost'}"
         return False
-
-
-def _u32(*values: int) -> bytes:
-    return b"".join(int(v).to_bytes(4, "little") for v in values)
-
-
-def _u16(*values: int) -> bytes:
-    return b"".join(int(v).to_bytes(2, "little") for v in values)
-
-
-class MotionJPEGWriter:
-    """A Motion-JPEG AVI written so that every frame is in the file as soon as :meth:`write` returns.
-
-    OpenCV's AVI writers keep up to 1 MiB (its own Motion-JPEG writer) or 512 KiB (FFmpeg's) in memory, so a
-    killed recorder loses the last seconds of a 640x360 recording, or everything in its first second. Here each
-    frame is JPEG-encoded and appended as one ``00dc`` chunk with one ``write`` call on an unbuffered file; a kill
-    loses at most the frame being written. Until :meth:`close` the RIFF and ``movi`` sizes are 0 ("to the end of
-    the file", which FFmpeg and so ``twitchcam analyze`` read) and there is no index; closing writes the ``idx1``
-    index and the real sizes (when the file stays under 4 GiB, the limit of a plain AVI; a longer recording keeps
-    the open-ended form, which reads the same).
-
-    Parameters
-    ----------
-    path : str | Path
-        Output ``.avi`` file (created, or truncated).
-    fps : float
-        Nominal frame rate stored in the header; the container's timestamps are index / fps.
-    size : tuple of int
-        ``(width, height)`` in pixels.
-    quality : int
-        JPEG quality, 0-100.
-    """
-
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], quality: int = 95):
-        self.path = Path(path)
-        self.size = size
-        self.quality = quality
-        self.n_frames = 0
-        self._index: list[tuple[int, int]] = []  # (offset from the 'movi' fourcc, size) of each frame chunk
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "wb", buffering=0)
-        w, h = size
-        rate, scale = int(round(fps * 1000)), 1000
-        avih = _u32(int(round(1e6 / fps)), 0, 0, 0x10, 0, 0, 1, 0, w, h, 0, 0, 0, 0)
-        strh = (b"vidsMJPG" + _u32(0) + _u16(0, 0) + _u32(0, scale, rate, 0, 0, 0, 0xFFFFFFFF, 0)
-                + _u16(0, 0, w, h))
-        strf = _u32(40, w, h) + _u16(1, 24) + b"MJPG" + _u32(w * h * 3, 0, 0, 0, 0)
-        strl = b"strl" + b"strh" + _u32(len(strh)) + strh + b"strf" + _u32(len(strf)) + strf
-        hdrl = b"hdrl" + b"avih" + _u32(len(avih)) + avih + b"LIST" + _u32(len(strl)) + strl
-        header = b"RIFF" + _u32(0) + b"AVI " + b"LIST" + _u32(len(hdrl)) + hdrl + b"LIST" + _u32(0) + b"movi"
-        self._total_frames_at = 12 + 8 + 4 + 8 + 16  # dwTotalFrames in avih
-        self._length_at = 12 + 8 + 4 + 8 + len(avih) + 8 + 4 + 8 + 32  # dwLength in strh
-        self._movi_size_at = len(header) - 8
-        self._movi_at = len(header) - 4
-        self._fh.write(header)
-        self._end = len(header)
-
-    def write(self, image: np.ndarray) -> None:
-        """Append one BGR frame of shape (height, width, 3); it is in the file when this returns."""
-        if (image.shape[1], image.shape[0]) != self.size:
-            raise ValueError(f"frame size {image.shape[1]}x{image.shape[0]} != writer size {self.size}")
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
-            raise VideoError(f"{self.path}: cannot encode a frame as JPEG")
-        data = jpeg.tobytes()
-        pad = b"\0" if len(data) % 2 else b""
-        self._fh.write(b"00dc" + _u32(len(data)) + data + pad)
-        self._index.append((self._end - self._movi_at, len(data)))
-        self._end += 8 + len(data) + len(pad)
-        self.n_frames += 1
-
-    def sync(self) -> None:
-        """Ask the operating system to put what was written on the disk (against power loss, not needed against
-        a crash).
-        """
-        os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        """Write the index and the sizes, and close the file."""
-        if self._fh.closed:
-            return
-        index = b"".join(b"00dc" + _u32(0x10, offset, size) for offset, size in self._index)
-        if self._end + 8 + len(index) < 2 ** 32:
-            self._fh.write(b"idx1" + _u32(len(index)) + index)
-            for at, value in ((4, self._end + 8 + len(index) - 8), (self._movi_size_at, self._end - self._movi_at),
-                              (self._total_frames_at, self.n_frames), (self._length_at, self.n_frames)):
-                self._fh.seek(at)
-                self._fh.write(_u32(value))
-        self._fh.close()
-
-    def __enter__(self) -> MotionJPEGWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
