@@ -16,9 +16,10 @@ import threading
 from . import __version__, commands
 from .commands import UsageError, error_line
 from .config import RUNNING_MODES, check_option
+from .courses import GENERATORS
 from .landmarker import ModelError
 from .regions import SIDES
-from .simulate import GENERATORS, STRETCHES
+from .simulate.footage import STRETCHES
 from .video import VideoError, ffmpeg_log_level
 
 logger = logging.getLogger("twitchcam")
