@@ -132,6 +132,19 @@ def test_rhythmic_unilateral_twitching_is_not_hfs():
     assert analysis.summary.metrics["interval_cv"] < 0.1
 
 
+def test_three_coupled_one_sided_episodes_are_hfs_with_their_rhythm_not_assessed():
+    # Three episodes give two intervals: too few to see a rhythm, which is then not held against the pattern.
+    course = []
+    for onset in (4.0, 9.5, 17.0):
+        course += [Twitch(onset, 0.25, "left", "periocular", 0.6), Twitch(onset + 0.05, 0.2, "left", "perioral", 0.08)]
+    analysis = analyze_landmarks(make_landmarks(24, FPS, course, noise_px=0.2))
+    assert analysis.pattern == "hemifacial_spasm" and analysis.side == "left"
+    assert analysis.summary.criteria == {"unilateral": True, "irregular": None, "cn7_spread": True}
+    assert analysis.summary.metrics["interval_cv"] is None
+    assert analysis.summary.confidence["level"] == "borderline"
+    assert "too few episodes to judge their rhythm" in analysis.summary.confidence["reasons"]
+
+
 def test_mouth_only_twitching_is_not_hfs():
     lm = make_landmarks(60, FPS, hfs_course("right", 60, seed=1, eye=False), noise_px=0.3)
     analysis = analyze_landmarks(lm)

@@ -1,6 +1,7 @@
 """The pattern of a recording's events: is it the one of hemifacial spasm?
 
-Hemifacial spasm (HFS) is called only when all three criteria hold, each reported with the number behind it:
+Hemifacial spasm (HFS) is called only when the three criteria hold (``irregular`` may be not assessed, see there),
+each reported with the number behind it:
 
 ``unilateral``
     Twitches of the eye and mouth are one-sided: enough unilateral events, and a laterality index
@@ -8,7 +9,8 @@ Hemifacial spasm (HFS) is called only when all three criteria hold, each reporte
 ``irregular``
     Episodes on the affected side come at irregular intervals: coefficient of variation of the inter-episode
     intervals of at least ``irregular_min_cv`` (a metronomic rhythm, as in some tics or rhythmic myoclonus, is
-    near 0). Needs at least three intervals; with fewer it is unknown and not met.
+    near 0). Needs at least three intervals; with fewer it is not assessed (None) and not held against the
+    pattern, which is then borderline.
 ``cn7_spread``
     The spasm involves the facial-nerve (CN VII) distribution beyond the eye: the same side's periocular AND
     perioral regions both twitch, and the mouth twitches together with the eye (synkinesis: at least
@@ -58,7 +60,7 @@ class Summary:
         One of :data:`PATTERNS`.
     side : str | None
         The affected side (the patient's) for one-sided patterns, else None.
-    criteria : dict of str to bool
+    criteria : dict of str to bool or None
         ``unilateral``, ``irregular``, ``cn7_spread``.
     metrics : dict
         Numbers behind the criteria and descriptive measures (see :func:`classify_pattern`).
@@ -241,8 +243,10 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
             metrics["other_babinski_sign"] = bool(with_brow.any())
 
         criteria["unilateral"] = bool(n_uni >= cfg.min_events and abs(li) >= cfg.unilateral_min_li)
-        criteria["irregular"] = bool(metrics["interval_cv"] is not None
-                                     and metrics["interval_cv"] >= cfg.irregular_min_cv)
+        # Fewer than three intervals cannot show a rhythm either way: not assessed (None), and not held against
+        # the pattern (a metronomic rhythm, the mimicker this excludes, needs intervals to be seen).
+        criteria["irregular"] = (None if metrics["interval_cv"] is None
+                                 else bool(metrics["interval_cv"] >= cfg.irregular_min_cv))
         criteria["cn7_spread"] = bool(len(eye) and len(mouth) and coupling is not None
                                       and coupling >= cfg.min_coupling_frac)
 
@@ -258,7 +262,8 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         pattern = "bilateral"
     elif n_major >= cfg.min_events:
         # One-sided evidence stands on its own; bilateral closures beside it are a red flag, not a vote.
-        pattern = "hemifacial_spasm" if all(criteria.values()) else "unilateral_other"
+        pattern = ("hemifacial_spasm" if criteria["unilateral"] and criteria["cn7_spread"]
+                   and criteria["irregular"] is not False else "unilateral_other")
         if beyond_blinking:
             notes.append(f"{n_bil} bilateral eye closures beyond blinking were also seen ({bil_per_min:.1f} per "
                          "minute): bilateral involvement is a red flag")
@@ -268,6 +273,9 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         pattern = "none"
     out_side = side if pattern in ("hemifacial_spasm", "unilateral_other") else None
     confidence = assess_confidence(pattern, out_side, events, signals, video, cfg)
+    if pattern == "hemifacial_spasm" and criteria["irregular"] is None:
+        confidence["level"] = "borderline"
+        confidence["reasons"].append("too few episodes to judge their rhythm")
     return Summary(pattern, out_side, criteria, metrics, video, finding or describe(pattern, out_side), notes,
                    confidence)
 

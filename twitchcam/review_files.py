@@ -203,8 +203,8 @@ def review_changes(automatic: Results, reviewed: Results) -> dict:
     count = lambda ev, side: int(np.sum((ev.side == side) & (ev.kind != "blink")))  # noqa: E731
     rows = [("Pattern", a["pattern"].replace("_", " "), r["pattern"].replace("_", " ")),
             ("Side (patient's)", a["side"] or "–", r["side"] or "–")]
-    rows += [(f"Criterion: {name.replace('_', ' ')}", "met" if a["criteria"][name] else "not met",
-              "met" if r["criteria"][name] else "not met") for name in ("unilateral", "irregular", "cn7_spread")]
+    rows += [(f"Criterion: {name.replace('_', ' ')}", _criterion(a["criteria"][name]), _criterion(r["criteria"][name]))
+             for name in ("unilateral", "irregular", "cn7_spread")]
     rows += [(f"{side.capitalize()} events (not blinks)", str(count(automatic.events, side)),
               str(count(reviewed.events, side))) for side in EVENT_SIDES]
     rows.append(("Blinks", str(int(np.sum(automatic.events.kind == "blink"))),
@@ -287,3 +287,8 @@ def score_folder(folder: str | Path, tolerance_s: float | None = None):
     return score_case(str(out), read_events_csv(out / "events.csv"), truth, summary.get("pattern"), truth_pattern,
                       summary.get("side"), truth_side, duration,
                       ONSET_TOLERANCE_S if tolerance_s is None else tolerance_s)
+
+
+def _criterion(value: bool | None) -> str:
+    """A criterion's status in words (None: not assessed, as the irregularity of fewer than four episodes)."""
+    return "not assessed" if value is None else ("met" if value else "not met")
