@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 ENTRY_POINTS = [
     "twitchcam.pipeline:analyze_landmarks",
     pytest.param("twitchcam.pipeline:analyze", marks=pytest.mark.model),
+    "twitchcam.stream:StreamingAnalyzer",
+    pytest.param("twitchcam.simulate.simulation:simulate", marks=pytest.mark.model),
 ]
 
 

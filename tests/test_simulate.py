@@ -4,8 +4,6 @@ Tests that run the MediaPipe model or decode video are marked ``model``; the cou
 and the landmark factory's use of the courses run without either.
 """
 
-import doctest
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +25,7 @@ from twitchcam.landmarker import LandmarkDetector
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.regions import BROW, EYE_CORNERS, MOUTH_CORNER
 from twitchcam.signals import compute_signals
-from twitchcam.simulate import Footage, HeadMotion, load_footage, simulate, simulation, warp_face
+from twitchcam.simulate import Footage, HeadMotion, load_footage, simulate, warp_face
 from twitchcam.simulate.footage import eye_opening, footage_closures
 from twitchcam.simulate.simulation import Drive
 from twitchcam.simulate.warp import FaceFrame
@@ -362,15 +360,3 @@ def test_a_hand_written_twitch_speaks_the_events_vocabulary_and_has_half_maximum
     # Shorter than two ramps: a raised cosine up and down, peaking at the middle.
     short = Twitch(0.5, 0.1, "left", "periocular", 1.0, ramp_s=0.1).trace(t)
     assert short.argmax() == 550 and short.max() == pytest.approx(1.0)
-
-
-@pytest.mark.model
-def test_the_examples_of_simulate_run(monkeypatch):
-    # They read the bundled portrait by its path in the repository.
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
-    finder = doctest.DocTestFinder()
-    (test,) = finder.find(simulation.simulate, "simulate", globs={})
-    runner = doctest.DocTestRunner()
-    runner.run(test)
-    assert runner.summarize(verbose=False) == (0, len(test.examples))
-    assert len(test.examples) == 7

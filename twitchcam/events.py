@@ -85,7 +85,7 @@ class Events:
     def __len__(self) -> int:
         return len(self.onset_s)
 
-    def __getitem__(self, index) -> "Events":
+    def __getitem__(self, index) -> Events:
         """Select rows with a boolean mask, an index array or a slice."""
         # Rows of a checked table need no second check (it costs more than the selection on a live detection).
         table = object.__new__(Events)
@@ -99,13 +99,13 @@ class Events:
         return self.offset_s - self.onset_s
 
     @classmethod
-    def empty(cls) -> "Events":
+    def empty(cls) -> Events:
         """A table with no rows."""
         return cls.from_columns([], [], [], [], [], [])
 
     @classmethod
     def from_columns(cls, onset_s, offset_s, side, region, kind, peak, onset_frame=None,
-                     offset_frame=None, score=None) -> "Events":
+                     offset_frame=None, score=None) -> Events:
         """Build a table from sequences, sorting by onset (then side, region); ``score`` defaults to NaN."""
         onset_s = np.asarray(onset_s, np.float64)
         n = len(onset_s)
@@ -119,7 +119,7 @@ class Events:
         return table[order]
 
     @classmethod
-    def concatenate(cls, tables: list["Events"]) -> "Events":
+    def concatenate(cls, tables: list[Events]) -> Events:
         """Join several tables into one sorted table."""
         if not tables:
             return cls.empty()

@@ -12,11 +12,13 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
   ``2 * round(baseline_window_s / baseline_block_s / 2) + 1`` blocks before its own block. Offline that window is
   centred on the frame; live the future is not known yet, so it trails. On a face at rest the two agree; the
   agreement on generated and real footage is measured in ``tests/test_stream.py`` and ``benchmarks/live.py``;
-- :func:`~twitchcam.signals.robust_noise` on the last ``history_s`` seconds, refreshed every ``noise_every_s`` while nothing moves (they set the event thresholds, so a run is judged
-  with one value);
-- :func:`~twitchcam.events.detect_events` on the history: when a signal's run has ended (it fell below the level
-  where a run can start and stayed there longer than ``merge_gap_s``), at least every ``detect_every_s`` while
-  movement goes on, never while every signal stays below that level. An event is reported once it is final
+- :func:`~twitchcam.signals.robust_noise` on the last ``history_s`` seconds, refreshed every ``noise_every_s``
+  while nothing moves (they set the event thresholds, so a run is judged with one value);
+- :func:`~twitchcam.events.detect_events` on the last ``detect_window_s`` of the history, once a signal has reached
+  its threshold: when such a run has ended (it fell below the level where a run can start and stayed there longer
+  than ``merge_gap_s``), and at least every ``detect_every_s`` while movement goes on. Its
+  :func:`~twitchcam.events.local_asymmetry` starts from the quiet frames the last detection found (one local pass
+  where offline runs two from a global guess). An event is reported once it is final
   (ended more than ``merge_gap_s`` ago, so no later run can merge with it), and decided once, at the first
   detection after that. Events are therefore known shortly after they end, never while they last.
 
@@ -25,7 +27,8 @@ recently reported events. Work per frame is bounded too: nothing is ever re-run 
 
 Where live and offline can differ: the offline baseline window is centred, the live one trails; the offline noise
 (which raises detect_events' thresholds on jittery footage) and the head-pose model of the left-right difference
-are those of the whole recording, the live ones those of the last ``history_s`` seconds; the head frame comes from the warm-up. With
+are those of the whole recording, the live ones those of the last ``history_s`` (``detect_window_s``) seconds; the
+head frame comes from the warm-up. With
 thresholds set by the configuration (footage with ordinary landmark jitter) events agree to within a frame.
 
 Time is whatever the frames carry (a live session's monotonic capture clock, in seconds from the first frame);
@@ -43,8 +46,18 @@ from .config import Config
 from .events import Events, detect_events, local_asymmetry, quiet_frames
 from .landmarks import Landmarks
 from .regions import REGIONS
-from .signals import (BASELINE_QUANTILE, SIGNAL_NAMES, HeadFrame, Measures, Signals, estimate_head_frame,
-                      measure_frames, nanquantile_sorted, relative_to_rest, robust_noise)
+from .signals import (
+    BASELINE_QUANTILE,
+    SIGNAL_NAMES,
+    HeadFrame,
+    Measures,
+    Signals,
+    estimate_head_frame,
+    measure_frames,
+    nanquantile_sorted,
+    relative_to_rest,
+    robust_noise,
+)
 
 #: Fraction of a region's ``*_on_*`` threshold below which no run of :func:`~twitchcam.events.detect_events` can
 #: start; used only to skip detection on frames where nothing moves.
@@ -129,6 +142,24 @@ class StreamingAnalyzer:
         Wall-clock seconds spent in :meth:`push` and :meth:`finish` (the streaming core's cost).
     n_detections : int
         How many times :func:`~twitchcam.events.detect_events` ran.
+
+    Examples
+    --------
+    Three twitches of the left eye, fed 12 frames (0.4 s) at a time as a live session does; each event is
+    reported shortly after it ends:
+
+    >>> from twitchcam.events import Events
+    >>> from twitchcam.stream import StreamingAnalyzer
+    >>> from twitchcam.testing import Twitch, make_landmarks
+    >>> landmarks = make_landmarks(20, 30, [Twitch(t, 0.2, "left", "periocular", 0.5) for t in (4.0, 9.0, 14.5)])
+    >>> analyzer = StreamingAnalyzer()
+    >>> updates = [analyzer.push(landmarks[i:i + 12]) for i in range(0, len(landmarks), 12)]
+    >>> updates.append(analyzer.finish())
+    >>> events = Events.concatenate([update.events for update in updates])
+    >>> events.side.tolist(), events.region.tolist()
+    (['left', 'left', 'left'], ['periocular', 'periocular', 'periocular'])
+    >>> events.onset_s.round(2).tolist()
+    [4.03, 9.03, 14.53]
     """
 
     def __init__(self, config: Config | None = None, warmup_s: float = 2.0, history_s: float = 20.0,
@@ -167,10 +198,10 @@ class StreamingAnalyzer:
         self._next_detection_t = -np.inf
         self._active = False  # a signal has reached a run's start level and not all runs have ended since
         self._last_above = np.full(6, -1, np.int64)  # per signal column, the last frame at a run's start level
-        self._armed = np.zeros(6, bool)
+        self._armed = np.zeros(6, bool)  # per signal column, reached its threshold since the last detection
         # The first frame index and the quiet frames (events.quiet_frames) of the last detection's window.
         self._quiet: tuple[int, np.ndarray] = (0, np.zeros((0, len(REGIONS)), bool))
-        self._fixed_asym = np.array([cfg.asym_thresholds[r] for r in REGIONS])  # per signal column, reached its threshold since the last detection
+        self._fixed_asym = np.array([cfg.asym_thresholds[r] for r in REGIONS])
         self._detected_until = -1  # newest frame at the last detection
         self._gated_from = 0
         # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
@@ -252,7 +283,8 @@ class StreamingAnalyzer:
 
     def _try_warmup(self, final: bool = False) -> Landmarks | None:
         """Estimate the head frame once ``warmup_s`` of frames with a face are held (at the end of the stream, from
-        whatever is held); return the held frames."""
+        whatever is held); return the held frames.
+        """
         found_t = [h.t[h.face_found] for h in self._held if h.face_found.any()]
         if not found_t or (not final and found_t[-1][-1] - found_t[0][0] < self.warmup_s):
             return None
