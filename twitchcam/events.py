@@ -434,6 +434,13 @@ def detect_events(signals: Signals, config: Config | None = None,
     with np.errstate(divide="ignore", invalid="ignore"):  # a threshold set to 0 makes every score inf
         ratio = excess / asym_thr
     col, start, stop, (peak, score, busy) = _column_runs(active, [sig + evidence, ratio + evidence, busy], gap)
+    # A blink during a tonic spasm closes the other eye too, so the spasm's asymmetry pauses: its two halves are one
+    # event when the eye stays closed (at a run's start level) throughout the bilateral closure between them.
+    bridge = np.zeros_like(active)
+    bridge[:, _COLUMN_REGION == "periocular"] = bilateral_mask[:, None]
+    with np.errstate(invalid="ignore"):
+        bridge &= sig > on / 2
+    col, start, stop, (peak, score, busy) = _bridge(col, start, stop, [peak, score, busy], bridge)
     long_enough = (peak >= on[col]) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
     eye = _COLUMN_REGION[col] == "periocular"
     # An eye closed deeply while the other stays more open is a one-sided closure however expressive the face (a
@@ -470,6 +477,37 @@ _COLUMN_SIDE = np.tile(np.array(["left", "right"], dtype="U9"), len(REGIONS))
 _OTHER_SIDE = np.arange(2 * len(REGIONS)) ^ 1
 #: The sign that makes a region's asymmetry (left minus right) the excess of each column's side over the other.
 _LEFT_LEADS = np.tile([1.0, -1.0], len(REGIONS))
+
+
+def _bridge(column: np.ndarray, start: np.ndarray, stop: np.ndarray, peaks: list[np.ndarray], bridge: np.ndarray):
+    """Join consecutive runs of a column whose gap lies wholly in ``bridge``.
+
+    Parameters
+    ----------
+    column, start, stop : ndarray of int, shape (n_runs,)
+        As :func:`_column_runs` gives them (by column, then time).
+    peaks : list of ndarray, each shape (n_runs,)
+        Joined runs take the largest.
+    bridge : ndarray, shape (n_frames, n_columns), bool
+        Frames that may join the runs on either side of them.
+
+    Returns
+    -------
+    column, start, stop, peaks
+        As given, with the joined runs as one.
+    """
+    if len(start) < 2:
+        return column, start, stop, peaks
+    covered = np.concatenate([np.zeros((1, bridge.shape[1]), np.int64), np.cumsum(bridge, axis=0)])
+    nxt = start[1:]
+    # Frames stop + 1 .. next start - 1 of the same column, all in the bridge.
+    join = (column[1:] == column[:-1]) & (covered[nxt, column[1:]] - covered[stop[:-1] + 1, column[1:]]
+                                          == nxt - stop[:-1] - 1)
+    if not join.any():
+        return column, start, stop, peaks
+    first = np.flatnonzero(np.concatenate(([True], ~join)))
+    last = np.concatenate((first[1:] - 1, [len(start) - 1]))
+    return column[first], start[first], stop[last], [np.maximum.reduceat(p, first) for p in peaks]
 
 
 def _column_runs(active: np.ndarray, values: list[np.ndarray], max_gap: int):
