@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .asymmetry import local_asymmetry
 from .config import Config
-from .events import Events, local_asymmetry
+from .events import Events
 from .regions import REGIONS
 from .signals import Signals
 

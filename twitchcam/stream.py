@@ -17,7 +17,7 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
 - :func:`~twitchcam.events.detect_events` on the last ``detect_window_s`` of the history, once a signal has reached
   its threshold: when such a run has ended (it fell below the level where a run can start and stayed there longer
   than ``merge_gap_s``), and at least every ``detect_every_s`` while movement goes on. Its
-  :func:`~twitchcam.events.local_asymmetry` starts from the quiet frames the last detection found (one local pass
+  :func:`~twitchcam.asymmetry.local_asymmetry` starts from the quiet frames the last detection found (one local pass
   where offline runs two from a global guess). An event is reported once it is final
   (ended more than ``merge_gap_s`` ago, so no later run can merge with it), and decided once, at the first
   detection after that. Events are therefore known shortly after they end, never while they last.
@@ -42,8 +42,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .asymmetry import local_asymmetry, quiet_frames
 from .config import Config
-from .events import Events, detect_events, local_asymmetry, quiet_frames
+from .events import Events, detect_events
 from .landmarks import Landmarks
 from .regions import REGIONS
 from .signals import (
@@ -199,7 +200,7 @@ class StreamingAnalyzer:
         self._active = False  # a signal has reached a run's start level and not all runs have ended since
         self._last_above = np.full(6, -1, np.int64)  # per signal column, the last frame at a run's start level
         self._armed = np.zeros(6, bool)  # per signal column, reached its threshold since the last detection
-        # The first frame index and the quiet frames (events.quiet_frames) of the last detection's window.
+        # The first frame index and the quiet frames (asymmetry.quiet_frames) of the last detection's window.
         self._quiet: tuple[int, np.ndarray] = (0, np.zeros((0, len(REGIONS)), bool))
         self._fixed_asym = np.array([cfg.asym_thresholds[r] for r in REGIONS])
         self._detected_until = -1  # newest frame at the last detection
