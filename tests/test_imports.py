@@ -19,7 +19,7 @@ class Refuse:
         return None
 
 sys.meta_path.insert(0, Refuse())
-import twitchcam.asymmetry, twitchcam.events, twitchcam.pattern, twitchcam.signals, twitchcam.stream, twitchcam.folder
+import twitchcam.events, twitchcam.asymmetry, twitchcam.pattern, twitchcam.signals, twitchcam.stream, twitchcam.folder
 import twitchcam.report, twitchcam.landmarks, twitchcam.testing
 assert "cv2" not in sys.modules and "mediapipe" not in sys.modules
 print("ok")

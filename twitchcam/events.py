@@ -218,8 +218,8 @@ def detect_events(signals: Signals, config: Config | None = None,
     (hysteresis: runs start at half of both). The asymmetry is the left-right difference less what head pose
     explains and less its slow trend (:func:`twitchcam.asymmetry.local_asymmetry`); its threshold is the larger of
     the configured one, ``noise_k`` times the frame-to-frame noise and ``asym_local_k`` times the asymmetry's local
-    spread, so it rises while the face talks, laughs or turns and falls back when it is calm. Frames where the other side moves
-    the opposite way by more than ``opposite_max_frac`` of this side's movement (the signature of a tracking or
+    spread, so it rises while the face talks, laughs or turns and falls back when it is calm. Frames where the
+    other side moves the opposite way by more than ``opposite_max_frac`` of this side's movement (the signature of a tracking or
     alignment error: one brow up and the other down, the mouth shifted sideways) are no evidence. Eyes closing
     together to within ``bilateral_ratio`` of each other are one bilateral event (a blink when brief), and the
     brief asymmetries at their start and end are not unilateral events. Symmetric mouth and brow movements
