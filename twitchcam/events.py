@@ -213,21 +213,21 @@ def detect_events(signals: Signals, config: Config | None = None,
                   asymmetry: tuple[np.ndarray, np.ndarray] | None = None) -> Events:
     """Find twitches per side and region, and synchronous closures of both eyes.
 
-    Each side is compared with the other, locally. A unilateral event is a run where one side's signal exceeds
-    the other side's by more than the asymmetry threshold while itself exceeding the region's own threshold
-    (hysteresis: runs start at half of both). The asymmetry is the left-right difference less what head pose
-    explains and less its slow trend (:func:`twitchcam.asymmetry.local_asymmetry`); its threshold is the larger of
-    the configured one, ``noise_k`` times the frame-to-frame noise and ``asym_local_k`` times the asymmetry's local
-    spread, so it rises while the face talks, laughs or turns and falls back when it is calm. Frames where the
-    other side moves the opposite way by more than ``opposite_max_frac`` of this side's movement (the signature of a tracking or
+    Each side is compared with the other, locally. A unilateral event is a run where one side's signal exceeds the
+    other side's by more than the asymmetry threshold while itself exceeding the region's own threshold (hysteresis:
+    runs start at half of both). The asymmetry is the left-right difference less what head pose explains and less
+    its slow trend (:func:`twitchcam.asymmetry.local_asymmetry`); its threshold is the larger of the configured one,
+    ``noise_k`` times the frame-to-frame noise and ``asym_local_k`` times the asymmetry's local spread, so it rises
+    while the face talks, laughs or turns and falls back when it is calm. Frames where the other side moves the
+    opposite way by more than ``opposite_max_frac`` of this side's movement (the signature of a tracking or
     alignment error: one brow up and the other down, the mouth shifted sideways) are no evidence. Eyes closing
-    together to within ``bilateral_ratio`` of each other are one bilateral event (a blink when brief), and the
-    brief asymmetries at their start and end are not unilateral events. Symmetric mouth and brow movements
-    (talking, smiling) have no asymmetry and give no event. A mouth-corner or brow movement together with an eye
-    event of the same side (overlapping it or starting within ``coupling_window_s``) counts from
-    ``coupled_min_score`` of its threshold: it is that twitch's spread in the facial nerve's territory. A brow
-    event counts only so (the "other Babinski sign"): brows alone move with talking. A movement that rises slower
-    than ``twitch_max_rise_s`` needs ``slow_min_score``.
+    together to within ``bilateral_ratio`` of each other are one bilateral event (a blink when brief), and the brief
+    asymmetries at their start and end are not unilateral events. Symmetric mouth and brow movements (talking,
+    smiling) have no asymmetry and give no event. A mouth-corner or brow movement together with an eye event of the
+    same side (overlapping it or starting within ``coupling_window_s``) counts from ``coupled_min_score`` of its
+    threshold: it is that twitch's spread in the facial nerve's territory. A brow event counts only so (the "other
+    Babinski sign"): brows alone move with talking. A movement that rises slower than ``twitch_max_rise_s`` needs
+    ``slow_min_score``.
 
     Each event's ``score`` is the largest ratio of its asymmetry to the local threshold (1 = just at threshold).
 
