@@ -10,6 +10,9 @@ Each round runs, one after the other and in a rotating order so that a change of
 - ``analyze``: ``twitchcam.pipeline.analyze`` as ``twitchcam analyze`` calls it (every core), model loading,
   signals, events and pattern included, no files written;
 - ``one instance``: the same with ``inference_threads=1``, the reference "never slower than one instance";
+- ``N processes``: the landmarks from one segment process per core (``twitchcam.parallel``, as ``analyze`` does
+  on more than ``twitchcam.landmarker.MAX_INSTANCES`` cores), then the same analysis: what the threads are chosen
+  over;
 - ``report``: ``render_report`` of the folder the analysis was written to (the figures and the HTML).
 
 For each it prints the median wall time, CPU time (this process and its children), CPU per frame, and how many
@@ -30,7 +33,8 @@ from pathlib import Path
 from twitchcam.config import Config, available_cores
 from twitchcam.landmarker import LandmarkDetector
 from twitchcam.outputs import write_analysis
-from twitchcam.pipeline import analyze
+from twitchcam.parallel import detect_landmarks_parallel
+from twitchcam.pipeline import analyze, analyze_landmarks
 from twitchcam.report import render_report
 from twitchcam.video import VideoWriter, iter_frames, probe_video
 
@@ -115,7 +119,11 @@ def main():
         def analyze_one():
             return measure(lambda: analyze(path, Config(inference_threads=1), workers=1))
 
-        runs = {"floor": floor, "analyze": analyze_all, "one instance": analyze_one}
+        def analyze_processes():
+            return measure(lambda: analyze_landmarks(detect_landmarks_parallel(path, cores, min_segment_s=1.0)))
+
+        runs = {"floor": floor, "analyze": analyze_all, "one instance": analyze_one,
+                f"{cores} processes": analyze_processes}
         results = {name: [] for name in (*runs, "report")}
         load_before = os.getloadavg()
         for r in range(args.rounds):
@@ -141,6 +149,9 @@ def main():
           "   (goal on idle cores: wall <= 0.55, CPU <= 1)")
     print(f"analyze / one instance: wall {ratio('analyze', 'one instance'):.3f}"
           "   (goal on a loaded machine: <= 1)")
+    split = f"{cores} processes"
+    print(f"analyze / {split}:    wall {ratio('analyze', split):.3f}   CPU {ratio('analyze', split, 'cpu'):.3f}"
+          "   (below 1: threads in one process are the better choice)")
     print(f"report: {median('report', 'wall'):.2f} s wall, {median('report', 'cpu'):.2f} s CPU "
           "(goal: well under 0.5 s)")
 

@@ -227,15 +227,19 @@ def _native_detect(landmarker, video: bool) -> Callable | None:
     return detect
 
 
+#: MediaPipe instances one process runs by default, at most (``Config.inference_threads`` = 0).
+MAX_INSTANCES = 4
+
+
 def inference_threads(config: Config) -> int:
     """How many MediaPipe instances to run side by side: ``config.inference_threads``, or with 0 one per core
-    (at most 4). VIDEO mode tracks from frame to frame, so it always uses one.
+    (at most :data:`MAX_INSTANCES`). VIDEO mode tracks from frame to frame, so it always uses one.
     """
     if config.running_mode == "video":
         return 1
     if config.inference_threads:
         return config.inference_threads
-    return max(1, min(available_cores(), 4))
+    return max(1, min(available_cores(), MAX_INSTANCES))
 
 
 #: Seconds of wall time over which the CPU the instances get is measured.
