@@ -10,6 +10,7 @@ from twitchcam.parallel import landmark_processes
 from twitchcam.video import iter_frames, read_image
 
 
+@pytest.mark.core
 def test_chooser_keeps_every_instance_while_the_process_gets_its_cores():
     chooser = InstanceChooser(2)
     for _ in range(3 * RETRY_WINDOWS):
@@ -22,6 +23,7 @@ def test_chooser_keeps_every_instance_while_the_process_gets_its_cores():
     assert chooser.active == 2
 
 
+@pytest.mark.core
 def test_chooser_runs_one_instance_on_a_loaded_machine_and_retries_all():
     chooser = InstanceChooser(2)
     chooser.measured(ONE_INSTANCE_CORES - 0.01)
@@ -43,6 +45,7 @@ def test_chooser_runs_one_instance_on_a_loaded_machine_and_retries_all():
     assert chooser.active == 2, "the machine became free: back to needing two short windows"
 
 
+@pytest.mark.core
 def test_chooser_measures_cores_over_windows_of_wall_time():
     seen = []
     chooser = InstanceChooser(2)
@@ -57,10 +60,12 @@ def test_chooser_measures_cores_over_windows_of_wall_time():
     assert InstanceChooser(1).active == 1
 
 
+@pytest.mark.core
 def test_processes_only_beyond_what_one_process_runs():
     assert [landmark_processes(n) for n in (1, 2, 4, 5, 8)] == [1, 1, 1, 5, 8]
 
 
+@pytest.mark.model
 def test_native_landmarks_equal_mediapipes_own_conversion(data_dir):
     images = [f.image for f in list(iter_frames(data_dir / "face_noface.mov"))[::9]]
     images.append(read_image(data_dir / "multi_face.jpg"))
@@ -77,6 +82,7 @@ def test_native_landmarks_equal_mediapipes_own_conversion(data_dir):
             np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.model
 def test_threads_switching_instances_give_the_landmarks_of_one(data_dir, monkeypatch):
     frames = list(iter_frames(data_dir / "face_noface.mov"))
     one = detect_landmarks(frames, Config(inference_threads=1))

@@ -50,9 +50,10 @@ def landmark_processes(workers: int) -> int:
 
     One while one process's MediaPipe instances in threads can use the cores
     (:data:`twitchcam.landmarker.MAX_INSTANCES`): a segment worker costs its start-up (Python, OpenCV and MediaPipe
-    imported again, the model loaded: ~1.5 s of CPU) and its warm-up frames, about 11 % more CPU than two
-    instances in threads on a 24 s clip on 2 cores (``benchmarks/analyze_speed.py``, row "2 processes"), and on a
-    loaded machine both take turns on the same share of CPU. More cores than that: one process per core.
+    imported again, the model loaded: ~1.5 s of CPU) and its warm-up frames: 11-34 % more CPU than two instances
+    in threads on 20-24 s clips on 2 cores, for the same wall time (``benchmarks/analyze_speed.py``, row
+    "2 processes"), and on a loaded machine both take turns on the same share of CPU. More cores than that: one
+    process per core.
 
     Parameters
     ----------
