@@ -10,9 +10,8 @@ Each round runs, one after the other and in a rotating order so that a change of
 - ``analyze``: ``twitchcam.pipeline.analyze`` as ``twitchcam analyze`` calls it (every core), model loading,
   signals, events and pattern included, no files written;
 - ``one instance``: the same with ``inference_threads=1``, the reference "never slower than one instance";
-- ``N processes``: the landmarks from one segment process per core (``twitchcam.parallel``, as ``analyze`` does
-  on more than ``twitchcam.landmarker.MAX_INSTANCES`` cores), then the same analysis: what the threads are chosen
-  over;
+- ``N processes``: the landmarks from one segment process per core (``twitchcam.parallel``, what ``analyze -j N``
+  does with a video of 40 s or more), then the same analysis;
 - ``report``: ``render_report`` of the folder the analysis was written to (the figures and the HTML).
 
 For each it prints the median wall time, CPU time (this process and its children), CPU per frame, and how many
@@ -151,7 +150,7 @@ def main():
           "   (goal on a loaded machine: <= 1)")
     split = f"{cores} processes"
     print(f"analyze / {split}:    wall {ratio('analyze', split):.3f}   CPU {ratio('analyze', split, 'cpu'):.3f}"
-          "   (below 1: threads in one process are the better choice)")
+          "   (below 1: threads in one process do better)")
     print(f"report: {median('report', 'wall'):.2f} s wall, {median('report', 'cpu'):.2f} s CPU "
           "(goal: well under 0.5 s)")
 

@@ -1,4 +1,4 @@
-"""Landmarks on several cores: instances in threads, how many run at once, and the split over processes."""
+"""Landmarks on several cores: MediaPipe instances in threads, and how many of them run at once."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,6 @@ import pytest
 from twitchcam import landmarker
 from twitchcam.config import Config
 from twitchcam.landmarker import ONE_INSTANCE_CORES, RETRY_WINDOWS, InstanceChooser, LandmarkDetector, detect_landmarks
-from twitchcam.parallel import landmark_processes
 from twitchcam.video import iter_frames, read_image
 
 
@@ -58,11 +57,6 @@ def test_chooser_measures_cores_over_windows_of_wall_time():
     chooser.frame_done(10.0 + 2 * window, 5.0 + 2.5 * window)
     assert seen == pytest.approx([1.5, 1.0])
     assert InstanceChooser(1).active == 1
-
-
-@pytest.mark.core
-def test_processes_only_beyond_what_one_process_runs():
-    assert [landmark_processes(n) for n in (1, 2, 4, 5, 8)] == [1, 1, 1, 5, 8]
 
 
 @pytest.mark.model

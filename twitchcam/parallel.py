@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config, available_cores
-from .landmarker import MAX_INSTANCES, detect_landmarks
+from .landmarker import detect_landmarks
 from .landmarks import Landmarks
 from .video import TimestampsNotIncreasing, VideoInfo, iter_frames, iter_frames_between, probe_video, read_frame_times
 
@@ -43,24 +43,6 @@ from .video import TimestampsNotIncreasing, VideoInfo, iter_frames, iter_frames_
 MIN_SEGMENT_S = 20.0
 #: Frames analyzed and discarded before each seam, so frame-to-frame state has settled.
 WARMUP_S = 1.0
-
-
-def landmark_processes(workers: int) -> int:
-    """How many processes :func:`twitchcam.pipeline.analyze` splits a long video over, given ``workers`` cores.
-
-    One while one process's MediaPipe instances in threads can use the cores
-    (:data:`twitchcam.landmarker.MAX_INSTANCES`): a segment worker costs its start-up (Python, OpenCV and MediaPipe
-    imported again, the model loaded: ~1.5 s of CPU) and its warm-up frames: 11-34 % more CPU than two instances
-    in threads on 20-24 s clips on 2 cores, for the same wall time (``benchmarks/analyze_speed.py``, row
-    "2 processes"), and on a loaded machine both take turns on the same share of CPU. More cores than that: one
-    process per core.
-
-    Parameters
-    ----------
-    workers : int
-        Cores to use.
-    """
-    return 1 if workers <= MAX_INSTANCES else workers
 
 
 def plan_segments(duration_s: float, n_workers: int, min_segment_s: float = MIN_SEGMENT_S) -> np.ndarray:

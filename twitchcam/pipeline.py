@@ -16,7 +16,7 @@ import numpy as np
 from .config import Config
 from .events import Events, detect_events
 from .landmarks import Landmarks
-from .parallel import detect_landmarks_parallel, landmark_processes
+from .parallel import detect_landmarks_parallel
 from .pattern import Summary, classify_pattern
 from .signals import Signals, compute_signals
 from .video import VideoInfo, probe_video
@@ -188,8 +188,8 @@ def analyze(path: str | Path, config: Config | None = None, model: str | Path | 
             progress(done, info.n_frames_hint)
 
     try:
-        landmarks = detect_landmarks_parallel(path, landmark_processes(workers), cfg, model,
-                                              on_progress=on_progress if progress else None, info=info)
+        landmarks = detect_landmarks_parallel(path, workers, cfg, model, on_progress=on_progress if progress else None,
+                                              info=info)
     finally:
         if bar is not None:
             bar.close()
