@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from twitchcam.config import Config, available_cores
+from twitchcam.folder import write_analysis
 from twitchcam.landmarker import LandmarkDetector
-from twitchcam.outputs import write_analysis
 from twitchcam.parallel import detect_landmarks_parallel
 from twitchcam.pipeline import analyze, analyze_landmarks
 from twitchcam.report import render_report
