@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from twitchcam.asymmetry import pose_asymmetry
 from twitchcam.config import Config
 from twitchcam.events import Events, _runs, detect_events
 from twitchcam.pattern import classify_pattern
@@ -257,6 +258,33 @@ def _signals(t, eye=None, mouth=None, brow=None, pose_deg=None):
 
 def _pulse(t, onset_s, duration_s, amplitude, ramp_s=0.04):
     return Twitch(onset_s, duration_s, "left", "periocular", amplitude, ramp_s).trace(t)
+
+
+@pytest.mark.core
+def test_the_pose_model_explains_the_difference_that_yaw_and_roll_make_and_not_a_twitch():
+    t = np.arange(0, 20, 1 / FPS)
+    pose = np.column_stack([20 * np.sin(2 * np.pi * t / 5), np.zeros_like(t), 15 * np.cos(2 * np.pi * t / 7)])
+    by_pose = 0.01 * pose[:, 0] - 0.004 * pose[:, 2]
+    twitch = (t >= 8) & (t < 8.3)
+    difference = np.column_stack([by_pose + 0.4 * twitch, np.zeros_like(t)])
+    use = np.column_stack([~twitch, np.ones_like(twitch)])
+    fitted = pose_asymmetry(difference, pose, use)
+    # Off the twitch the pose explains the difference (the ridge penalty shrinks it a little) ...
+    residual = fitted[:, 0] - by_pose
+    assert 1 - np.var(residual[~twitch]) / np.var(by_pose[~twitch]) > 0.99
+    assert np.abs(residual).max() < 0.025
+    # ... and the twitch's 0.4, left out of the fit, is left to the asymmetry; a column with no difference is
+    # fitted as none.
+    np.testing.assert_allclose(fitted[:, 1], 0, atol=1e-12)
+    # A column that fewer than 30 frames may fit, and frames whose pose is unknown, get no model.
+    few = use.copy()
+    few[29:, 0] = False
+    pose_unknown = pose.copy()
+    pose_unknown[100:110] = np.nan
+    assert not pose_asymmetry(difference, pose, few)[:, 0].any()
+    few[29, 0] = True
+    assert pose_asymmetry(difference, pose, few)[:, 0].any()
+    assert not pose_asymmetry(difference, pose_unknown, use)[100:110].any()
 
 
 def test_the_eye_difference_that_head_turns_explain_is_no_event_but_a_twitch_during_a_turn_is():
