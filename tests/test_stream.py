@@ -131,3 +131,19 @@ def test_face_appearing_late_and_a_stream_shorter_than_the_warmup():
 def test_history_must_hold_the_baseline_window():
     with pytest.raises(ValueError, match="history_s"):
         StreamingAnalyzer(Config(baseline_window_s=12.0), history_s=10.0)
+
+
+def test_the_detection_window_must_hold_the_local_windows_twice_and_fit_the_history():
+    with pytest.raises(ValueError, match="detect_window_s"):
+        StreamingAnalyzer(detect_window_s=11.0)  # asym_window_s and asym_trend_s are 6 s
+    with pytest.raises(ValueError, match="detect_window_s"):
+        StreamingAnalyzer(history_s=20.0, detect_window_s=21.0)
+    assert StreamingAnalyzer(detect_window_s=20.0).detect_window_s == 20.0
+
+
+def test_a_face_at_rest_starts_no_detection():
+    # Landmark jitter of 0.2 px lifts the signals over a run's start level now and then (it started 16 detections
+    # in 30 s before they waited for a threshold), never to a threshold: only the final detection runs.
+    lm = make_landmarks(30, 30, [], noise_px=0.2)
+    live, analyzer, _ = stream(lm)
+    assert len(live) == 0 and analyzer.n_detections == 1
