@@ -25,11 +25,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: The child: make the landmarks, then push them (``stream``) or not (``none``).
+#: The child: import the streaming core, make the landmarks, then push them (``stream``) or not (``none``).
 CHILD = """
 import sys
 import numpy as np
 from twitchcam.landmarks import Landmarks
+from twitchcam.stream import StreamingAnalyzer
 from twitchcam.testing import hfs_course, make_landmarks
 mode, kind, seconds, chunk, cache = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 n = int(round(seconds * 30))
@@ -44,7 +45,6 @@ else:
                         zoom=0.05, noise_px=0.15)
 chunks = [lm[s:s + chunk] for s in range(0, n, chunk)]
 if mode == "stream":
-    from twitchcam.stream import StreamingAnalyzer
     analyzer = StreamingAnalyzer()
     for c in chunks:
         analyzer.push(c)
@@ -65,7 +65,9 @@ def sample_landmarks(path: Path) -> Path:
 
 def instructions(tree: Path, mode: str, kind: str, args, cache: Path) -> int:
     """Instructions Valgrind counted for one child run on the package in ``tree``."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+    # One BLAS thread: idle BLAS threads spin, and their instructions would vary from run to run.
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     run = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
                           sys.executable, "-c", CHILD, mode, kind, str(args.seconds), str(args.chunk), str(cache)],
                          cwd=tree, env=env, capture_output=True, text=True, check=True)
