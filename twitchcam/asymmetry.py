@@ -130,7 +130,7 @@ def local_asymmetry(signals: Signals, config: Config,
     """
     t = signals.t
     difference = np.column_stack([signals.region_signal(r)[:, 0] - signals.region_signal(r)[:, 1] for r in REGIONS])
-    fixed = np.array([config.asym_thresholds[r] for r in REGIONS])
+    fixed = _fixed_thresholds(config)
     blocks = group_blocks(t, config.baseline_block_s)
     # The first guess of the quiet frames is global (the whole window's median and spread): a local first guess
     # would let a long spasm at the end of a live window pull the trend and the spread along with it.
@@ -150,20 +150,24 @@ def local_asymmetry(signals: Signals, config: Config,
         deviation = np.where(quiet, np.abs(asymmetry), np.nan)
         spread = np.nan_to_num(1.4826 * rolling_baseline(deviation, t, config.asym_window_s, blocks.block_s, 50.0,
                                                            blocks))
-        quiet = quiet_frames(asymmetry, spread, fixed)
+        quiet = quiet_frames(asymmetry, spread, config)
     return asymmetry, spread
 
 
-def quiet_frames(asymmetry: np.ndarray, spread: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+def quiet_frames(asymmetry: np.ndarray, spread: np.ndarray, config: Config) -> np.ndarray:
     """Frames whose asymmetry does not stand out from its local spread, shape (n_frames, 3), bool.
 
     Parameters
     ----------
     asymmetry, spread : ndarray, shape (n_frames, 3)
         From :func:`local_asymmetry`.
-    fixed : ndarray, shape (3,)
-        Each region's configured asymmetry threshold (:attr:`Config.asym_thresholds`), in REGIONS order: half of
-        it always counts as quiet.
+    config : Config
+        Half of each region's asymmetry threshold (:attr:`Config.asym_thresholds`) always counts as quiet.
     """
     with np.errstate(invalid="ignore"):
-        return np.abs(asymmetry) <= np.maximum(2.5 * spread, fixed / 2)
+        return np.abs(asymmetry) <= np.maximum(2.5 * spread, _fixed_thresholds(config) / 2)
+
+
+def _fixed_thresholds(config: Config) -> np.ndarray:
+    """Each region's configured asymmetry threshold, shape (3,), in REGIONS order."""
+    return np.array([config.asym_thresholds[r] for r in REGIONS])

@@ -273,16 +273,13 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
     else:
         pattern = "none"
     out_side = side if pattern in ("hemifacial_spasm", "unilateral_other") else None
-    confidence = assess_confidence(pattern, out_side, events, signals, video, cfg)
-    if pattern == "hemifacial_spasm" and criteria["irregular"] is None:
-        confidence["level"] = "borderline"
-        confidence["reasons"].append("too few episodes to judge their rhythm")
+    confidence = assess_confidence(pattern, out_side, events, signals, video, cfg, criteria)
     return Summary(pattern, out_side, criteria, metrics, video, finding or describe(pattern, out_side), notes,
                    confidence)
 
 
 def assess_confidence(pattern: str, side: str | None, events: Events, signals: Signals, video: dict,
-                      config: Config) -> dict:
+                      config: Config, criteria: dict | None = None) -> dict:
     """How sure a finding is, and why it may be borderline.
 
     A finding is ``borderline`` when it rests on few events (fewer than twice ``min_events`` on the affected
@@ -290,7 +287,9 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
     much head motion (95th percentile of the rotation above :data:`BORDERLINE_ROTATION_DEG`) or much expression
     (talking, laughing: the asymmetry thresholds were raised by the local spread in more than
     :data:`BORDERLINE_EXPRESSIVE_FRAC` of the frames). ``none`` is borderline when one-sided events were seen but
-    too few to make a pattern. ``insufficient_data`` has no confidence of its own.
+    too few to make a pattern. Hemifacial spasm is borderline too when its rhythm was not assessed (``criteria``
+    with ``irregular`` None: fewer than three intervals between episodes). ``insufficient_data`` has no confidence
+    of its own.
 
     Returns
     -------
@@ -335,6 +334,8 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
         reasons.append(f"much head motion (95th percentile {rotation:.0f}°)")
     if expressive > BORDERLINE_EXPRESSIVE_FRAC:
         reasons.append(f"much expression or talking ({expressive:.0%} of the time)")
+    if pattern == "hemifacial_spasm" and criteria is not None and criteria["irregular"] is None:
+        reasons.append("too few episodes to judge their rhythm")
     if reasons:
         out["level"] = "borderline"
     return out

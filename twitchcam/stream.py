@@ -202,7 +202,6 @@ class StreamingAnalyzer:
         self._armed = np.zeros(6, bool)  # per signal column, reached its threshold since the last detection
         # The first frame index and the quiet frames (asymmetry.quiet_frames) of the last detection's window.
         self._quiet: tuple[int, np.ndarray] = (0, np.zeros((0, len(REGIONS)), bool))
-        self._fixed_asym = np.array([cfg.asym_thresholds[r] for r in REGIONS])
         self._detected_until = -1  # newest frame at the last detection
         self._gated_from = 0
         # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
@@ -482,7 +481,7 @@ class StreamingAnalyzer:
         first, quiet = self._quiet
         prior = quiet[index[0] - first:] if first <= index[0] < first + len(quiet) else None
         asymmetry, spread = local_asymmetry(signals, cfg, prior)
-        self._quiet = (int(index[0]), quiet_frames(asymmetry, spread, self._fixed_asym))
+        self._quiet = (int(index[0]), quiet_frames(asymmetry, spread, cfg))
         events = detect_events(signals, cfg, (asymmetry, spread))
         return Events(events.onset_s, events.offset_s, events.side, events.region, events.kind, events.peak,
                       index[events.onset_frame], index[events.offset_frame], events.score)
