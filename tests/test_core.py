@@ -5,7 +5,7 @@ import pytest
 
 from twitchcam.asymmetry import pose_asymmetry
 from twitchcam.config import Config
-from twitchcam.events import Events, _runs, detect_events
+from twitchcam.events import Events, _runs, detect_events, one_sided_levels
 from twitchcam.pattern import classify_pattern
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.signals import compute_signals, rolling_baseline
@@ -326,6 +326,34 @@ def test_the_asymmetry_threshold_follows_the_recording_so_talking_gives_no_event
     np.testing.assert_allclose(events.onset_s, onsets, atol=0.05)
     fixed = unilateral(detect_events(_signals(t, mouth=mouth), Config(asym_local_k=0.0)))
     assert np.any(fixed.onset_s >= 15)
+
+
+def test_the_level_a_side_had_to_reach_is_what_the_detector_used():
+    # The talking recording above: the right corner's level is the left corner plus the threshold, raised while
+    # the face talks; each twitch's peak reaches it.
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 30, 1 / FPS)
+    talking = (t >= 15).astype(float)
+    syllables = np.convolve(rng.normal(0, 1, (len(t))), np.ones(6) / 6, mode="same")
+    mouth = np.stack([0.06 * talking * np.abs(syllables) + 0.025 * talking * syllables,
+                      0.06 * talking * np.abs(syllables)], axis=1)
+    for onset in [2.0, 5.5, 9.2, 12.7]:
+        mouth[:, 1] += _pulse(t, onset, 0.3, 0.05)
+    signals, cfg = _signals(t, mouth=mouth), Config()
+    levels = one_sided_levels(signals, cfg)[:, 1]  # perioral: (n_frames, left right)
+    assert levels.shape == (len(t), 2)
+    calm, talk = t < 15, t >= 15
+    # Calm: the fixed threshold over the other side (the local spread is below it), never below the own threshold.
+    rest = calm & (t < 1.5)
+    np.testing.assert_allclose(levels[rest, 1], np.maximum(mouth[rest, 0] + cfg.mouth_asym_iod, cfg.mouth_on_iod),
+                               atol=1e-3)
+    assert np.all(levels >= cfg.mouth_on_iod - 1e-12)
+    assert np.median(levels[talk] - mouth[talk][:, ::-1]) > 1.5 * cfg.mouth_asym_iod
+    events = unilateral(detect_events(signals, cfg))
+    assert len(events) == 4
+    for onset, offset in zip(events.onset_s, events.offset_s):
+        inside = (t >= onset) & (t <= offset)
+        assert np.any(mouth[inside, 1] >= levels[inside, 1])
 
 
 def test_a_slow_one_sided_smirk_on_a_moving_face_is_no_twitch_but_a_fast_pull_of_the_same_size_is():

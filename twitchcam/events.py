@@ -263,11 +263,7 @@ def detect_events(signals: Signals, config: Config | None = None,
     sig = np.column_stack([signals.region_signal(region) for region in REGIONS])
     other = sig[:, _OTHER_SIDE]
     excess = np.repeat(asymmetries, 2, axis=1) * _LEFT_LEADS
-    # On jittery footage the thresholds rise with the measured frame-to-frame noise.
-    floors = cfg.noise_k * np.concatenate([signals.noise[REGION_SIGNALS[region]] for region in REGIONS])
-    on = np.maximum(np.repeat([cfg.on_thresholds[region] for region in REGIONS], 2), floors)
-    asym_floor = np.maximum(np.repeat([cfg.asym_thresholds[region] for region in REGIONS], 2), floors)
-    moving = cfg.asym_local_k * np.repeat(spreads, 2, axis=1)
+    on, asym_floor, moving = _thresholds(signals, cfg, spreads)
     asym_thr = np.maximum(asym_floor, moving)
     active = (excess > asym_thr / 2) & (sig > on / 2)
     # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on its frames
@@ -317,6 +313,58 @@ def detect_events(signals: Signals, config: Config | None = None,
     columns = {name: np.concatenate([bilateral[name], unilateral[name]]) for name in bilateral}
     events = Events.from_columns(**columns)
     return events[~_echoes(events, cfg.coupling_window_s)]
+
+
+def _thresholds(signals: Signals, cfg: Config, spreads: np.ndarray):
+    """The thresholds of the six region-side columns (:data:`_COLUMN_REGION` order).
+
+    Returns
+    -------
+    on : ndarray, shape (6,)
+        The level a side's own signal must reach, in its unit.
+    asym_floor : ndarray, shape (6,)
+        The least asymmetry that counts, in the signal's unit.
+    moving : ndarray, shape (n_frames, 6)
+        ``asym_local_k`` times the local spread of the asymmetry: the threshold where the face moves.
+    """
+    # On jittery footage the thresholds rise with the measured frame-to-frame noise.
+    floors = cfg.noise_k * np.concatenate([signals.noise[REGION_SIGNALS[region]] for region in REGIONS])
+    on = np.maximum(np.repeat([cfg.on_thresholds[region] for region in REGIONS], 2), floors)
+    asym_floor = np.maximum(np.repeat([cfg.asym_thresholds[region] for region in REGIONS], 2), floors)
+    return on, asym_floor, cfg.asym_local_k * np.repeat(spreads, 2, axis=1)
+
+
+def one_sided_levels(signals: Signals, config: Config | None = None,
+                     asymmetry: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """The level each side's signal had to reach, frame by frame, for :func:`detect_events` to see a twitch.
+
+    It is the larger of the region's own threshold and the side's signal less its excess over the other side
+    plus the local asymmetry threshold: what the other side, head pose and the slow trend explain, plus the
+    margin the local spread asks for. This is what a figure should draw beside a trace (a fixed line would not
+    say why a movement on a talking face did not count). A movement of the mouth or brow coupled to an eye
+    twitch counts from ``coupled_min_score`` of the asymmetry threshold, and a deep eye closure likewise: they
+    may count a little below this level.
+
+    Parameters
+    ----------
+    signals : Signals
+    config : Config | None
+    asymmetry : tuple of ndarray | None
+        ``local_asymmetry(signals, config)`` when already computed.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, 3, 2)
+        Regions in :data:`twitchcam.regions.REGIONS` order, sides left, right; in each region's signal unit
+        (:data:`twitchcam.vocabulary.REGION_SIGNALS`); NaN where the signal is not measured.
+    """
+    cfg = config or Config()
+    asymmetries, spreads = local_asymmetry(signals, cfg) if asymmetry is None else asymmetry
+    sig = np.column_stack([signals.region_signal(region) for region in REGIONS])
+    excess = np.repeat(asymmetries, 2, axis=1) * _LEFT_LEADS
+    on, asym_floor, moving = _thresholds(signals, cfg, spreads)
+    levels = np.maximum(sig - excess + np.maximum(asym_floor, moving), on)
+    return levels.reshape(len(sig), len(REGIONS), 2)
 
 
 #: Region and side of each of the six columns :func:`detect_events` judges at once, and the other side's column.
