@@ -147,3 +147,13 @@ def test_a_face_at_rest_starts_no_detection():
     lm = make_landmarks(30, 30, [], noise_px=0.2)
     live, analyzer, _ = stream(lm)
     assert len(live) == 0 and analyzer.n_detections == 1
+
+
+def test_a_twitch_of_the_eye_and_the_mouth_is_one_detection():
+    # The mouth corner's pull outlasts the eye's closure by 0.4 s: the detection waits for it (it ran once when the
+    # eye's run ended and again for the mouth's before); with the final detection, two in all.
+    lm = make_landmarks(12, 30, [Twitch(6.0, 0.2, "left", "periocular", 0.6),
+                                 Twitch(6.0, 0.6, "left", "perioral", 0.08)])
+    live, analyzer, _ = stream(lm)
+    assert live.region.tolist() == ["periocular", "perioral"] and live.side.tolist() == ["left", "left"]
+    assert analyzer.n_detections == 2

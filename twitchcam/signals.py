@@ -240,17 +240,22 @@ def nanquantile_sorted(a: np.ndarray, q: float | np.ndarray, axis: int = -1) -> 
     # Rows of one flat table, gathered by plain indexing: fewer numpy calls than take_along_axis on the small
     # arrays of a live session's detections.
     shape, m = a.shape[:-1], a.shape[-1]
+    if m == 0:
+        return np.full(shape, np.nan)
     flat = a.reshape(-1, m)
-    count = m - np.isnan(flat).sum(axis=1)
+    count = m - np.count_nonzero(np.isnan(flat), axis=1)
+    last = np.maximum(count - 1, 0)
     if np.ndim(q):
         q = np.broadcast_to(q, shape).reshape(-1)
-    pos = q / 100 * np.maximum(count - 1, 0)
+    pos = q / 100 * last
     lo = pos.astype(np.int64)  # floor, pos being >= 0
-    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
-    rows = np.arange(len(flat))
-    a_lo, a_hi = flat[rows, lo], flat[rows, hi]
+    start = np.arange(0, flat.size, m)
+    values = flat.reshape(-1)
+    a_lo = values[start + lo]
+    a_hi = values[start + np.minimum(lo + 1, last)]
     out = a_lo + (pos - lo) * (a_hi - a_lo)
-    return np.where(count > 0, out, np.nan).reshape(shape)
+    out[count == 0] = np.nan
+    return out.reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -376,12 +381,10 @@ def robust_noise(x: np.ndarray) -> np.ndarray:
         In the unit of ``x``; 0 when fewer than 3 finite frames.
     """
     d = np.diff(x, axis=0)
-    out = np.zeros(x.shape[1])
-    for j in range(x.shape[1]):
-        dj = d[np.isfinite(d[:, j]), j]
-        if len(dj) >= 2:
-            out[j] = 1.4826 * np.median(np.abs(dj - np.median(dj))) / np.sqrt(2)
-    return out
+    # All columns in two sorts (a live session refreshes this every few seconds on its whole history).
+    mad = nanquantile_sorted(np.abs(d - nanquantile_sorted(d, 50, axis=0)), 50, axis=0)
+    enough = np.isfinite(d).sum(axis=0) >= 2
+    return np.where(enough, 1.4826 / np.sqrt(2) * np.nan_to_num(mad), 0.0)
 
 
 def _spread_sample(x: np.ndarray, n: int = 1000) -> np.ndarray:
