@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from twitchcam.asymmetry import pose_asymmetry
+from twitchcam.baselines import rolling_baseline
 from twitchcam.config import Config
 from twitchcam.events import Events, _runs, detect_events, one_sided_levels
 from twitchcam.pattern import classify_pattern
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.signals import compute_signals, rolling_baseline
+from twitchcam.signals import compute_signals
 from twitchcam.testing import Twitch, hfs_course, make_landmarks
 
 pytestmark = pytest.mark.core

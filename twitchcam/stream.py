@@ -6,8 +6,8 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
 
 - :func:`~twitchcam.signals.estimate_head_frame` once, after a warm-up of ``warmup_s`` seconds with a face;
 - :func:`~twitchcam.signals.measure_frames` on every new chunk (frames are independent there);
-- the baseline of :func:`~twitchcam.signals.rolling_baseline`, block by block: each completed block's quantile
-  (:func:`~twitchcam.signals.nanquantile_sorted` at :data:`~twitchcam.signals.BASELINE_QUANTILE`, as
+- the baseline of :func:`~twitchcam.baselines.rolling_baseline`, block by block: each completed block's quantile
+  (:func:`~twitchcam.baselines.nanquantile_sorted` at :data:`~twitchcam.signals.BASELINE_QUANTILE`, as
   ``compute_signals``) is kept, and a frame's resting level is the median of the
   ``2 * round(baseline_window_s / baseline_block_s / 2) + 1`` blocks before its own block. Offline that window is
   centred on the frame; live the future is not known yet, so it trails. On a face at rest the two agree; the
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .asymmetry import local_asymmetry, quiet_frames
+from .baselines import nanquantile_sorted
 from .config import Config
 from .events import Events, detect_events
 from .landmarks import Landmarks
@@ -55,7 +56,6 @@ from .signals import (
     Signals,
     estimate_head_frame,
     measure_frames,
-    nanquantile_sorted,
     relative_to_rest,
     robust_noise,
 )
