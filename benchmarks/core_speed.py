@@ -12,6 +12,7 @@ import time
 from twitchcam.config import Config
 from twitchcam.events import detect_events
 from twitchcam.pattern import classify_pattern
+from twitchcam.pipeline import analyze_landmarks
 from twitchcam.signals import compute_signals
 from twitchcam.testing import hfs_course, make_landmarks
 
@@ -47,9 +48,8 @@ def main():
 
 
 def _core(lm, cfg):
-    signals = compute_signals(lm, cfg)
-    events = detect_events(signals, cfg)
-    return classify_pattern(events, signals, cfg)
+    # What `analyze` runs after the landmarks (the local asymmetry once, for the events and the confidence).
+    return analyze_landmarks(lm, cfg)
 
 
 if __name__ == "__main__":
