@@ -206,13 +206,15 @@ def _fake_session(data: Path, sid: str, state: str, video: Path | None = None) -
 
 
 def test_restart_rebuilds_sessions_and_requeues_interrupted(tmp_path):
+    from twitchcam.courses import regular_course
     from twitchcam.folder import write_analysis
     from twitchcam.pipeline import analyze_landmarks
-    from twitchcam.testing import hfs_course, make_landmarks
+    from twitchcam.testing import as_twitches, make_landmarks
 
     data = tmp_path / "data"
     done = _fake_session(data, "20260101-100000-0000000a", "running")
-    write_analysis(analyze_landmarks(make_landmarks(20.0, 30.0, hfs_course("left", 20.0, seed=1))), done / "results")
+    course = as_twitches(regular_course("left", 20.0, seed=1))
+    write_analysis(analyze_landmarks(make_landmarks(20.0, 30.0, course)), done / "results")
     interrupted = _fake_session(data, "20260101-100000-0000000b", "running", DATA / "single_face.mp4")
     (interrupted / ".results-x1.tmp").mkdir()
     (interrupted / ".results-x1.tmp" / "events.csv").write_text("onset_s,off")  # half-written
