@@ -237,6 +237,41 @@ def test_restart_rebuilds_sessions_and_requeues_interrupted(tmp_path):
         assert (interrupted / "results" / "events.csv").read_text().startswith("onset_s,offset_s,side")
 
 
+def test_a_wait_for_a_worker_ends_quietly_when_another_thread_stops_the_worker():
+    # The shutdown race: AnalysisQueue.close() stops a worker (closing its pipe, setting conn and process to None)
+    # while the slot thread waits for that worker's next message. The wait ends with None, not an AttributeError.
+    from twitchcam.web.workers import _Child
+
+    class Process:
+        alive = True
+
+        def is_alive(self):
+            return self.alive
+
+        def kill(self):
+            self.alive = False
+
+        def join(self, timeout):
+            pass
+
+    class Pipe:
+        closed = False
+
+        def poll(self, timeout):
+            child.stop()  # another thread's close(), during the wait
+            return False
+
+        def close(self):
+            self.closed = True
+
+    child = _Child(target=None)
+    pipe, process = Pipe(), Process()
+    child.conn, child.process = pipe, process
+    assert child.receive(5.0) is None
+    assert pipe.closed and not process.alive and child.conn is None and child.process is None
+    assert child.receive(5.0) is None  # a wait that begins after the stop
+
+
 # ---- end to end in headless Chromium -------------------------------------------------------------------------
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
