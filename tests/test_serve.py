@@ -206,13 +206,15 @@ def _fake_session(data: Path, sid: str, state: str, video: Path | None = None) -
 
 
 def test_restart_rebuilds_sessions_and_requeues_interrupted(tmp_path):
+    from twitchcam.courses import regular_course
     from twitchcam.folder import write_analysis
     from twitchcam.pipeline import analyze_landmarks
-    from twitchcam.testing import hfs_course, make_landmarks
+    from twitchcam.testing import as_twitches, make_landmarks
 
     data = tmp_path / "data"
     done = _fake_session(data, "20260101-100000-0000000a", "running")
-    write_analysis(analyze_landmarks(make_landmarks(20.0, 30.0, hfs_course("left", 20.0, seed=1))), done / "results")
+    course = as_twitches(regular_course("left", 20.0, seed=1))
+    write_analysis(analyze_landmarks(make_landmarks(20.0, 30.0, course)), done / "results")
     interrupted = _fake_session(data, "20260101-100000-0000000b", "running", DATA / "single_face.mp4")
     (interrupted / ".results-x1.tmp").mkdir()
     (interrupted / ".results-x1.tmp" / "events.csv").write_text("onset_s,off")  # half-written
@@ -233,6 +235,41 @@ def test_restart_rebuilds_sessions_and_requeues_interrupted(tmp_path):
         s, _ = _wait_done(client, sessions["b"]["id"])
         assert s["state"] == "done"
         assert (interrupted / "results" / "events.csv").read_text().startswith("onset_s,offset_s,side")
+
+
+def test_a_wait_for_a_worker_ends_quietly_when_another_thread_stops_the_worker():
+    # The shutdown race: AnalysisQueue.close() stops a worker (closing its pipe, setting conn and process to None)
+    # while the slot thread waits for that worker's next message. The wait ends with None, not an AttributeError.
+    from twitchcam.web.workers import _Child
+
+    class Process:
+        alive = True
+
+        def is_alive(self):
+            return self.alive
+
+        def kill(self):
+            self.alive = False
+
+        def join(self, timeout):
+            pass
+
+    class Pipe:
+        closed = False
+
+        def poll(self, timeout):
+            child.stop()  # another thread's close(), during the wait
+            return False
+
+        def close(self):
+            self.closed = True
+
+    child = _Child(target=None)
+    pipe, process = Pipe(), Process()
+    child.conn, child.process = pipe, process
+    assert child.receive(5.0) is None
+    assert pipe.closed and not process.alive and child.conn is None and child.process is None
+    assert child.receive(5.0) is None  # a wait that begins after the stop
 
 
 # ---- end to end in headless Chromium -------------------------------------------------------------------------

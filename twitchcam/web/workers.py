@@ -247,15 +247,20 @@ class _Child:
         self.conn = parent
 
     def receive(self, timeout_s: float | None = None):
-        """The next message, or None when the child died (or ``timeout_s`` passed)."""
+        """The next message, or None when the child died, was stopped (or ``timeout_s`` passed)."""
+        # The pipe and process this wait began with: AnalysisQueue.close may stop the child from another thread
+        # meanwhile, which closes them and sets the attributes to None.
+        conn, process = self.conn, self.process
+        if conn is None or process is None:
+            return None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             try:
-                if self.conn.poll(0.2):
-                    return self.conn.recv()
+                if conn.poll(0.2):
+                    return conn.recv()
             except (EOFError, OSError):
                 return None
-            if not self.process.is_alive() or (deadline is not None and time.monotonic() > deadline):
+            if not process.is_alive() or (deadline is not None and time.monotonic() > deadline):
                 return None
 
     def stop(self) -> None:
@@ -381,7 +386,8 @@ class AnalysisQueue:
                 return
             sid, kind = job
             with self._lock:
-                if sid in self._cancelled:
+                # Once closing, no job starts: it would start a worker process again after close() killed them.
+                if self._closing or sid in self._cancelled:
                     continue
                 session = self.store.get(sid)
                 if session is None or session.state != {"analyze": "queued", "annotate": "annotating"}[kind]:
