@@ -198,6 +198,22 @@ def test_hfs_course_structure():
         assert intervals.std() / intervals.mean() > 0.3, "irregular"
 
 
+def test_twitches_kept_off_the_footages_closures_keep_a_pause_from_them_and_the_tonic_spasm_ends():
+    # Closures of a blinking face every 3 s (0.3 s each, as footage_closures gives them). Twitches keep the pause
+    # planned movements keep from each other: right at a closure's end the footage's eyes still reopen.
+    avoid = np.array([(a, a + 0.3) for a in np.arange(1.0, 30.0, 3.0)])
+    for seed in range(5):
+        ev = make_course("hfs", 30.0, side="left", seed=seed, blinks=False, avoid=avoid)
+        eye = ev[ev.region == "periocular"]
+        assert len(eye) >= 5
+        # One tonic spasm of 1.2-3 s (it ran to the end of the recording when no closure was in its way).
+        assert np.sum(eye.kind == "tonic") == 1 and np.all(eye.duration_s <= 3.0)
+        overlap = (eye.onset_s[:, None] < avoid[None, :, 1]) & (eye.offset_s[:, None] > avoid[None, :, 0])
+        assert not overlap.any()
+        assert not ((eye.onset_s[:, None] < avoid[None, :, 1] + MIN_GAP_S)
+                    & (eye.offset_s[:, None] > avoid[None, :, 0] - MIN_GAP_S)).any()
+
+
 def test_mimickers_differ_from_hfs_where_they_should():
     rhythmic = make_course("rhythmic", 30.0, seed=1, blinks=False)
     intervals = np.diff(rhythmic.onset_s)

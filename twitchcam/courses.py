@@ -214,7 +214,8 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
     clonic : callable
         Draws a clonic twitch's duration (s) from ``rng``.
     avoid : ndarray, shape (n, 2) | None
-        Intervals (s) no episode may overlap; an episode that would is drawn again after the interval.
+        Intervals (s) every episode keeps ``MIN_GAP_S`` clear of; an episode that would not is drawn again a
+        burst's pause after the interval (``MIN_GAP_S`` plus 0.1-0.5 s).
 
     Returns
     -------
@@ -226,7 +227,8 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
     t = rng.uniform(0.5, 1.5)
     out = []
     while t < end:
-        for _ in range(rng.integers(1, 4)):
+        burst = rng.integers(1, 4)
+        while burst:
             tonic_now = t >= tonic_at
             if tonic_now:
                 length = min(rng.uniform(1.2, 3.0), end - t)
@@ -238,18 +240,22 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
             if t + length > end:
                 break
             if avoid is not None:
-                clash = (avoid[:, 0] < t + length) & (avoid[:, 1] > t)
-                room = float(avoid[clash, 0].min()) - t if clash.any() else np.inf
-                if tonic_now and room >= 1.2:
+                # The footage's own closures are kept MIN_GAP_S clear of, as a planned blink is: just before or
+                # after one the footage's eyes are still closing or reopening, which would hide the twitch.
+                clash = (avoid[:, 0] < t + length + MIN_GAP_S) & (avoid[:, 1] + MIN_GAP_S > t)
+                room = float(avoid[clash, 0].min()) - MIN_GAP_S - t if clash.any() else np.inf
+                if tonic_now and clash.any() and room >= 1.2:
                     length = room  # a tonic spasm that fits before the interval ends there
                 elif clash.any():
-                    # Not here: the twitch is drawn again after the interval (a tonic spasm stays due).
-                    t = float(avoid[clash, 1].max())
+                    # Not here: the same twitch of the burst is drawn again after the interval, a burst's pause
+                    # later (a tonic spasm stays due).
+                    t = float(avoid[clash, 1].max()) + MIN_GAP_S + rng.uniform(0.1, 0.5)
                     tonic_at = t if tonic_now else tonic_at
                     continue
             out.append((t, length))
             # Inside a burst: a pause long enough for each twitch to be its own event, plus the mouth's lag.
             t += length + MIN_GAP_S + rng.uniform(0.1, 0.5)
+            burst -= 1
         t += rng.gamma(2.0, mean_pause_s / 2)
     return np.array(out).reshape(-1, 2)
 
