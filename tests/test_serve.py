@@ -272,6 +272,45 @@ def test_a_wait_for_a_worker_ends_quietly_when_another_thread_stops_the_worker()
     assert child.receive(5.0) is None  # a wait that begins after the stop
 
 
+def test_a_session_cancelled_while_its_worker_starts_is_not_analyzed_and_cancel_returns():
+    # A session deleted just as its analysis begins: the slot has taken the job but its worker process is not
+    # running yet. cancel() finds no process to stop (it raised AttributeError), and the job must not start after.
+    import threading
+    from types import SimpleNamespace
+
+    from twitchcam.web.workers import AnalysisQueue, _Child
+
+    session = SimpleNamespace(id="s1", state="queued", original_name="a.mp4")
+    states, sent, errors = [], [], []
+    store = SimpleNamespace(get=lambda sid: session, set_state=lambda sid, state, *a: states.append(state),
+                            video_path=lambda s: Path("a.mp4"), folder=lambda sid: Path("out"))
+    analyses = AnalysisQueue(store, n_workers=1)
+
+    def delete():
+        try:
+            analyses.cancel("s1")
+        except Exception as error:  # noqa: BLE001 - the test reports what the thread raised
+            errors.append(error)
+
+    deleting = threading.Thread(target=delete)
+
+    class Child(_Child):
+        def ensure(self):
+            deleting.start()  # the delete request, while the process starts
+            while "s1" not in analyses._cancelled:
+                time.sleep(0.001)
+            time.sleep(0.2)  # cancel() looks for the process now, before it exists
+            self.process = SimpleNamespace(is_alive=lambda: True, kill=lambda: None, exitcode=None)
+            self.conn = SimpleNamespace(send=sent.append)
+
+    analyses._jobs.put(("s1", "analyze"))
+    analyses._jobs.put(None)
+    analyses._work(Child(target=None))
+    deleting.join(5)
+    assert not deleting.is_alive() and errors == []
+    assert sent == [] and states == ["running"] and "s1" not in analyses._running
+
+
 # ---- end to end in headless Chromium -------------------------------------------------------------------------
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -358,7 +358,10 @@ class AnalysisQueue:
             child = self._running.get(sid)
         if child is None:
             return
-        child.process.kill()
+        # The slot may not have started its worker process yet: _run sees the cancellation once it has.
+        process = child.process
+        if process is not None:
+            process.kill()
         while True:
             with self._lock:
                 if sid not in self._running:
@@ -406,8 +409,15 @@ class AnalysisQueue:
         if kind == "analyze":
             store.set_state(session.id, "running")
         child.ensure()
-        child.conn.send((kind, str(store.video_path(session)), str(store.folder(session.id)),
-                         session.original_name))
+        with self._lock:
+            # Cancelled while the worker process started: cancel() may have found no process to stop.
+            if session.id in self._cancelled:
+                return
+        try:
+            child.conn.send((kind, str(store.video_path(session)), str(store.folder(session.id)),
+                             session.original_name))
+        except OSError:
+            pass  # stopped meanwhile (cancel, close): the wait below sees it and tells the two apart
         while True:
             message = child.receive()
             if message is None:
