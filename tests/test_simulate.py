@@ -10,6 +10,7 @@ import pytest
 
 from twitchcam.config import Config
 from twitchcam.courses import (
+    CLOSURE_CLEARANCE_S,
     EXPECTED_PATTERN,
     GENERATORS,
     LATERALIZED,
@@ -198,9 +199,9 @@ def test_hfs_course_structure():
         assert intervals.std() / intervals.mean() > 0.3, "irregular"
 
 
-def test_twitches_kept_off_the_footages_closures_keep_a_pause_from_them_and_the_tonic_spasm_ends():
-    # Closures of a blinking face every 3 s (0.3 s each, as footage_closures gives them). Twitches keep the pause
-    # planned movements keep from each other: right at a closure's end the footage's eyes still reopen.
+def test_twitches_kept_off_the_footages_closures_keep_clear_of_them_and_the_tonic_spasm_ends():
+    # Closures of a blinking face every 3 s (0.3 s each, as footage_closures gives them). Twitches keep clear of
+    # them by CLOSURE_CLEARANCE_S: right at a closure's end the footage's eyes still reopen.
     avoid = np.array([(a, a + 0.3) for a in np.arange(1.0, 30.0, 3.0)])
     for seed in range(5):
         ev = make_course("hfs", 30.0, side="left", seed=seed, blinks=False, avoid=avoid)
@@ -210,8 +211,20 @@ def test_twitches_kept_off_the_footages_closures_keep_a_pause_from_them_and_the_
         assert np.sum(eye.kind == "tonic") == 1 and np.all(eye.duration_s <= 3.0)
         overlap = (eye.onset_s[:, None] < avoid[None, :, 1]) & (eye.offset_s[:, None] > avoid[None, :, 0])
         assert not overlap.any()
-        assert not ((eye.onset_s[:, None] < avoid[None, :, 1] + MIN_GAP_S)
-                    & (eye.offset_s[:, None] > avoid[None, :, 0] - MIN_GAP_S)).any()
+        assert not ((eye.onset_s[:, None] < avoid[None, :, 1] + CLOSURE_CLEARANCE_S)
+                    & (eye.offset_s[:, None] > avoid[None, :, 0] - CLOSURE_CLEARANCE_S)).any()
+
+
+def test_footage_that_closes_its_eyes_every_second_still_gets_twitches_throughout():
+    # 0.3 s closures every 1.2 s: no room for a tonic spasm, which stays due while clonic twitches go on (they
+    # stopped once the spasm was due).
+    avoid = np.array([(a, a + 0.3) for a in np.arange(1.0, 30.0, 1.2)])
+    for seed in range(5):
+        eye = make_course("hfs", 30.0, side="left", seed=seed, blinks=False, avoid=avoid)
+        eye = eye[eye.region == "periocular"]
+        assert eye.onset_s.max() > 22.0 and len(eye) >= 8
+        assert not ((eye.onset_s[:, None] < avoid[None, :, 1] + CLOSURE_CLEARANCE_S)
+                    & (eye.offset_s[:, None] > avoid[None, :, 0] - CLOSURE_CLEARANCE_S)).any()
 
 
 def test_mimickers_differ_from_hfs_where_they_should():

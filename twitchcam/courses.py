@@ -59,6 +59,10 @@ RAMP_S = {"clonic": (0.04, 0.10), "tonic": (0.15, 0.30), "blink": (0.08, 0.16)}
 #: Smallest pause between two planned movements (offset to next onset, at half maximum), s: each twitch of a
 #: burst is a distinct event, and blinks do not touch twitches.
 MIN_GAP_S = 0.35
+#: Clearance of injected eye twitches from the footage's own eye closures (beyond their margin,
+#: :data:`twitchcam.simulate.footage.CLOSURE_MARGIN_S`), s: a blink's lids take about 0.1-0.2 s to reopen from
+#: the 30 % closure that ends one, so a twitch starting sooner would be hidden in it.
+CLOSURE_CLEARANCE_S = 0.1
 #: Jankovic boundary between clonic and tonic, s (as ``Config.tonic_min_s``).
 TONIC_MIN_S = 1.0
 #: Rise and fall time of every movement of a regular course (:func:`regular_course`), s, and of a hand-written
@@ -214,8 +218,8 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
     clonic : callable
         Draws a clonic twitch's duration (s) from ``rng``.
     avoid : ndarray, shape (n, 2) | None
-        Intervals (s) every episode keeps ``MIN_GAP_S`` clear of; an episode that would not is drawn again a
-        burst's pause after the interval (``MIN_GAP_S`` plus 0.1-0.5 s).
+        Intervals (s) every episode keeps :data:`CLOSURE_CLEARANCE_S` clear of; an episode that would not is
+        drawn again 0-0.3 s after that clearance.
 
     Returns
     -------
@@ -240,17 +244,23 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
             if t + length > end:
                 break
             if avoid is not None:
-                # The footage's own closures are kept MIN_GAP_S clear of, as a planned blink is: just before or
-                # after one the footage's eyes are still closing or reopening, which would hide the twitch.
-                clash = (avoid[:, 0] < t + length + MIN_GAP_S) & (avoid[:, 1] + MIN_GAP_S > t)
-                room = float(avoid[clash, 0].min()) - MIN_GAP_S - t if clash.any() else np.inf
-                if tonic_now and clash.any() and room >= 1.2:
-                    length = room  # a tonic spasm that fits before the interval ends there
-                elif clash.any():
-                    # Not here: the same twitch of the burst is drawn again after the interval, a burst's pause
-                    # later (a tonic spasm stays due).
-                    t = float(avoid[clash, 1].max()) + MIN_GAP_S + rng.uniform(0.1, 0.5)
-                    tonic_at = t if tonic_now else tonic_at
+                # The footage's own closures are kept CLOSURE_CLEARANCE_S clear of: just before or after one the
+                # footage's eyes are still closing or reopening, which would hide the twitch.
+                clash = _clashes(avoid, t, length)
+                if clash.any() and tonic_now:
+                    room = float(avoid[clash, 0].min()) - CLOSURE_CLEARANCE_S - t
+                    if room >= 1.2:
+                        length, clash = room, clash & False  # a tonic spasm that fits before the interval
+                    else:
+                        # The spasm stays due, and a clonic twitch is tried here meanwhile: footage that closes
+                        # its eyes every second or so has no room for a spasm for long stretches.
+                        tonic_at = t
+                        length = clonic(rng)
+                        clash = _clashes(avoid, t, length)
+                if clash.any():
+                    # Not here: the same twitch of the burst is drawn again at a random time just after the
+                    # interval, not at its very end.
+                    t = float(avoid[clash, 1].max()) + CLOSURE_CLEARANCE_S + rng.uniform(0.0, 0.3)
                     continue
             out.append((t, length))
             # Inside a burst: a pause long enough for each twitch to be its own event, plus the mouth's lag.
@@ -258,6 +268,13 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
             burst -= 1
         t += rng.gamma(2.0, mean_pause_s / 2)
     return np.array(out).reshape(-1, 2)
+
+
+def _clashes(avoid: np.ndarray, t: float, length: float) -> np.ndarray:
+    """Which of the intervals ``avoid`` (shape (n, 2), s) an episode from ``t`` for ``length`` s comes within
+    :data:`CLOSURE_CLEARANCE_S` of, shape (n,), bool.
+    """
+    return (avoid[:, 0] < t + length + CLOSURE_CLEARANCE_S) & (avoid[:, 1] + CLOSURE_CLEARANCE_S > t)
 
 
 def _hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0,
