@@ -441,6 +441,20 @@ def test_bilateral_closures_do_not_outvote_one_sided_evidence_and_are_a_red_flag
     assert any("red flag" in note for note in analysis.summary.notes)
 
 
+def test_one_stray_event_on_the_other_side_leaves_a_pattern_one_sided_and_three_do_not():
+    # Four left eye-and-mouth twitches (8 events) at irregular intervals, and 1 or 3 brief right eye twitches: the
+    # one is a stray (laterality index 7/9 = 0.78, below 0.8), three are a pattern of their own.
+    left = [Twitch(t, 0.25, "left", region, amplitude) for t in (2.0, 5.5, 7.0, 12.5)
+            for region, amplitude in (("periocular", 0.6), ("perioral", 0.08))]
+    for rights, pattern in (([16.5], "hemifacial_spasm"), ([9.5, 16.5, 18.2], "bilateral")):
+        right = [Twitch(t, 0.2, "right", "periocular", 0.6) for t in rights]
+        analysis = analyze_landmarks(make_landmarks(20, FPS, left + right))
+        assert analysis.summary.metrics["unilateral_events"] == {"left": 8, "right": len(rights)}
+        assert analysis.pattern == pattern
+    assert analyze_landmarks(make_landmarks(20, FPS, left + right[:1]), Config(unilateral_stray_events=0)).pattern \
+        == "unilateral_other"
+
+
 def test_every_one_sided_event_has_a_score_and_the_summary_says_when_a_finding_is_borderline():
     clear = analyze_landmarks(make_landmarks(60, FPS, as_twitches(regular_course("left", 60, seed=3)), noise_px=0.2))
     uni = unilateral(clear.events)
