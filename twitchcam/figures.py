@@ -16,7 +16,6 @@ matplotlib is imported inside the functions so that ``import twitchcam`` stays l
 from __future__ import annotations
 
 import base64
-import io
 import logging
 from dataclasses import dataclass
 
@@ -68,15 +67,38 @@ def draw_rgba(fig, dpi: int) -> np.ndarray:
 
 
 def encode_png(rgba: np.ndarray, dpi: int) -> str:
-    """PNG of a drawn picture (:func:`draw_rgba`), base64-encoded (ASCII): the bytes ``savefig`` writes.
+    """PNG of a drawn picture (:func:`draw_rgba`), base64-encoded (ASCII).
 
-    Pillow compresses without holding the GIL, so this can run in a thread while the next figure is drawn.
+    The file is written here rather than by Pillow: rows unfiltered and deflated at level 3 take a fifth of
+    Pillow's time and give a smaller file (a figure's flat colours compress well without PNG's row filters); an
+    opaque picture, as every figure is, is stored as RGB. zlib does not hold the GIL, so this can run in a thread
+    while the next figure is drawn.
+
+    Parameters
+    ----------
+    rgba : ndarray, shape (height_px, width_px, 4), uint8
+    dpi : int
+        Recorded in the file (``pHYs``).
     """
-    from matplotlib.image import imsave
+    import struct
+    import zlib
 
-    buf = io.BytesIO()
-    imsave(buf, rgba, format="png", dpi=dpi, metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    opaque = bool((rgba[..., 3] == 255).all())
+    pixels = rgba[..., :3] if opaque else rgba
+    height, width, channels = pixels.shape
+    rows = np.zeros((height, 1 + width * channels), np.uint8)  # each row opens with its filter type: 0, none
+    rows[:, 1:] = pixels.reshape(height, -1)
+    per_metre = round(dpi / 0.0254)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = (b"\x89PNG\r\n\x1a\n"
+           + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0))
+           + chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1))
+           + chunk(b"IDAT", zlib.compress(rows.tobytes(), 3))
+           + chunk(b"IEND", b""))
+    return base64.b64encode(png).decode("ascii")
 
 
 def png_base64(fig, dpi: int) -> str:

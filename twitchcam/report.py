@@ -12,6 +12,7 @@ of the reviewed timeline, and a section shows the automatic finding beside the r
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from pathlib import Path
 
@@ -298,7 +299,10 @@ def _side_rows(measures: dict[str, SideMeasures], sides: tuple[str, str]) -> lis
     ]
 
 
+@functools.cache
 def _template_env():
+    # One environment per process: it keeps the compiled templates (compiling the report's costs more than
+    # rendering it), and checks the files' times so an edited template is compiled again.
     import jinja2
 
     # autoescape=True rather than select_autoescape: the templates are named *.html.j2.
