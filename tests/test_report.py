@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from chromium import Chromium, find_chromium
+from matplotlib.lines import Line2D
 
 from twitchcam import figures
 from twitchcam.cli import main
@@ -149,8 +150,7 @@ def test_the_traces_draw_the_level_each_side_had_to_reach(hfs_ms):
     hfs_analysis, hfs_dir = hfs_ms
     results = read_results(hfs_dir)
     fig = figures.traces(results, ("left", "right"))
-    (ax,) = fig.axes
-    lines = {line.get_gid(): line for line in ax.lines if line.get_gid()}
+    lines = {line.get_gid(): line for line in fig.findobj(Line2D) if line.get_gid()}
     assert set(lines) == {f"{kind} {side} {region}" for kind in ("signal", "level") for side in SIDES
                           for region in REGIONS}
     cfg = hfs_analysis.config

@@ -5,10 +5,12 @@ Every figure is drawn twice, wide for a desktop page and narrow for a phone, so 
 widths; the report picks one with ``<picture>``. Colours are the Okabe-Ito colour-blind-safe pair, the same as in
 the annotated video: the patient's left is vermillion, the right is blue, both eyes together are grey.
 
-A report is drawn in well under a second because matplotlib's cost is in the objects it builds per axes (spines,
-ticks and their labels), not in the drawing: every figure is one axes, the traces are bands of one axes (each
-with its own scale, :class:`_Band`), and every tick is placed by a fixed locator computed here, as matplotlib's
-automatic locators would place it.
+The figures are drawn without matplotlib's ``Axes``: of a report's rendering time, most went to what an axes
+builds for itself (spines, axis objects, ticks of five artists each, for each of 22 axes) and to updating data
+limits, not to drawing. Each plotting area is a :class:`_Panel`, a rectangle of the figure with fixed limits that
+places lines, shading, ticks and text as an axes would, every tick where matplotlib's automatic locator would put
+it. The traces are bands of one panel, each with its own scale (:class:`_Band`). What is left is mostly text,
+which matplotlib lays out and renders glyph by glyph.
 
 matplotlib is imported inside the functions so that ``import twitchcam`` stays light.
 """
@@ -106,14 +108,10 @@ def png_base64(fig, dpi: int) -> str:
     return encode_png(draw_rgba(fig, dpi), dpi)
 
 
-def _margins(fig, left_in: float, right_in: float, top_in: float, bottom_in: float, hspace_in: float = 0.0,
-             wspace: float = 0.25) -> None:
-    """Place the axes with fixed margins in inches: constrained layout costs half of the rendering time."""
+def _inches_rect(fig, left_in: float, right_in: float, top_in: float, bottom_in: float) -> tuple:
+    """``(left, bottom, width, height)`` in figure fractions of the area within margins in inches."""
     w, h = fig.get_size_inches()
-    n_rows = max(len(fig.axes), 1) if hspace_in else 1
-    plot_h = h - top_in - bottom_in
-    fig.subplots_adjust(left=left_in / w, right=1 - right_in / w, top=1 - top_in / h, bottom=bottom_in / h,
-                        hspace=hspace_in / max(plot_h / n_rows - hspace_in, 1e-3), wspace=wspace)
+    return left_in / w, bottom_in / h, 1 - (left_in + right_in) / w, 1 - (top_in + bottom_in) / h
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -138,7 +136,7 @@ def _tick_labels(values: np.ndarray) -> list[str]:
     matplotlib's ``ScalarFormatter`` writes them.
     """
     decimals = next((d for d in range(7) if np.allclose(np.round(values, d), values, rtol=0, atol=1e-9)), 6)
-    return [f"{v:.{decimals}f}".replace("-", "\N{MINUS SIGN}") for v in values + 0.0]
+    return [f"{v:.{decimals}f}".replace("-", "\N{MINUS SIGN}") for v in np.asarray(values, float) + 0.0]
 
 
 def _n_bins(length_in: float, fontsize: float, per_label: float) -> int:
@@ -157,141 +155,278 @@ def _font_pt(key: str) -> float:
     return FontProperties(size=matplotlib.rcParams[key]).get_size_in_points()
 
 
-def _axis_ticks(ax, which: str, values, labels, colours=None, length_pt: float | None = None,
-                minor=None) -> float:
-    """Ticks and their labels on the bottom (``"x"``) or left (``"y"``) of an axes, as matplotlib's own would be.
-
-    Drawn as one line of tick markers and one text per label: an axis' own ticks are five artists each, and
-    making them costs more than drawing the whole figure.
-
-    Parameters
-    ----------
-    which : {"x", "y"}
-    values : array-like, shape (n_ticks,)
-        Positions in data units.
-    labels : list of str, length n_ticks
-    colours : list of str | None
-        Colour of each label; the rc tick colour when None.
-    length_pt : float | None
-        Tick length in points; the rc major tick size when None.
-    minor : array-like | None
-        Positions of unlabelled minor ticks.
-
-    Returns
-    -------
-    float
-        How far in points the ticks and labels reach from the axes' edge (where an axis label goes).
-    """
-    import matplotlib
-    from matplotlib.lines import TICKDOWN, TICKLEFT
-    from matplotlib.transforms import ScaledTranslation
-
-    rc = matplotlib.rcParams
-    fig = ax.get_figure()
-    values = np.asarray(values, float)
-    getattr(ax, f"set_{which}ticks")([])
-    getattr(ax, f"set_{which}ticks")([], minor=True)
-    size = rc[f"{which}tick.major.size"] if length_pt is None else length_pt
-    pad = rc[f"{which}tick.major.pad"]
-    font_pt = _font_pt(f"{which}tick.labelsize")
-    transform = ax.get_xaxis_transform() if which == "x" else ax.get_yaxis_transform()
-    marker = TICKDOWN if which == "x" else TICKLEFT
-    for at, kind in ((values, "major"), (minor, "minor")):
-        if at is not None and len(at) and (kind == "minor" or size > 0):
-            tick_size = size if kind == "major" else rc[f"{which}tick.minor.size"]
-            positions = (np.asarray(at, float), np.zeros(len(at)))
-            ax.plot(*(positions if which == "x" else positions[::-1]), ls="none", marker=marker, ms=tick_size,
-                    mew=rc[f"{which}tick.{kind}.width"], color=rc[f"{which}tick.color"], transform=transform,
-                    clip_on=False)
-    if which == "x":
-        offset = ScaledTranslation(0, -(size + pad) / 72, fig.dpi_scale_trans)
-        place = {"ha": "center", "va": "top"}
-    else:
-        offset = ScaledTranslation(-(size + pad) / 72, 0, fig.dpi_scale_trans)
-        place = {"ha": "right", "va": "center_baseline"}
-    colours = colours or [rc[f"{which}tick.labelcolor"] if rc[f"{which}tick.labelcolor"] != "inherit"
-                          else rc[f"{which}tick.color"]] * len(values)
-    for value, label, colour in zip(values, labels, colours):
-        xy = (value, 0) if which == "x" else (0, value)
-        ax.text(*xy, label, transform=transform + offset, fontsize=font_pt, color=colour, **place)
-    if which == "x":
-        return size + pad + font_pt
-    return size + pad + max((_label_width_pt(label, font_pt) for label in labels), default=0.0)
-
-
-def _axis_label(ax, which: str, text: str, reach_pt: float) -> None:
-    """An axis label beside the tick labels (``reach_pt`` from :func:`_axis_ticks`), where matplotlib puts it."""
-    import matplotlib
-    from matplotlib.transforms import ScaledTranslation
-
-    rc = matplotlib.rcParams
-    fig = ax.get_figure()
-    gap = (reach_pt + rc["axes.labelpad"]) / 72
-    if which == "x":
-        ax.text(0.5, 0, text, transform=ax.transAxes + ScaledTranslation(0, -gap, fig.dpi_scale_trans),
-                ha="center", va="top", fontsize=_font_pt("axes.labelsize"))
-    else:
-        ax.text(0, 0.5, text, transform=ax.transAxes + ScaledTranslation(-gap, 0, fig.dpi_scale_trans),
-                ha="right", va="center", rotation=90, fontsize=_font_pt("axes.labelsize"))
-
-
-def _label_width_pt(text: str, size_pt: float) -> float:
+def _number_width_pt(text: str, size_pt: float) -> float:
     """Width of a number label in points, from DejaVu Sans' advance widths (matplotlib's default font)."""
     return size_pt * sum(0.318 if c == "." else 0.838 if c == "\N{MINUS SIGN}" else 0.636 for c in text)
 
 
-def _time_axis(ax, start_s: float, stop_s: float, length_in: float, minutes: bool = False) -> np.ndarray:
-    """Time ticks and label over ``[start_s, stop_s]`` on an axis ``length_in`` inches long; minutes:seconds
-    when ``minutes`` and the axis ends at 2 min or later.
+def _text_width_pt(text: str, size_pt: float) -> float:
+    """Width of a one-line text in points in the rc font, measured as matplotlib lays it out."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
 
-    Returns
-    -------
-    ndarray, shape (n_ticks,)
-        The ticks, in seconds.
-    """
-    if minutes and stop_s >= 120:
-        values = _tick_values(start_s, stop_s, 8, steps=(1, 2, 3, 5, 6, 10))
-        labels, name = [f"{int(x // 60)}:{int(x % 60):02d}" for x in values], "time (min:s)"
-    else:
-        values = _tick_values(start_s, stop_s, _n_bins(length_in, _font_pt("xtick.labelsize"), 3))
-        labels, name = _tick_labels(values), "time (s)"
-    ax.set_xlim(start_s, stop_s)
-    _axis_label(ax, "x", name, _axis_ticks(ax, "x", values, labels))
-    return values
+    return text_to_path.get_text_width_height_descent(text, FontProperties(size=size_pt), ismath=False)[0]
 
 
-def _vspans(ax, starts, stops, color: str, alpha, zorder: float = 1) -> None:
-    """Shade ``[start, stop]`` spans over the axes' whole height, one collection for all of them.
-
-    Draws what one ``ax.axvspan`` per span draws, at a fraction of the cost: each axvspan is an artist of its own
-    whose data limits are updated one at a time. The x limits are set by the callers.
+class _Panel:
+    """A plotting area of a figure: a rectangle with fixed data limits, drawn into without a matplotlib ``Axes``.
 
     Parameters
     ----------
-    starts, stops : array-like, shape (n_spans,)
-        Span edges in seconds.
-    color : str
-    alpha : float or array-like, shape (n_spans,)
+    fig : matplotlib.figure.Figure
+    rect : tuple of float
+        ``(left, bottom, width, height)`` in figure fractions.
+    x_lim, y_lim : tuple of float
+        Data values at the left and right, bottom and top edges (``y_lim`` may run downwards).
+
+    Attributes
+    ----------
+    data, area : matplotlib.transforms.Transform
+        Data coordinates, and fractions of the rectangle, to the display.
+    x_data, y_data : matplotlib.transforms.Transform
+        x in data and y in fractions of the rectangle (spans over the whole height), and the other way round.
+    clip : matplotlib.transforms.TransformedBbox
+        The rectangle, to clip data to.
     """
-    from matplotlib.collections import PolyCollection
 
-    starts, stops = np.asarray(starts, float), np.asarray(stops, float)
-    if not starts.size:
-        return
-    verts = [[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0), (a, 0.0)] for a, b in zip(starts, stops)]
-    alphas = np.broadcast_to(np.asarray(alpha, float), starts.shape)
-    from matplotlib.colors import to_rgba
+    def __init__(self, fig, rect: tuple, x_lim: tuple[float, float], y_lim: tuple[float, float]):
+        from matplotlib.transforms import (
+            Bbox,
+            BboxTransformFrom,
+            BboxTransformTo,
+            TransformedBbox,
+            blended_transform_factory,
+        )
 
-    colors = [to_rgba(color, a) for a in alphas]
-    ax.add_collection(PolyCollection(verts, facecolors=colors, edgecolors="none", linewidths=0, zorder=zorder,
-                                     transform=ax.get_xaxis_transform()), autolim=False)
+        self.fig, self.rect, self.x_lim, self.y_lim = fig, rect, x_lim, y_lim
+        self.clip = TransformedBbox(Bbox.from_bounds(*rect), fig.transFigure)
+        self.area = BboxTransformTo(self.clip)
+        self.data = BboxTransformFrom(Bbox([[x_lim[0], y_lim[0]], [x_lim[1], y_lim[1]]])) + self.area
+        self.x_data = blended_transform_factory(self.data, self.area)
+        self.y_data = blended_transform_factory(self.area, self.data)
 
+    @property
+    def size_in(self) -> tuple[float, float]:
+        """Width and height of the rectangle in inches."""
+        w, h = self.fig.get_size_inches()
+        return self.rect[2] * w, self.rect[3] * h
 
-def _shade_unmeasured(ax, results: Results) -> None:
+    def _offset(self, dx_pt: float, dy_pt: float):
+        from matplotlib.transforms import ScaledTranslation
+
+        return ScaledTranslation(dx_pt / 72, dy_pt / 72, self.fig.dpi_scale_trans)
+
+    def line(self, x, y, transform=None, clip=None, **kw):
+        """A line in data coordinates (or ``transform``), clipped to the rectangle (or ``clip``; False: none)."""
+        from matplotlib.lines import Line2D
+
+        line = Line2D(x, y, transform=transform or self.data, **kw)
+        if clip is not False:
+            line.set_clip_box(clip or self.clip)
+        self.fig.add_artist(line)
+        return line
+
+    def polygons(self, verts: list, colours: list, transform=None, zorder: float = 1) -> None:
+        """Filled polygons without edges, one artist for all, clipped to the rectangle."""
+        from matplotlib.collections import PolyCollection
+
+        if verts:
+            polys = PolyCollection(verts, facecolors=colours, edgecolors="none", linewidths=0, zorder=zorder,
+                                   transform=transform or self.data)
+            polys.set_clip_box(self.clip)
+            self.fig.add_artist(polys)
+
+    def spans(self, starts, stops, colour: str, alpha, zorder: float = 1) -> None:
+        """Shade ``[start, stop]`` spans (data x) over the whole height, as ``axvspan`` does.
+
+        Parameters
+        ----------
+        starts, stops : array-like, shape (n_spans,)
+        colour : str
+        alpha : float or array-like, shape (n_spans,)
+        """
+        from matplotlib.colors import to_rgba
+
+        starts, stops = np.asarray(starts, float), np.asarray(stops, float)
+        alphas = np.broadcast_to(np.asarray(alpha, float), starts.shape)
+        self.polygons([[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0)] for a, b in zip(starts, stops)],
+                      [to_rgba(colour, a) for a in alphas], transform=self.x_data, zorder=zorder)
+
+    def text(self, x: float, y: float, text: str, transform=None, dx_pt: float = 0.0, dy_pt: float = 0.0, **kw):
+        """A text at ``(x, y)`` in ``transform`` (fractions of the rectangle by default), moved by points."""
+        transform = transform or self.area
+        if dx_pt or dy_pt:
+            transform = transform + self._offset(dx_pt, dy_pt)
+        return self.fig.text(x, y, text, transform=transform, **kw)
+
+    def spine(self, which: str, start: float = 0.0, stop: float = 1.0, at: float | None = None) -> None:
+        """The rectangle's ``"bottom"`` or ``"left"`` edge line (or a part of it, or one at data ``at``)."""
+        import matplotlib
+
+        rc = matplotlib.rcParams
+        if which == "bottom":
+            xy = ([start, stop], [0, 0]) if at is None else ([start, stop], [at, at])
+            transform = self.area if at is None else self.y_data
+        else:
+            xy = ([0, 0], [start, stop])
+            transform = self.area if at is None else self.y_data
+        self.line(*xy, transform=transform, clip=False, color=rc["axes.edgecolor"], lw=rc["axes.linewidth"],
+                  solid_capstyle="projecting", zorder=2.5)
+
+    def ticks(self, which: str, values, labels: list[str], colours: list | None = None,
+              length_pt: float | None = None, minor=None, at_y: float | None = None) -> float:
+        """Ticks and their labels on the bottom (``"x"``) or left (``"y"``) edge, as an axis draws them.
+
+        One line of tick markers and one text per label, where an axis makes five artists per tick.
+
+        Parameters
+        ----------
+        which : {"x", "y"}
+        values : array-like, shape (n_ticks,)
+            Positions in data units.
+        labels : list of str, length n_ticks
+        colours : list of str | None
+            Colour of each label; the rc tick colour when None.
+        length_pt : float | None
+            Tick length in points; the rc major tick size when None.
+        minor : array-like | None
+            Positions of unlabelled minor ticks.
+        at_y : float | None
+            For x ticks, the data y of the line they hang from, when not the bottom edge (without labels).
+
+        Returns
+        -------
+        float
+            How far in points the ticks and labels reach from the edge (where an axis label goes).
+        """
+        import matplotlib
+        from matplotlib.lines import TICKDOWN, TICKLEFT
+
+        rc = matplotlib.rcParams
+        values = np.asarray(values, float)
+        size = rc[f"{which}tick.major.size"] if length_pt is None else length_pt
+        pad = rc[f"{which}tick.major.pad"]
+        font_pt = _font_pt(f"{which}tick.labelsize")
+        for at, kind in ((values, "major"), (minor, "minor")):
+            if at is None or not len(at) or (kind == "major" and size <= 0):
+                continue
+            at = np.asarray(at, float)
+            if which == "x":
+                xy = (at, np.zeros(len(at)) if at_y is None else np.full(len(at), at_y))
+                transform = self.x_data if at_y is None else self.data
+            else:
+                xy, transform = (np.zeros(len(at)), at), self.y_data
+            self.line(*xy, transform=transform, clip=False, ls="none", marker=TICKDOWN if which == "x" else TICKLEFT,
+                      ms=size if kind == "major" else rc[f"{which}tick.minor.size"],
+                      mew=rc[f"{which}tick.{kind}.width"], color=rc[f"{which}tick.color"], zorder=2.5)
+        if at_y is not None:
+            return size
+        label_colour = rc[f"{which}tick.labelcolor"]
+        colours = colours or [rc[f"{which}tick.color"] if label_colour == "inherit" else label_colour] * len(values)
+        for value, label, colour in zip(values, labels, colours):
+            if which == "x":
+                self.text(value, 0, label, self.x_data, dy_pt=-(size + pad), ha="center", va="top",
+                          fontsize=font_pt, color=colour)
+            else:
+                self.text(0, value, label, self.y_data, dx_pt=-(size + pad), ha="right", va="center_baseline",
+                          fontsize=font_pt, color=colour)
+        if which == "x":
+            return size + pad + font_pt
+        return size + pad + max((_number_width_pt(label, font_pt) for label in labels), default=0.0)
+
+    def axis_label(self, which: str, text: str, reach_pt: float) -> None:
+        """An axis label beyond the tick labels (``reach_pt`` from :meth:`ticks`), where an axis puts it."""
+        import matplotlib
+
+        gap = reach_pt + matplotlib.rcParams["axes.labelpad"]
+        size = _font_pt("axes.labelsize")
+        if which == "x":
+            self.text(0.5, 0, text, dy_pt=-gap, ha="center", va="top", fontsize=size)
+        else:
+            self.text(0, 0.5, text, dx_pt=-gap, ha="right", va="center", rotation=90, fontsize=size)
+
+    def title(self, text: str) -> None:
+        """A title over the rectangle's left edge, as ``set_title(loc="left")``."""
+        import matplotlib
+
+        self.text(0, 1, text, dy_pt=matplotlib.rcParams["axes.titlepad"], ha="left", va="baseline",
+                  fontsize=_font_pt("axes.titlesize"))
+
+    def time_axis(self, minutes: bool = False) -> np.ndarray:
+        """Time ticks and label over the x limits (seconds); minutes:seconds when ``minutes`` and the axis ends
+        at 2 min or later.
+
+        Returns
+        -------
+        ndarray, shape (n_ticks,)
+            The ticks, in seconds.
+        """
+        start_s, stop_s = self.x_lim
+        if minutes and stop_s >= 120:
+            values = _tick_values(start_s, stop_s, 8, steps=(1, 2, 3, 5, 6, 10))
+            labels, name = [f"{int(x // 60)}:{int(x % 60):02d}" for x in values], "time (min:s)"
+        else:
+            values = _tick_values(start_s, stop_s, _n_bins(self.size_in[0], _font_pt("xtick.labelsize"), 3))
+            labels, name = _tick_labels(values), "time (s)"
+        self.axis_label("x", name, self.ticks("x", values, labels))
+        return values
+
+    def count_axis(self, label: str) -> None:
+        """Integer ticks over the y limits (counts from 0), labelled."""
+        counts = _tick_values(*self.y_lim, _n_bins(self.size_in[1], _font_pt("ytick.labelsize"), 2), integer=True)
+        self.spine("left")
+        self.axis_label("y", label, self.ticks("y", counts, _tick_labels(counts)))
+
+    def legend(self, entries: list[tuple[str, float, str]], x: float, y: float, n_cols: int, ha: str = "center",
+               va: str = "bottom") -> None:
+        """Legend entries, a swatch and a label each, in rows of ``n_cols``, as ``legend(frameon=False)`` lays
+        them out.
+
+        Parameters
+        ----------
+        entries : list of (colour, alpha, label)
+        x, y : float
+            Where the legend goes, in figure fractions.
+        n_cols : int
+        ha : {"center", "right"}
+            Which of the legend's sides is at ``x``.
+        va : {"bottom", "center"}
+            Which of the legend's sides is at ``y``.
+        """
+        import matplotlib
+        from matplotlib.colors import to_rgba
+        from matplotlib.patches import Rectangle
+        from matplotlib.transforms import Affine2D, ScaledTranslation
+
+        rc = matplotlib.rcParams
+        font = _font_pt("legend.fontsize")
+        handle_w, handle_h = rc["legend.handlelength"] * font, rc["legend.handleheight"] * font
+        text_pad, col_gap = rc["legend.handletextpad"] * font, rc["legend.columnspacing"] * font
+        row_h, row_gap = 1.2 * font, rc["legend.labelspacing"] * font
+        per_col = -(-len(entries) // n_cols)  # filled column by column, as matplotlib fills a legend
+        cols = [entries[i:i + per_col] for i in range(0, len(entries), per_col)]
+        widths = [max(handle_w + text_pad + _text_width_pt(label, font) for _, _, label in col) for col in cols]
+        total_w = sum(widths) + col_gap * (len(widths) - 1)
+        total_h = len(cols[0]) * row_h + (len(cols[0]) - 1) * row_gap
+        left = -total_w / 2 if ha == "center" else -total_w
+        top = total_h + rc["legend.borderaxespad"] * font if va == "bottom" else total_h / 2
+        # Positions in points from (x, y), whatever the figure's resolution.
+        points = Affine2D().scale(1 / 72) + self.fig.dpi_scale_trans + ScaledTranslation(x, y, self.fig.transFigure)
+        for col, width in zip(cols, widths):
+            for row, (colour, alpha, label) in enumerate(col):
+                middle = top - row * (row_h + row_gap) - row_h / 2
+                rgba = to_rgba(colour, alpha)
+                self.fig.add_artist(Rectangle((left, middle - handle_h / 2), handle_w, handle_h, transform=points,
+                                              facecolor=rgba, edgecolor=rgba, lw=rc["patch.linewidth"]))
+                self.fig.text(left + handle_w + text_pad, middle, label, transform=points, ha="left", va="center",
+                              fontsize=font)
+            left += width + col_gap
+
+def _shade_unmeasured(panel: _Panel, results: Results) -> None:
     t = results.t
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
     runs = _runs(~results.measured)
-    _vspans(ax, [t[a] for a, _ in runs], [t[b] + dt for _, b in runs], "#000000", 0.08, zorder=0)
+    panel.spans([t[a] for a, _ in runs], [t[b] + dt for _, b in runs], "#000000", 0.08, zorder=0)
 
 
 def raster(results: Results, sides: tuple[str, str], layout: str = "wide"):
@@ -308,19 +443,18 @@ def raster(results: Results, sides: tuple[str, str], layout: str = "wide"):
     -------
     matplotlib.figure.Figure
     """
-    Figure = _matplotlib()
-    width, _ = LAYOUTS[layout]
-    rows = [(sides[0], r) for r in REGIONS] + [("bilateral", "periocular")] + \
-           [(sides[1], r) for r in REGIONS]
-    fig = Figure(figsize=(width, 2.6 if layout == "wide" else 3.3))
-    ax = fig.add_subplot()
-    ev = results.events
-    end = max(results.duration_s, float(ev.offset_s.max()) if len(ev) else 0.0, 1e-3)
-    min_w = end / (350 if layout == "wide" else 160)  # keep a 100 ms twitch visible as a tick
-    _shade_unmeasured(ax, results)
-    from matplotlib.collections import PolyCollection
     from matplotlib.colors import to_rgba
 
+    Figure = _matplotlib()
+    width, _ = LAYOUTS[layout]
+    rows = [(sides[0], r) for r in REGIONS] + [("bilateral", "periocular")] + [(sides[1], r) for r in REGIONS]
+    fig = Figure(figsize=(width, 2.6 if layout == "wide" else 3.3))
+    ev = results.events
+    end = max(results.duration_s, float(ev.offset_s.max()) if len(ev) else 0.0, 1e-3)
+    rect = _inches_rect(fig, 1.0 if layout == "wide" else 1.15, 0.15, 0.1, 0.75 if layout == "wide" else 1.05)
+    panel = _Panel(fig, rect, (float(results.t[0]) if len(results.t) else 0.0, end), (len(rows) - 0.5, -0.5))
+    min_w = end / (350 if layout == "wide" else 160)  # keep a 100 ms twitch visible as a tick
+    _shade_unmeasured(panel, results)
     bars, colours = [], []
     for y, (side, region) in enumerate(rows):
         sel = (ev.side == side) & (ev.region == region)
@@ -329,25 +463,17 @@ def raster(results: Results, sides: tuple[str, str], layout: str = "wide"):
             bars += [[(a, y - 0.36), (a, y + 0.36), (a + w, y + 0.36), (a + w, y - 0.36)]
                      for a, w in zip(ev.onset_s[k], np.maximum(ev.offset_s[k] - ev.onset_s[k], min_w))]
             colours += [to_rgba(SIDE_COLORS[side], alpha)] * int(k.sum())
-    ax.add_collection(PolyCollection(bars, facecolors=colours, edgecolors="none", linewidths=0), autolim=False)
+    panel.polygons(bars, colours)
     labels = [("both eyes" if side == "bilateral" else f"{side.capitalize()} {REGION_WORDS[region]}")
               for side, region in rows]
-    _axis_ticks(ax, "y", range(len(rows)), labels, colours=[SIDE_COLORS[side] for side, _ in rows], length_pt=0)
-    ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.axhline(2.5, color="#cccccc", lw=0.6)
-    ax.axhline(3.5, color="#cccccc", lw=0.6)
-    ax.spines["left"].set_visible(False)
-    _margins(fig, 1.0 if layout == "wide" else 1.15, 0.15, 0.1, 0.75 if layout == "wide" else 1.05)
-    _time_axis(ax, float(results.t[0]) if len(results.t) else 0.0, end,
-               ax.get_position().width * fig.get_figwidth(), minutes=True)
-    from matplotlib.patches import Patch
-
-    handles = [Patch(color="#555555", alpha=0.55, label="clonic (< 1 s)"),
-               Patch(color="#555555", alpha=1.0, label="tonic (≥ 1 s)"),
-               Patch(color=SIDE_COLORS["bilateral"], alpha=0.35, label="blink / both eyes"),
-               Patch(color="#000000", alpha=0.08, label="face not measured")]
-    fig.legend(handles=handles, loc="lower center", ncols=4 if layout == "wide" else 2, frameon=False,
-               borderaxespad=0.1)
+    panel.ticks("y", range(len(rows)), labels, colours=[SIDE_COLORS[side] for side, _ in rows], length_pt=0)
+    for y in (2.5, 3.5):
+        panel.line([0, 1], [y, y], transform=panel.y_data, color="#cccccc", lw=0.6)
+    panel.spine("bottom")
+    panel.time_axis(minutes=True)
+    panel.legend([("#555555", 0.55, "clonic (< 1 s)"), ("#555555", 1.0, "tonic (≥ 1 s)"),
+                  (SIDE_COLORS["bilateral"], 0.35, "blink / both eyes"), ("#000000", 0.08, "face not measured")],
+                 0.5, 0.0, 4 if layout == "wide" else 2)
     return fig
 
 
@@ -365,12 +491,12 @@ def _region_limits(results: Results, region: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class _Band:
-    """One band of a traces figure: where it sits in the figure's one axes, and the scale of its signal.
+    """One band of a traces figure: where it sits in the figure's one panel, and the scale of its signal.
 
     Parameters
     ----------
     base : float
-        Bottom of the band in the axes' data units; a band is 1 unit tall.
+        Bottom of the band in the panel's data units; a band is 1 unit tall.
     lo, hi : float
         The signal values at the bottom and at the top of the band, in the signal's unit.
     """
@@ -380,32 +506,26 @@ class _Band:
     hi: float
 
     def y(self, value) -> np.ndarray:
-        """Positions in the axes' data units of signal values (array-like, in the signal's unit)."""
+        """Positions in the panel's data units of signal values (array-like, in the signal's unit)."""
         return self.base + (np.asarray(value, float) - self.lo) / (self.hi - self.lo)
 
-    def transform(self, ax):
-        """Transform of (time in s, signal value) of this band to the display: lines keep their data in units."""
-        from matplotlib.transforms import Affine2D
+    def plot(self, panel: _Panel, x: np.ndarray, y: np.ndarray, **kw):
+        """A line of (time in s, signal value) in this band, clipped to it as a line of an axes of its own is.
+
+        The line keeps its data in the signal's unit; its transform places it in the band.
+        """
+        from matplotlib.transforms import Affine2D, Bbox, TransformedBbox
 
         scale = 1 / (self.hi - self.lo)
-        return Affine2D().scale(1, scale).translate(0, self.base - self.lo * scale) + ax.transData
-
-    def plot(self, ax, x: np.ndarray, y: np.ndarray, x_lim: tuple[float, float], **kw):
-        """A line of this band, clipped to it as a line of an axes of its own would be."""
-        from matplotlib.transforms import Bbox, TransformedBbox
-
-        transform = self.transform(ax)
-        (line,) = ax.plot(x, y, transform=transform, **kw)
-        line.set_clip_box(TransformedBbox(Bbox([[x_lim[0], self.lo], [x_lim[1], self.hi]]), transform))
-        return line
+        transform = Affine2D().scale(1, scale).translate(0, self.base - self.lo * scale) + panel.data
+        clip = TransformedBbox(Bbox([[panel.x_lim[0], self.lo], [panel.x_lim[1], self.hi]]), transform)
+        return panel.line(x, y, transform=transform, clip=clip, **kw)
 
 
 def traces(results: Results, sides: tuple[str, str], layout: str = "wide", window: tuple[float, float] | None = None,
            levels: np.ndarray | None = None):
     """Per-side traces of eye closure, mouth pull and brow raise over time, events shaded, with the level each
     side's signal had to reach for a one-sided event.
-
-    One band per side and region, each with its own scale, all in one axes (cheaper to draw than an axes each).
 
     Parameters
     ----------
@@ -423,12 +543,11 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
     -------
     matplotlib.figure.Figure
         Its lines carry a ``gid``: ``"signal SIDE REGION"``, ``"level SIDE REGION"`` and, in a close-up,
-        ``"other SIDE REGION"`` (the other side's signal in the band of SIDE).
+        ``"other SIDE REGION"`` (the other side's signal in the band of SIDE); their data are in seconds and in
+        the signal's unit.
     """
     import matplotlib
-    from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.colors import to_rgba
-    from matplotlib.transforms import ScaledTranslation
 
     Figure = _matplotlib()
     width, _ = LAYOUTS[layout]
@@ -436,13 +555,11 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
         levels = one_sided_levels(results.signals(), results.config)
     rows = [(side, region) for side in sides for region in REGIONS]
     n = len(rows)
-    left_in, right_in, top_in, bottom_in, gap_in = (1.15 if layout == "wide" else 1.3), 0.15, 0.08, 0.45, 0.12
-    height = 0.5 + (0.78 if window is None else 0.62) * n
-    band_in = (height - top_in - bottom_in - gap_in * (n - 1)) / n
+    gap_in = 0.12
+    fig = Figure(figsize=(width, 0.5 + (0.78 if window is None else 0.62) * n))
+    rect = _inches_rect(fig, 1.15 if layout == "wide" else 1.3, 0.15, 0.08, 0.45)
+    band_in = (rect[3] * fig.get_figheight() - gap_in * (n - 1)) / n
     gap = gap_in / band_in
-    fig = Figure(figsize=(width, height))
-    ax = fig.add_axes((left_in / width, bottom_in / height, 1 - (left_in + right_in) / width,
-                       1 - (top_in + bottom_in) / height))
     t = results.t
     if window is None:
         x_lim = (float(t[0]) if len(t) else 0.0, max(results.duration_s, 1e-3))
@@ -450,21 +567,21 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
     else:
         x_lim = (float(window[0]), float(window[1]))
         sel = slice(np.searchsorted(t, window[0]), np.searchsorted(t, window[1], "right"))
-    x_ticks = _time_axis(ax, *x_lim, width - left_in - right_in, minutes=window is None)
-    ax.set_ylim(0, n + gap * (n - 1))
-    ev = results.events
-    _shade_unmeasured(ax, results)
+    panel = _Panel(fig, rect, x_lim, (0, n + gap * (n - 1)))
+    x_ticks = panel.time_axis(minutes=window is None)
+    panel.spine("bottom")
+    _shade_unmeasured(panel, results)
     rc = matplotlib.rcParams
     tick_pt = _font_pt("ytick.labelsize")
-    spans, span_colours, y_ticks, y_labels, rules, rule_colours, rule_widths, x_marks = [], [], [], [], [], [], [], []
-    bands = []
+    ev = results.events
+    spans, span_colours, y_ticks, y_labels, bands = [], [], [], [], []
     for k, (side, region) in enumerate(rows):
         band = _Band((n - 1 - k) * (1 + gap), *_region_limits(results, region))
         bands.append(band)
         j, r = ("left", "right").index(side), REGIONS.index(region)
         mine = (ev.side == side) & (ev.region == region)
-        shaded = [(ev.onset_s[mine], ev.offset_s[mine], SIDE_COLORS[side], np.where(ev.kind[mine] == "tonic", 0.32,
-                                                                                    0.18))]
+        shaded = [(ev.onset_s[mine], ev.offset_s[mine], SIDE_COLORS[side],
+                   np.where(ev.kind[mine] == "tonic", 0.32, 0.18))]
         if region == "periocular":
             both = ev.side == "bilateral"
             shaded.append((ev.onset_s[both], ev.offset_s[both], SIDE_COLORS["bilateral"], np.full(both.sum(), 0.18)))
@@ -472,40 +589,29 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
             spans += [[(a, band.base), (a, band.base + 1), (b, band.base + 1), (b, band.base)]
                       for a, b in zip(onsets, offsets)]
             span_colours += [to_rgba(colour, alpha) for alpha in alphas]
-        band.plot(ax, t[sel], results.region_signal(region)[sel, j], x_lim, color=SIDE_COLORS[side],
+        band.plot(panel, t[sel], results.region_signal(region)[sel, j], color=SIDE_COLORS[side],
                   lw=0.8 if window is None else 1.2, gid=f"signal {side} {region}")
         if window is not None:
-            band.plot(ax, t[sel], results.region_signal(region)[sel, 1 - j], x_lim, color="#888888", lw=0.8,
-                      ls="--", gid=f"other {side} {region}")
-        band.plot(ax, t[sel], levels[sel, r, j], x_lim, color="#333333", lw=0.6 if window is None else 0.8,
-                  alpha=0.85, gid=f"level {side} {region}")
+            band.plot(panel, t[sel], results.region_signal(region)[sel, 1 - j], color="#888888", lw=0.8, ls="--",
+                      gid=f"other {side} {region}")
+        band.plot(panel, t[sel], levels[sel, r, j], color="#333333", lw=0.6 if window is None else 0.8, alpha=0.85,
+                  gid=f"level {side} {region}")
         ticks = _tick_values(band.lo, band.hi, _n_bins(band_in, tick_pt, 2))
         y_ticks += list(band.y(ticks))
         y_labels += _tick_labels(ticks)
         # What an axes of its own would draw: a left spine over the band, a zero line, and below every band but
-        # the last (whose are the axes' own) a bottom spine with tick marks.
-        rules += [[(0, band.base), (0, band.base + 1)], [(0, band.y(0)), (1, band.y(0))]]
-        rule_colours += [rc["axes.edgecolor"], "#bbbbbb"]
-        rule_widths += [rc["axes.linewidth"], 0.5]
+        # the last (whose are the panel's own) a bottom spine with tick marks.
+        panel.spine("left", band.base, band.base + 1, at=0)
+        panel.line([0, 1], [band.y(0)] * 2, transform=panel.y_data, color="#bbbbbb", lw=0.5, zorder=2.5)
         if k < n - 1:
-            rules.append([(0, band.base), (1, band.base)])
-            rule_colours.append(rc["axes.edgecolor"])
-            rule_widths.append(rc["axes.linewidth"])
-            mark = rc["xtick.major.size"] / 72 / band_in
-            x_marks += [[(x, band.base), (x, band.base - mark)] for x in x_ticks]
-    ax.add_collection(PolyCollection(spans, facecolors=span_colours, edgecolors="none", linewidths=0, zorder=1),
-                      autolim=False)
-    ax.add_collection(LineCollection(rules, colors=rule_colours, linewidths=rule_widths, zorder=2.5,
-                                     transform=ax.get_yaxis_transform(), clip_on=False), autolim=False)
-    ax.add_collection(LineCollection(x_marks, colors=rc["xtick.color"], linewidths=rc["xtick.major.width"],
-                                     zorder=2.5, clip_on=False), autolim=False)
-    ax.spines["left"].set_visible(False)
+            panel.spine("bottom", at=band.base)
+            panel.ticks("x", x_ticks, [], at_y=band.base)
+    panel.polygons(spans, span_colours)
     # Each band's name beside the widest tick label, as an axes' label sits beside its tick labels.
-    offset_pt = _axis_ticks(ax, "y", y_ticks, y_labels) + rc["axes.labelpad"]
-    beside = ax.get_yaxis_transform() + ScaledTranslation(-offset_pt / 72, 0, fig.dpi_scale_trans)
+    beside = panel.ticks("y", y_ticks, y_labels) + rc["axes.labelpad"]
     for band, (side, region) in zip(bands, rows):
-        ax.text(0, band.base + 0.5, f"{side.capitalize()}\n{SIGNAL_LABELS[region]}", transform=beside, ha="right",
-                va="center", color=SIDE_COLORS[side], fontsize=rc["axes.labelsize"])
+        panel.text(0, band.base + 0.5, f"{side.capitalize()}\n{SIGNAL_LABELS[region]}", panel.y_data, dx_pt=-beside,
+                   ha="right", va="center", color=SIDE_COLORS[side], fontsize=_font_pt("axes.labelsize"))
     return fig
 
 
@@ -527,7 +633,8 @@ def closeup_window(results: Results, side: str | None) -> tuple[float, float, st
     i = int(np.argmax(stop - start))
     pad = max(1.0, 0.5 * (stop[i] - start[i]))
     caption = (f"Close-up of the longest {side} spasm, {stop[i] - start[i]:.2f} s from {start[i]:.2f} s; "
-               f"dashed grey: the {mirror_side(side)} side for comparison.")
+               f"dashed grey: the {mirror_side(side)} side for comparison; thin dark line: the level the {side} "
+               "side had to reach.")
     return max(float(results.t[0]), start[i] - pad), min(results.duration_s, stop[i] + pad), caption
 
 
@@ -544,6 +651,9 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
     matplotlib.figure.Figure | None
         None when there is no episode on either side.
     """
+    import matplotlib
+    from matplotlib.patches import StepPatch
+
     if not any(measures[s].episodes for s in sides):
         return None
     Figure = _matplotlib()
@@ -552,65 +662,72 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
     n_panels = 2 if with_rate else 1
     if layout == "wide":
         fig = Figure(figsize=(width, 2.6))
-        axes = fig.subplots(1, n_panels, squeeze=False)[0]
-        _margins(fig, 0.6, 0.15, 0.3, 0.5, wspace=0.2)
+        left, bottom, w, h = _inches_rect(fig, 0.6, 0.15, 0.3, 0.5)
+        # Side by side, the space between them a fifth of a panel's width, as subplots(wspace=0.2) puts them.
+        panel_w = w / (n_panels + 0.2 * (n_panels - 1))
+        rects = [(left + i * 1.2 * panel_w, bottom, panel_w, h) for i in range(n_panels)]
     else:
         fig = Figure(figsize=(width, 2.6 * n_panels))
-        axes = fig.subplots(n_panels, 1, squeeze=False)[:, 0]
-        _margins(fig, 0.65, 0.15, 0.3, 0.55, hspace_in=0.9 if n_panels > 1 else 0.0)
+        left, bottom, w, h = _inches_rect(fig, 0.65, 0.15, 0.3, 0.55)
+        gap = 0.9 / fig.get_figheight() if n_panels > 1 else 0.0
+        panel_h = (h - gap * (n_panels - 1)) / n_panels
+        rects = [(left, bottom + (n_panels - 1 - i) * (panel_h + gap), w, panel_h) for i in range(n_panels)]
     longest = max(max(measures[s].episode_durations_s, default=0) for s in sides)
-    bins = np.geomspace(0.03, max(5.0, longest * 1.2), 22)
-    ax = axes[0]
-    counts = {s: np.histogram(measures[s].episode_durations_s, bins)[0] for s in sides}
-    for s in sides:
-        if counts[s].any():
-            # One stepped outline per side draws what a bar per bin draws, at a fraction of the cost.
-            ax.stairs(counts[s], bins, fill=True, color=SIDE_COLORS[s], alpha=0.6,
-                      label=f"{s.capitalize()} ({counts[s].sum()})")
-    ax.set_xscale("log")
-    ax.set_xlim(bins[0], bins[-1])
-    decades = 10.0 ** np.arange(np.floor(np.log10(bins[0])), np.ceil(np.log10(bins[-1])) + 1)
-    inside = lambda v: v[(v >= bins[0]) & (v <= bins[-1])]  # noqa: E731
-    major = inside(np.outer(decades, [1, 2, 5]).ravel())
-    minor = inside(np.setdiff1d(np.outer(decades, np.arange(1, 10)).ravel(), major))
-    reach = _axis_ticks(ax, "x", major, [f"{x:g}" for x in major], minor=minor)
-    _axis_label(ax, "x", "episode duration (s, log scale)", reach)
-    ax.axvline(results.config.tonic_min_s, color="#444444", lw=0.8, ls="--")
-    ax.text(results.config.tonic_min_s * 1.05, 0.97, "tonic →", transform=ax.get_xaxis_transform(), va="top",
-            color="#444444")
-    _count_axis(fig, ax, max(c.max() for c in counts.values()), "episodes")
-    ax.legend(frameon=False)
-    ax.set_title("Duration distribution", loc="left")
+    # On a log axis: the panel's x is log10 of the duration.
+    bins = np.log10(np.geomspace(0.03, max(5.0, longest * 1.2), 22))
+    counts = {s: np.histogram(np.log10(measures[s].episode_durations_s), bins)[0]
+              if measures[s].episode_durations_s else np.zeros(len(bins) - 1, int) for s in sides}
+    panel = _Panel(fig, rects[0], (bins[0], bins[-1]), (0, max(c.max() for c in counts.values()) * 1.05))
+    shown = [s for s in sides if counts[s].any()]
+    for s in shown:
+        # One stepped outline per side draws what a bar per bin draws, at a fraction of the cost.
+        steps = StepPatch(counts[s], bins, fill=True, facecolor=SIDE_COLORS[s], edgecolor="none", alpha=0.6,
+                          transform=panel.data)
+        steps.set_clip_box(panel.clip)
+        fig.add_artist(steps)
+    decades = np.arange(np.floor(bins[0]), np.ceil(bins[-1]) + 1)
+    inside = lambda v: v[(v >= bins[0] - 1e-9) & (v <= bins[-1] + 1e-9)]  # noqa: E731
+    major = inside(np.log10(np.outer(10.0 ** decades, [1, 2, 5]).ravel()))
+    minor = inside(np.setdiff1d(np.log10(np.outer(10.0 ** decades, np.arange(1, 10)).ravel()), major))
+    panel.spine("bottom")
+    reach = panel.ticks("x", major, [f"{10 ** x:.3g}" for x in major], minor=minor)
+    panel.axis_label("x", "episode duration (s, log scale)", reach)
+    tonic = np.log10(results.config.tonic_min_s)
+    panel.line([tonic, tonic], [0, 1], transform=panel.x_data, color="#444444", lw=0.8, ls="--", zorder=2)
+    panel.text(np.log10(results.config.tonic_min_s * 1.05), 0.97, "tonic →", panel.x_data, va="top",
+               color="#444444", fontsize=_font_pt("font.size"))
+    panel.count_axis("episodes")
+    panel.title("Duration distribution")
+    title_middle = rects[0][1] + rects[0][3] + (matplotlib.rcParams["axes.titlepad"]
+                                                + 0.35 * _font_pt("axes.titlesize")) / 72 / fig.get_figheight()
+    panel.legend([(SIDE_COLORS[s], 0.6, f"{s.capitalize()} ({counts[s].sum()})") for s in shown],
+                 rects[0][0] + rects[0][2], title_middle, len(shown), ha="right", va="center")
     if with_rate:
-        ax = axes[1]
         edges = np.arange(0, results.duration_s + 60, 60)
         ev = results.events
-        most = 0
-        for k, s in enumerate(sides):
+        per_minute = {}
+        for s in sides:
             mine = (ev.side == s) & np.isin(ev.region, ("periocular", "perioral"))
             start, _ = episode_spans(ev.onset_s[mine], ev.offset_s[mine], results.config.coupling_window_s)
-            per_minute, _ = np.histogram(start, edges)
-            most = max(most, per_minute.max(initial=0))
-            ax.bar(edges[:-1] / 60 + 0.5 + (k - 0.5) * 0.38, per_minute, width=0.38, color=SIDE_COLORS[s],
-                   alpha=0.8, label=s.capitalize())
+            per_minute[s] = np.histogram(start, edges)[0]
         n_min = len(edges) - 1
-        ax.set_xlim(0, n_min)
-        minutes = _tick_values(0, n_min, _n_bins(ax.get_position().width * fig.get_figwidth(),
-                                                 _font_pt("xtick.labelsize"), 3), integer=True)
-        _axis_label(ax, "x", "minute of recording", _axis_ticks(ax, "x", minutes, _tick_labels(minutes)))
-        _count_axis(fig, ax, most, "episodes per minute")
-        ax.set_title("Rate over time", loc="left")
-        ax.legend(frameon=False)
+        panel = _Panel(fig, rects[1], (0, n_min), (0, max(max(c.max(initial=0) for c in per_minute.values()), 1)
+                                                     * 1.05))
+        from matplotlib.colors import to_rgba
+
+        for k, s in enumerate(sides):
+            centres = edges[:-1] / 60 + 0.5 + (k - 0.5) * 0.38
+            panel.polygons([[(c - 0.19, 0), (c - 0.19, v), (c + 0.19, v), (c + 0.19, 0)]
+                            for c, v in zip(centres, per_minute[s]) if v],
+                           [to_rgba(SIDE_COLORS[s], 0.8)] * int(np.count_nonzero(per_minute[s])))
+        minutes = _tick_values(0, n_min, _n_bins(panel.size_in[0], _font_pt("xtick.labelsize"), 3), integer=True)
+        panel.spine("bottom")
+        panel.axis_label("x", "minute of recording", panel.ticks("x", minutes, _tick_labels(minutes)))
+        panel.count_axis("episodes per minute")
+        panel.title("Rate over time")
+        panel.legend([(SIDE_COLORS[s], 0.8, s.capitalize()) for s in sides], rects[1][0] + rects[1][2],
+                     title_middle - (rects[0][1] - rects[1][1]), len(sides), ha="right", va="center")
     return fig
-
-
-def _count_axis(fig, ax, most: int, label: str) -> None:
-    """A y axis of counts from 0 to a little over ``most``, integer ticks, labelled."""
-    top = max(float(most), 1.0) * 1.05
-    ax.set_ylim(0, top)
-    counts = _tick_values(0, top, _n_bins(ax.get_position().height * fig.get_figheight(),
-                                          _font_pt("ytick.labelsize"), 2), integer=True)
-    _axis_label(ax, "y", label, _axis_ticks(ax, "y", counts, _tick_labels(counts)))
 
 
 def report_figures(results: Results, sides: tuple[str, str], measures: dict) -> dict:
