@@ -274,7 +274,7 @@ class _Panel:
                   solid_capstyle="projecting", zorder=2.5)
 
     def ticks(self, which: str, values, labels: list[str], colours: list | None = None,
-              length_pt: float | None = None, minor=None, at_y: float | None = None) -> float:
+              length_pt: float | None = None, minor=None, at_y=None) -> float:
         """Ticks and their labels on the bottom (``"x"``) or left (``"y"``) edge, as an axis draws them.
 
         One line of tick markers and one text per label, where an axis makes five artists per tick.
@@ -291,8 +291,8 @@ class _Panel:
             Tick length in points; the rc major tick size when None.
         minor : array-like | None
             Positions of unlabelled minor ticks.
-        at_y : float | None
-            For x ticks, the data y of the line they hang from, when not the bottom edge (without labels).
+        at_y : array-like | None
+            For x ticks, the data y of each line they hang from, when not the bottom edge (then without labels).
 
         Returns
         -------
@@ -312,7 +312,8 @@ class _Panel:
                 continue
             at = np.asarray(at, float)
             if which == "x":
-                xy = (at, np.zeros(len(at)) if at_y is None else np.full(len(at), at_y))
+                xy = ((at, np.zeros(len(at))) if at_y is None
+                      else (np.tile(at, len(at_y)), np.repeat(np.asarray(at_y, float), len(at))))
                 transform = self.x_data if at_y is None else self.data
             else:
                 xy, transform = (np.zeros(len(at)), at), self.y_data
@@ -547,6 +548,7 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
         the signal's unit.
     """
     import matplotlib
+    from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
 
     Figure = _matplotlib()
@@ -574,7 +576,7 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
     rc = matplotlib.rcParams
     tick_pt = _font_pt("ytick.labelsize")
     ev = results.events
-    spans, span_colours, y_ticks, y_labels, bands = [], [], [], [], []
+    spans, span_colours, y_ticks, y_labels, bands, rules, rule_styles = [], [], [], [], [], [], []
     for k, (side, region) in enumerate(rows):
         band = _Band((n - 1 - k) * (1 + gap), *_region_limits(results, region))
         bands.append(band)
@@ -600,12 +602,17 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
         y_ticks += list(band.y(ticks))
         y_labels += _tick_labels(ticks)
         # What an axes of its own would draw: a left spine over the band, a zero line, and below every band but
-        # the last (whose are the panel's own) a bottom spine with tick marks.
-        panel.spine("left", band.base, band.base + 1, at=0)
-        panel.line([0, 1], [band.y(0)] * 2, transform=panel.y_data, color="#bbbbbb", lw=0.5, zorder=2.5)
+        # the last (whose are the panel's own) a bottom spine with tick marks; one collection for all.
+        rules += [[(0, band.base), (0, band.base + 1)], [(0, band.y(0)), (1, band.y(0))]]
+        rule_styles += [(rc["axes.edgecolor"], rc["axes.linewidth"]), ("#bbbbbb", 0.5)]
         if k < n - 1:
-            panel.spine("bottom", at=band.base)
-            panel.ticks("x", x_ticks, [], at_y=band.base)
+            rules.append([(0, band.base), (1, band.base)])
+            rule_styles.append((rc["axes.edgecolor"], rc["axes.linewidth"]))
+    rule_colours, rule_widths = zip(*rule_styles)
+    rules = LineCollection(rules, colors=rule_colours, linewidths=rule_widths, transform=panel.y_data, zorder=2.5,
+                           capstyle="projecting")
+    fig.add_artist(rules)
+    panel.ticks("x", x_ticks, [], at_y=[band.base for band in bands[:-1]])
     panel.polygons(spans, span_colours)
     # Each band's name beside the widest tick label, as an axes' label sits beside its tick labels.
     beside = panel.ticks("y", y_ticks, y_labels) + rc["axes.labelpad"]
@@ -747,7 +754,6 @@ def report_figures(results: Results, sides: tuple[str, str], measures: dict) -> 
         Per figure name (``raster``, ``traces``, ``closeup``, ``durations``): ``wide`` and ``narrow`` base64 PNG
         and a ``caption``. Figures without data are left out.
     """
-    out = {}
     affected = results.summary.get("side")
     window = closeup_window(results, affected)
     levels = one_sided_levels(results.signals(), results.config)
@@ -771,18 +777,15 @@ def report_figures(results: Results, sides: tuple[str, str], measures: dict) -> 
 
     import matplotlib
 
-    # Each PNG is compressed in a thread while the next figure is drawn (a tenth of the rendering time).
+    # Each PNG is compressed in a thread while the next figure is drawn.
+    figs = {name: {} for name in makers}
     with ThreadPoolExecutor(1, thread_name_prefix="twitchcam-png") as encoder:
-        for name, (make, caption) in makers.items():
-            entry = {"caption": caption}
-            for layout, (_, dpi) in LAYOUTS.items():
-                # Tick labels are made at draw time, so the style must hold through the drawing.
-                with matplotlib.rc_context(STYLES[layout]):
+        for layout, (_, dpi) in LAYOUTS.items():
+            # Text sizes are read when the figure is drawn, so the style must hold through the drawing.
+            with matplotlib.rc_context(STYLES[layout]):
+                for name, (make, _) in makers.items():
                     fig = make(layout)
-                    if fig is None:
-                        break
-                    entry[layout] = encoder.submit(encode_png, draw_rgba(fig, dpi), dpi)
-            else:
-                out[name] = entry
-    return {name: {key: value if key == "caption" else value.result() for key, value in entry.items()}
-            for name, entry in out.items()}
+                    if fig is not None:
+                        figs[name][layout] = encoder.submit(encode_png, draw_rgba(fig, dpi), dpi)
+    return {name: {"caption": makers[name][1], **{layout: png.result() for layout, png in drawn.items()}}
+            for name, drawn in figs.items() if drawn}
