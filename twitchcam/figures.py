@@ -37,9 +37,9 @@ LAYOUTS = {"wide": (10.5, 110), "narrow": (4.6, 220)}
 #: matplotlib style per layout: a phone shows the narrow figure smaller, so its text is larger.
 STYLES = {
     "wide": {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 7,
-             "legend.fontsize": 8, "axes.spines.top": False, "axes.spines.right": False},
+             "legend.fontsize": 8},
     "narrow": {"font.size": 10.5, "axes.titlesize": 11, "axes.labelsize": 10.5, "xtick.labelsize": 9.5,
-               "ytick.labelsize": 9, "legend.fontsize": 9.5, "axes.spines.top": False, "axes.spines.right": False},
+               "ytick.labelsize": 9, "legend.fontsize": 9.5},
 }
 
 
@@ -259,18 +259,13 @@ class _Panel:
             transform = transform + self._offset(dx_pt, dy_pt)
         return self.fig.text(x, y, text, transform=transform, **kw)
 
-    def spine(self, which: str, start: float = 0.0, stop: float = 1.0, at: float | None = None) -> None:
-        """The rectangle's ``"bottom"`` or ``"left"`` edge line (or a part of it, or one at data ``at``)."""
+    def spine(self, which: str) -> None:
+        """The rectangle's ``"bottom"`` or ``"left"`` edge, as an axes' spine."""
         import matplotlib
 
         rc = matplotlib.rcParams
-        if which == "bottom":
-            xy = ([start, stop], [0, 0]) if at is None else ([start, stop], [at, at])
-            transform = self.area if at is None else self.y_data
-        else:
-            xy = ([0, 0], [start, stop])
-            transform = self.area if at is None else self.y_data
-        self.line(*xy, transform=transform, clip=False, color=rc["axes.edgecolor"], lw=rc["axes.linewidth"],
+        xy = ([0, 1], [0, 0]) if which == "bottom" else ([0, 0], [0, 1])
+        self.line(*xy, transform=self.area, clip=False, color=rc["axes.edgecolor"], lw=rc["axes.linewidth"],
                   solid_capstyle="projecting", zorder=2.5)
 
     def ticks(self, which: str, values, labels: list[str], colours: list | None = None,
@@ -380,8 +375,8 @@ class _Panel:
 
     def legend(self, entries: list[tuple[str, float, str]], x: float, y: float, n_cols: int, ha: str = "center",
                va: str = "bottom") -> None:
-        """Legend entries, a swatch and a label each, in rows of ``n_cols``, as ``legend(frameon=False)`` lays
-        them out.
+        """Legend entries, a swatch and a label each, in ``n_cols`` columns filled one after the other, as
+        ``legend(frameon=False)`` lays them out.
 
         Parameters
         ----------
