@@ -178,6 +178,20 @@ def test_the_traces_draw_the_level_each_side_had_to_reach(hfs_ms):
         assert np.max(right_eye[inside]) > 2 * cfg.eye_on_frac, onset
 
 
+def test_the_figures_are_svg_with_their_text_as_text(hfs_dir):
+    results = read_results(hfs_dir)
+    fig = figures.raster(results, ("left", "right"))
+    svg = base64.b64decode(figures.svg_base64(fig)).decode("utf-8")
+    assert svg.startswith("<?xml") and '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="756pt"' in svg
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert {"Left eye", "both eyes", "Right brow", "time (s)", "clonic (&lt; 1 s)", "face not measured"} <= set(texts)
+    # Drawn by the browser in the figure's font, or in the nearest sans-serif it has.
+    families = set(re.findall(r"font-family: ([^;\"]*)", svg))
+    assert len(families) == 1 and all(f.startswith("'DejaVu Sans', ") and f.endswith(", sans-serif") for f in families)
+    # No date, fixed ids: the same figure, the same bytes.
+    assert figures.svg_base64(figures.raster(results, ("left", "right"))) == figures.svg_base64(fig)
+
+
 def test_png_holds_the_drawn_picture():
     from PIL import Image
 
@@ -214,7 +228,7 @@ def test_report_is_one_self_contained_file(hfs_report):
     # The four figures of a left HFS with a tonic spasm (raster, traces, the spasm's close-up, durations), each a
     # phone-width source and a desktop image, all embedded.
     assert [(tag, name) for tag, name, _ in parser.urls] == [("source", "srcset"), ("img", "src")] * 4
-    assert all(v.startswith("data:image/png;base64,") for _, _, v in parser.urls)
+    assert all(v.startswith("data:image/svg+xml;base64,") for _, _, v in parser.urls)
     assert "default-src 'none'" in html                      # CSP forbids any fetch
     assert not re.search(r"https?://", html.split("</style>", 1)[1])
     # The finding, every criterion with its number, the proxies and the caveats.
@@ -256,9 +270,8 @@ def test_report_renders_in_chromium_offline_and_clean(hfs_report, browser, width
     assert load.console == []
     assert load.values["images"] is True
     assert load.values["overflow"] <= 0                        # no sideways scrolling on a phone
-    # The phone gets the narrow figures (about 1000 px of image for 366 CSS px), the desktop the wide ones.
-    widths = set(load.values["figure_widths"])
-    assert all((w < 1050) if mobile else (w > 1100) for w in widths), widths
+    # The phone gets the narrow figures (4.6 in, 442 px at the CSS 96 per inch), the desktop the wide ones (10.5 in).
+    assert set(load.values["figure_widths"]) == ({442} if mobile else {1008})
     assert _png_size(load.screenshot)[0] == width and load.size[1] > 2000
     (tmp_path / f"report_{width}.png").write_bytes(load.screenshot)
 

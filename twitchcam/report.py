@@ -1,7 +1,7 @@
 """The clinical report of an analysis: one self-contained HTML file a clinician can open anywhere and file.
 
 ``report.html`` is rendered from an analysis folder (:mod:`twitchcam.folder`) with a jinja2 template (autoescaped)
-and matplotlib figures embedded as base64 PNG. It loads nothing from the network and runs no script (its
+and matplotlib figures embedded as base64 SVG. It loads nothing from the network and runs no script (its
 Content-Security-Policy forbids both), so it opens from a USB stick or an e-mail attachment as it is.
 
 The per-side measures and severity proxies it shows come from :mod:`twitchcam.severity`; the report prints their
