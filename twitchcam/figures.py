@@ -6,12 +6,10 @@ Every figure is drawn twice, wide for a desktop page and narrow for a phone, so 
 widths; the report picks one with ``<picture>``. Colours are the Okabe-Ito colour-blind-safe pair, the same as in
 the annotated video: the patient's left is vermillion, the right is blue, both eyes together are grey.
 
-The figures are drawn without matplotlib's ``Axes``: of a report's rendering time, most went to what an axes
-builds for itself (spines, axis objects, ticks of five artists each, for each of 22 axes) and to updating data
-limits, not to drawing. Each plotting area is a :class:`_Panel`, a rectangle of the figure with fixed limits that
-places lines, shading, ticks and text as an axes would, every tick where matplotlib's automatic locator would put
-it. The traces are bands of one panel, each with its own scale (:class:`_Band`). What was left was mostly text,
-which matplotlib's Agg canvas renders glyph by glyph; in SVG the browser draws it.
+The figures are drawn without matplotlib's ``Axes`` (:mod:`twitchcam.panels`): of a report's rendering time, most
+went to what an axes builds for itself (spines, axis objects, ticks of five artists each, for each of 22 axes) and
+to updating data limits, not to drawing. What was left was mostly text, which matplotlib's Agg canvas renders glyph
+by glyph; in SVG the browser draws it.
 
 matplotlib is imported inside the functions so that ``import twitchcam`` stays light.
 """
@@ -21,12 +19,12 @@ from __future__ import annotations
 import base64
 import io
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
 from .events import one_sided_levels
 from .folder import Results
+from .panels import Band, Panel, font_pt, inches_rect, n_bins, tick_labels, tick_values
 from .pattern import episode_spans
 from .regions import REGIONS, mirror_side
 from .vocabulary import REGION_WORDS, SIGNAL_LABELS
@@ -128,12 +126,6 @@ def svg_base64(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _inches_rect(fig, left_in: float, right_in: float, top_in: float, bottom_in: float) -> tuple:
-    """``(left, bottom, width, height)`` in figure fractions of the area within margins in inches."""
-    w, h = fig.get_size_inches()
-    return left_in / w, bottom_in / h, 1 - (left_in + right_in) / w, 1 - (top_in + bottom_in) / h
-
-
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(first, last) index of every run of True in a boolean array, inclusive."""
     if not mask.any():
@@ -142,303 +134,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1))
 
 
-def _tick_values(lo: float, hi: float, n_bins: int, steps=(1, 2, 2.5, 5, 10), integer: bool = False) -> np.ndarray:
-    """Tick positions within ``[lo, hi]``, as matplotlib's automatic locator would put them at ``n_bins``."""
-    from matplotlib.ticker import MaxNLocator
-
-    values = MaxNLocator(nbins=max(n_bins, 1), steps=list(steps), integer=integer).tick_values(lo, hi)
-    span = hi - lo
-    return values[(values >= lo - 1e-9 * span) & (values <= hi + 1e-9 * span)]
-
-
-def _tick_labels(values: np.ndarray) -> list[str]:
-    """Tick labels with the fewest decimals that show every value, the same for all (``0.0 0.5 1.0``), as
-    matplotlib's ``ScalarFormatter`` writes them.
-    """
-    decimals = next((d for d in range(7) if np.allclose(np.round(values, d), values, rtol=0, atol=1e-9)), 6)
-    return [f"{v:.{decimals}f}".replace("-", "\N{MINUS SIGN}") for v in np.asarray(values, float) + 0.0]
-
-
-def _n_bins(length_in: float, fontsize: float, per_label: float) -> int:
-    """How many tick intervals fit on an axis ``length_in`` inches long, by matplotlib's own rule.
-
-    ``per_label`` is the room of one label in font sizes: 3 on an x axis, 2 on a y axis; at most 9 intervals.
-    """
-    return int(np.clip(np.floor(length_in * 72 / (fontsize * per_label)), 1, 9))
-
-
-def _font_pt(key: str) -> float:
-    """The size in points of an rc font setting (a number or a name such as ``"medium"``)."""
-    import matplotlib
-    from matplotlib.font_manager import FontProperties
-
-    return FontProperties(size=matplotlib.rcParams[key]).get_size_in_points()
-
-
-def _number_width_pt(text: str, size_pt: float) -> float:
-    """Width of a number label in points, from DejaVu Sans' advance widths (matplotlib's default font)."""
-    return size_pt * sum(0.318 if c == "." else 0.838 if c == "\N{MINUS SIGN}" else 0.636 for c in text)
-
-
-def _text_width_pt(text: str, size_pt: float) -> float:
-    """Width of a one-line text in points in the rc font, measured as matplotlib lays it out."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import text_to_path
-
-    return text_to_path.get_text_width_height_descent(text, FontProperties(size=size_pt), ismath=False)[0]
-
-
-class _Panel:
-    """A plotting area of a figure: a rectangle with fixed data limits, drawn into without a matplotlib ``Axes``.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-    rect : tuple of float
-        ``(left, bottom, width, height)`` in figure fractions.
-    x_lim, y_lim : tuple of float
-        Data values at the left and right, bottom and top edges (``y_lim`` may run downwards).
-
-    Attributes
-    ----------
-    data, area : matplotlib.transforms.Transform
-        Data coordinates, and fractions of the rectangle, to the display.
-    x_data, y_data : matplotlib.transforms.Transform
-        x in data and y in fractions of the rectangle (spans over the whole height), and the other way round.
-    clip : matplotlib.transforms.TransformedBbox
-        The rectangle, to clip data to.
-    """
-
-    def __init__(self, fig, rect: tuple, x_lim: tuple[float, float], y_lim: tuple[float, float]):
-        from matplotlib.transforms import (
-            Bbox,
-            BboxTransformFrom,
-            BboxTransformTo,
-            TransformedBbox,
-            blended_transform_factory,
-        )
-
-        self.fig, self.rect, self.x_lim, self.y_lim = fig, rect, x_lim, y_lim
-        self.clip = TransformedBbox(Bbox.from_bounds(*rect), fig.transFigure)
-        self.area = BboxTransformTo(self.clip)
-        self.data = BboxTransformFrom(Bbox([[x_lim[0], y_lim[0]], [x_lim[1], y_lim[1]]])) + self.area
-        self.x_data = blended_transform_factory(self.data, self.area)
-        self.y_data = blended_transform_factory(self.area, self.data)
-
-    @property
-    def size_in(self) -> tuple[float, float]:
-        """Width and height of the rectangle in inches."""
-        w, h = self.fig.get_size_inches()
-        return self.rect[2] * w, self.rect[3] * h
-
-    def _offset(self, dx_pt: float, dy_pt: float):
-        from matplotlib.transforms import ScaledTranslation
-
-        return ScaledTranslation(dx_pt / 72, dy_pt / 72, self.fig.dpi_scale_trans)
-
-    def line(self, x, y, transform=None, clip=None, **kw):
-        """A line in data coordinates (or ``transform``), clipped to the rectangle (or ``clip``; False: none)."""
-        from matplotlib.lines import Line2D
-
-        line = Line2D(x, y, transform=transform or self.data, **kw)
-        if clip is not False:
-            line.set_clip_box(clip or self.clip)
-        self.fig.add_artist(line)
-        return line
-
-    def polygons(self, verts: list, colours: list, transform=None, zorder: float = 1) -> None:
-        """Filled polygons without edges, one artist for all, clipped to the rectangle."""
-        from matplotlib.collections import PolyCollection
-
-        if verts:
-            polys = PolyCollection(verts, facecolors=colours, edgecolors="none", linewidths=0, zorder=zorder,
-                                   transform=transform or self.data)
-            polys.set_clip_box(self.clip)
-            self.fig.add_artist(polys)
-
-    def spans(self, starts, stops, colour: str, alpha, zorder: float = 1) -> None:
-        """Shade ``[start, stop]`` spans (data x) over the whole height, as ``axvspan`` does.
-
-        Parameters
-        ----------
-        starts, stops : array-like, shape (n_spans,)
-        colour : str
-        alpha : float or array-like, shape (n_spans,)
-        """
-        from matplotlib.colors import to_rgba
-
-        starts, stops = np.asarray(starts, float), np.asarray(stops, float)
-        alphas = np.broadcast_to(np.asarray(alpha, float), starts.shape)
-        self.polygons([[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0)] for a, b in zip(starts, stops)],
-                      [to_rgba(colour, a) for a in alphas], transform=self.x_data, zorder=zorder)
-
-    def text(self, x: float, y: float, text: str, transform=None, dx_pt: float = 0.0, dy_pt: float = 0.0, **kw):
-        """A text at ``(x, y)`` in ``transform`` (fractions of the rectangle by default), moved by points."""
-        transform = transform or self.area
-        if dx_pt or dy_pt:
-            transform = transform + self._offset(dx_pt, dy_pt)
-        return self.fig.text(x, y, text, transform=transform, **kw)
-
-    def spine(self, which: str) -> None:
-        """The rectangle's ``"bottom"`` or ``"left"`` edge, as an axes' spine."""
-        import matplotlib
-
-        rc = matplotlib.rcParams
-        xy = ([0, 1], [0, 0]) if which == "bottom" else ([0, 0], [0, 1])
-        self.line(*xy, transform=self.area, clip=False, color=rc["axes.edgecolor"], lw=rc["axes.linewidth"],
-                  solid_capstyle="projecting", zorder=2.5)
-
-    def ticks(self, which: str, values, labels: list[str], colours: list | None = None,
-              length_pt: float | None = None, minor=None, at_y=None) -> float:
-        """Ticks and their labels on the bottom (``"x"``) or left (``"y"``) edge, as an axis draws them.
-
-        One line of tick markers and one text per label, where an axis makes five artists per tick.
-
-        Parameters
-        ----------
-        which : {"x", "y"}
-        values : array-like, shape (n_ticks,)
-            Positions in data units.
-        labels : list of str, length n_ticks
-        colours : list of str | None
-            Colour of each label; the rc tick colour when None.
-        length_pt : float | None
-            Tick length in points; the rc major tick size when None.
-        minor : array-like | None
-            Positions of unlabelled minor ticks.
-        at_y : array-like | None
-            For x ticks, the data y of each line they hang from, when not the bottom edge (then without labels).
-
-        Returns
-        -------
-        float
-            How far in points the ticks and labels reach from the edge (where an axis label goes).
-        """
-        import matplotlib
-        from matplotlib.lines import TICKDOWN, TICKLEFT
-
-        rc = matplotlib.rcParams
-        values = np.asarray(values, float)
-        size = rc[f"{which}tick.major.size"] if length_pt is None else length_pt
-        pad = rc[f"{which}tick.major.pad"]
-        font_pt = _font_pt(f"{which}tick.labelsize")
-        for at, kind in ((values, "major"), (minor, "minor")):
-            if at is None or not len(at) or (kind == "major" and size <= 0):
-                continue
-            at = np.asarray(at, float)
-            if which == "x":
-                xy = ((at, np.zeros(len(at))) if at_y is None
-                      else (np.tile(at, len(at_y)), np.repeat(np.asarray(at_y, float), len(at))))
-                transform = self.x_data if at_y is None else self.data
-            else:
-                xy, transform = (np.zeros(len(at)), at), self.y_data
-            self.line(*xy, transform=transform, clip=False, ls="none", marker=TICKDOWN if which == "x" else TICKLEFT,
-                      ms=size if kind == "major" else rc[f"{which}tick.minor.size"],
-                      mew=rc[f"{which}tick.{kind}.width"], color=rc[f"{which}tick.color"], zorder=2.5)
-        if at_y is not None:
-            return size
-        label_colour = rc[f"{which}tick.labelcolor"]
-        colours = colours or [rc[f"{which}tick.color"] if label_colour == "inherit" else label_colour] * len(values)
-        for value, label, colour in zip(values, labels, colours):
-            if which == "x":
-                self.text(value, 0, label, self.x_data, dy_pt=-(size + pad), ha="center", va="top",
-                          fontsize=font_pt, color=colour)
-            else:
-                self.text(0, value, label, self.y_data, dx_pt=-(size + pad), ha="right", va="center_baseline",
-                          fontsize=font_pt, color=colour)
-        if which == "x":
-            return size + pad + font_pt
-        return size + pad + max((_number_width_pt(label, font_pt) for label in labels), default=0.0)
-
-    def axis_label(self, which: str, text: str, reach_pt: float) -> None:
-        """An axis label beyond the tick labels (``reach_pt`` from :meth:`ticks`), where an axis puts it."""
-        import matplotlib
-
-        gap = reach_pt + matplotlib.rcParams["axes.labelpad"]
-        size = _font_pt("axes.labelsize")
-        if which == "x":
-            self.text(0.5, 0, text, dy_pt=-gap, ha="center", va="top", fontsize=size)
-        else:
-            self.text(0, 0.5, text, dx_pt=-gap, ha="right", va="center", rotation=90, fontsize=size)
-
-    def title(self, text: str) -> None:
-        """A title over the rectangle's left edge, as ``set_title(loc="left")``."""
-        import matplotlib
-
-        self.text(0, 1, text, dy_pt=matplotlib.rcParams["axes.titlepad"], ha="left", va="baseline",
-                  fontsize=_font_pt("axes.titlesize"))
-
-    def time_axis(self, minutes: bool = False) -> np.ndarray:
-        """Time ticks and label over the x limits (seconds); minutes:seconds when ``minutes`` and the axis ends
-        at 2 min or later.
-
-        Returns
-        -------
-        ndarray, shape (n_ticks,)
-            The ticks, in seconds.
-        """
-        start_s, stop_s = self.x_lim
-        if minutes and stop_s >= 120:
-            values = _tick_values(start_s, stop_s, 8, steps=(1, 2, 3, 5, 6, 10))
-            labels, name = [f"{int(x // 60)}:{int(x % 60):02d}" for x in values], "time (min:s)"
-        else:
-            values = _tick_values(start_s, stop_s, _n_bins(self.size_in[0], _font_pt("xtick.labelsize"), 3))
-            labels, name = _tick_labels(values), "time (s)"
-        self.axis_label("x", name, self.ticks("x", values, labels))
-        return values
-
-    def count_axis(self, label: str) -> None:
-        """Integer ticks over the y limits (counts from 0), labelled."""
-        counts = _tick_values(*self.y_lim, _n_bins(self.size_in[1], _font_pt("ytick.labelsize"), 2), integer=True)
-        self.spine("left")
-        self.axis_label("y", label, self.ticks("y", counts, _tick_labels(counts)))
-
-    def legend(self, entries: list[tuple[str, float, str]], x: float, y: float, n_cols: int, ha: str = "center",
-               va: str = "bottom") -> None:
-        """Legend entries, a swatch and a label each, in ``n_cols`` columns filled one after the other, as
-        ``legend(frameon=False)`` lays them out.
-
-        Parameters
-        ----------
-        entries : list of (colour, alpha, label)
-        x, y : float
-            Where the legend goes, in figure fractions.
-        n_cols : int
-        ha : {"center", "right"}
-            Which of the legend's sides is at ``x``.
-        va : {"bottom", "center"}
-            Which of the legend's sides is at ``y``.
-        """
-        import matplotlib
-        from matplotlib.colors import to_rgba
-        from matplotlib.patches import Rectangle
-        from matplotlib.transforms import Affine2D, ScaledTranslation
-
-        rc = matplotlib.rcParams
-        font = _font_pt("legend.fontsize")
-        handle_w, handle_h = rc["legend.handlelength"] * font, rc["legend.handleheight"] * font
-        text_pad, col_gap = rc["legend.handletextpad"] * font, rc["legend.columnspacing"] * font
-        row_h, row_gap = 1.2 * font, rc["legend.labelspacing"] * font
-        per_col = -(-len(entries) // n_cols)  # filled column by column, as matplotlib fills a legend
-        cols = [entries[i:i + per_col] for i in range(0, len(entries), per_col)]
-        widths = [max(handle_w + text_pad + _text_width_pt(label, font) for _, _, label in col) for col in cols]
-        total_w = sum(widths) + col_gap * (len(widths) - 1)
-        total_h = len(cols[0]) * row_h + (len(cols[0]) - 1) * row_gap
-        left = -total_w / 2 if ha == "center" else -total_w
-        top = total_h + rc["legend.borderaxespad"] * font if va == "bottom" else total_h / 2
-        # Positions in points from (x, y), whatever the figure's resolution.
-        points = Affine2D().scale(1 / 72) + self.fig.dpi_scale_trans + ScaledTranslation(x, y, self.fig.transFigure)
-        for col, width in zip(cols, widths):
-            for row, (colour, alpha, label) in enumerate(col):
-                middle = top - row * (row_h + row_gap) - row_h / 2
-                rgba = to_rgba(colour, alpha)
-                self.fig.add_artist(Rectangle((left, middle - handle_h / 2), handle_w, handle_h, transform=points,
-                                              facecolor=rgba, edgecolor=rgba, lw=rc["patch.linewidth"]))
-                self.fig.text(left + handle_w + text_pad, middle, label, transform=points, ha="left", va="center",
-                              fontsize=font)
-            left += width + col_gap
-
-def _shade_unmeasured(panel: _Panel, results: Results) -> None:
+def _shade_unmeasured(panel: Panel, results: Results) -> None:
     t = results.t
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
     runs = _runs(~results.measured)
@@ -467,8 +163,8 @@ def raster(results: Results, sides: tuple[str, str], layout: str = "wide"):
     fig = Figure(figsize=(width, 2.6 if layout == "wide" else 3.3))
     ev = results.events
     end = max(results.duration_s, float(ev.offset_s.max()) if len(ev) else 0.0, 1e-3)
-    rect = _inches_rect(fig, 1.0 if layout == "wide" else 1.15, 0.15, 0.1, 0.75 if layout == "wide" else 1.05)
-    panel = _Panel(fig, rect, (float(results.t[0]) if len(results.t) else 0.0, end), (len(rows) - 0.5, -0.5))
+    rect = inches_rect(fig, 1.0 if layout == "wide" else 1.15, 0.15, 0.1, 0.75 if layout == "wide" else 1.05)
+    panel = Panel(fig, rect, (float(results.t[0]) if len(results.t) else 0.0, end), (len(rows) - 0.5, -0.5))
     min_w = end / (350 if layout == "wide" else 160)  # keep a 100 ms twitch visible as a tick
     _shade_unmeasured(panel, results)
     bars, colours = [], []
@@ -503,39 +199,6 @@ def _region_limits(results: Results, region: str) -> tuple[float, float]:
     lo, hi = np.percentile(x, [0.5, 99.9])
     pad = 0.05 * (hi - lo)
     return min(floor[0], lo - pad), max(floor[1], hi + pad)
-
-
-@dataclass(frozen=True)
-class _Band:
-    """One band of a traces figure: where it sits in the figure's one panel, and the scale of its signal.
-
-    Parameters
-    ----------
-    base : float
-        Bottom of the band in the panel's data units; a band is 1 unit tall.
-    lo, hi : float
-        The signal values at the bottom and at the top of the band, in the signal's unit.
-    """
-
-    base: float
-    lo: float
-    hi: float
-
-    def y(self, value) -> np.ndarray:
-        """Positions in the panel's data units of signal values (array-like, in the signal's unit)."""
-        return self.base + (np.asarray(value, float) - self.lo) / (self.hi - self.lo)
-
-    def plot(self, panel: _Panel, x: np.ndarray, y: np.ndarray, **kw):
-        """A line of (time in s, signal value) in this band, clipped to it as a line of an axes of its own is.
-
-        The line keeps its data in the signal's unit; its transform places it in the band.
-        """
-        from matplotlib.transforms import Affine2D, Bbox, TransformedBbox
-
-        scale = 1 / (self.hi - self.lo)
-        transform = Affine2D().scale(1, scale).translate(0, self.base - self.lo * scale) + panel.data
-        clip = TransformedBbox(Bbox([[panel.x_lim[0], self.lo], [panel.x_lim[1], self.hi]]), transform)
-        return panel.line(x, y, transform=transform, clip=clip, **kw)
 
 
 def traces(results: Results, sides: tuple[str, str], layout: str = "wide", window: tuple[float, float] | None = None,
@@ -574,7 +237,7 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
     n = len(rows)
     gap_in = 0.12
     fig = Figure(figsize=(width, 0.5 + (0.78 if window is None else 0.62) * n))
-    rect = _inches_rect(fig, 1.15 if layout == "wide" else 1.3, 0.15, 0.08, 0.45)
+    rect = inches_rect(fig, 1.15 if layout == "wide" else 1.3, 0.15, 0.08, 0.45)
     band_in = (rect[3] * fig.get_figheight() - gap_in * (n - 1)) / n
     gap = gap_in / band_in
     t = results.t
@@ -584,16 +247,16 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
     else:
         x_lim = (float(window[0]), float(window[1]))
         sel = slice(np.searchsorted(t, window[0]), np.searchsorted(t, window[1], "right"))
-    panel = _Panel(fig, rect, x_lim, (0, n + gap * (n - 1)))
+    panel = Panel(fig, rect, x_lim, (0, n + gap * (n - 1)))
     x_ticks = panel.time_axis(minutes=window is None)
     panel.spine("bottom")
     _shade_unmeasured(panel, results)
     rc = matplotlib.rcParams
-    tick_pt = _font_pt("ytick.labelsize")
+    tick_pt = font_pt("ytick.labelsize")
     ev = results.events
     spans, span_colours, y_ticks, y_labels, bands, rules, rule_styles = [], [], [], [], [], [], []
     for k, (side, region) in enumerate(rows):
-        band = _Band((n - 1 - k) * (1 + gap), *_region_limits(results, region))
+        band = Band((n - 1 - k) * (1 + gap), *_region_limits(results, region))
         bands.append(band)
         j, r = ("left", "right").index(side), REGIONS.index(region)
         mine = (ev.side == side) & (ev.region == region)
@@ -613,9 +276,9 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
                       gid=f"other {side} {region}")
         band.plot(panel, t[sel], levels[sel, r, j], color="#333333", lw=0.6 if window is None else 0.8, alpha=0.85,
                   gid=f"level {side} {region}")
-        ticks = _tick_values(band.lo, band.hi, _n_bins(band_in, tick_pt, 2))
+        ticks = tick_values(band.lo, band.hi, n_bins(band_in, tick_pt, 2))
         y_ticks += list(band.y(ticks))
-        y_labels += _tick_labels(ticks)
+        y_labels += tick_labels(ticks)
         # What an axes of its own would draw: a left spine over the band, a zero line, and below every band but
         # the last (whose are the panel's own) a bottom spine with tick marks; one collection for all.
         rules += [[(0, band.base), (0, band.base + 1)], [(0, band.y(0)), (1, band.y(0))]]
@@ -633,7 +296,7 @@ def traces(results: Results, sides: tuple[str, str], layout: str = "wide", windo
     beside = panel.ticks("y", y_ticks, y_labels) + rc["axes.labelpad"]
     for band, (side, region) in zip(bands, rows):
         panel.text(0, band.base + 0.5, f"{side.capitalize()}\n{SIGNAL_LABELS[region]}", panel.y_data, dx_pt=-beside,
-                   ha="right", va="center", color=SIDE_COLORS[side], fontsize=_font_pt("axes.labelsize"))
+                   ha="right", va="center", color=SIDE_COLORS[side], fontsize=font_pt("axes.labelsize"))
     return fig
 
 
@@ -684,13 +347,13 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
     n_panels = 2 if with_rate else 1
     if layout == "wide":
         fig = Figure(figsize=(width, 2.6))
-        left, bottom, w, h = _inches_rect(fig, 0.6, 0.15, 0.3, 0.5)
+        left, bottom, w, h = inches_rect(fig, 0.6, 0.15, 0.3, 0.5)
         # Side by side, the space between them a fifth of a panel's width, as subplots(wspace=0.2) puts them.
         panel_w = w / (n_panels + 0.2 * (n_panels - 1))
         rects = [(left + i * 1.2 * panel_w, bottom, panel_w, h) for i in range(n_panels)]
     else:
         fig = Figure(figsize=(width, 2.6 * n_panels))
-        left, bottom, w, h = _inches_rect(fig, 0.65, 0.15, 0.3, 0.55)
+        left, bottom, w, h = inches_rect(fig, 0.65, 0.15, 0.3, 0.55)
         gap = 0.9 / fig.get_figheight() if n_panels > 1 else 0.0
         panel_h = (h - gap * (n_panels - 1)) / n_panels
         rects = [(left, bottom + (n_panels - 1 - i) * (panel_h + gap), w, panel_h) for i in range(n_panels)]
@@ -699,7 +362,7 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
     bins = np.log10(np.geomspace(0.03, max(5.0, longest * 1.2), 22))
     counts = {s: np.histogram(np.log10(measures[s].episode_durations_s), bins)[0]
               if measures[s].episode_durations_s else np.zeros(len(bins) - 1, int) for s in sides}
-    panel = _Panel(fig, rects[0], (bins[0], bins[-1]), (0, max(c.max() for c in counts.values()) * 1.05))
+    panel = Panel(fig, rects[0], (bins[0], bins[-1]), (0, max(c.max() for c in counts.values()) * 1.05))
     shown = [s for s in sides if counts[s].any()]
     for s in shown:
         # One stepped outline per side draws what a bar per bin draws, at a fraction of the cost.
@@ -717,11 +380,11 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
     tonic = np.log10(results.config.tonic_min_s)
     panel.line([tonic, tonic], [0, 1], transform=panel.x_data, color="#444444", lw=0.8, ls="--", zorder=2)
     panel.text(np.log10(results.config.tonic_min_s * 1.05), 0.97, "tonic →", panel.x_data, va="top",
-               color="#444444", fontsize=_font_pt("font.size"))
+               color="#444444", fontsize=font_pt("font.size"))
     panel.count_axis("episodes")
     panel.title("Duration distribution")
     title_middle = rects[0][1] + rects[0][3] + (matplotlib.rcParams["axes.titlepad"]
-                                                + 0.35 * _font_pt("axes.titlesize")) / 72 / fig.get_figheight()
+                                                + 0.35 * font_pt("axes.titlesize")) / 72 / fig.get_figheight()
     panel.legend([(SIDE_COLORS[s], 0.6, f"{s.capitalize()} ({counts[s].sum()})") for s in shown],
                  rects[0][0] + rects[0][2], title_middle, len(shown), ha="right", va="center")
     if with_rate:
@@ -733,7 +396,7 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
             start, _ = episode_spans(ev.onset_s[mine], ev.offset_s[mine], results.config.coupling_window_s)
             per_minute[s] = np.histogram(start, edges)[0]
         n_min = len(edges) - 1
-        panel = _Panel(fig, rects[1], (0, n_min), (0, max(max(c.max(initial=0) for c in per_minute.values()), 1)
+        panel = Panel(fig, rects[1], (0, n_min), (0, max(max(c.max(initial=0) for c in per_minute.values()), 1)
                                                      * 1.05))
         from matplotlib.colors import to_rgba
 
@@ -742,9 +405,9 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
             panel.polygons([[(c - 0.19, 0), (c - 0.19, v), (c + 0.19, v), (c + 0.19, 0)]
                             for c, v in zip(centres, per_minute[s]) if v],
                            [to_rgba(SIDE_COLORS[s], 0.8)] * int(np.count_nonzero(per_minute[s])))
-        minutes = _tick_values(0, n_min, _n_bins(panel.size_in[0], _font_pt("xtick.labelsize"), 3), integer=True)
+        minutes = tick_values(0, n_min, n_bins(panel.size_in[0], font_pt("xtick.labelsize"), 3), integer=True)
         panel.spine("bottom")
-        panel.axis_label("x", "minute of recording", panel.ticks("x", minutes, _tick_labels(minutes)))
+        panel.axis_label("x", "minute of recording", panel.ticks("x", minutes, tick_labels(minutes)))
         panel.count_axis("episodes per minute")
         panel.title("Rate over time")
         panel.legend([(SIDE_COLORS[s], 0.8, s.capitalize()) for s in sides], rects[1][0] + rects[1][2],
