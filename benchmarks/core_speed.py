@@ -10,10 +10,12 @@ import argparse
 import time
 
 from twitchcam.config import Config
+from twitchcam.courses import regular_course
 from twitchcam.events import detect_events
 from twitchcam.pattern import classify_pattern
+from twitchcam.pipeline import analyze_landmarks
 from twitchcam.signals import compute_signals
-from twitchcam.testing import hfs_course, make_landmarks
+from twitchcam.testing import as_twitches, make_landmarks
 
 
 def best_of(fn, repeat):
@@ -32,8 +34,8 @@ def main():
     args = parser.parse_args()
     fps = 30.0
     duration = args.frames / fps
-    lm = make_landmarks(duration, fps, hfs_course("left", duration, seed=0), head_yaw_deg=15, head_roll_deg=5,
-                        zoom=0.1, noise_px=0.3)
+    lm = make_landmarks(duration, fps, as_twitches(regular_course("left", duration, seed=0)),
+                        head_yaw_deg=15, head_roll_deg=5, zoom=0.1, noise_px=0.3)
     cfg = Config()
     t_sig, signals = best_of(lambda: compute_signals(lm, cfg), args.repeat)
     t_ev, events = best_of(lambda: detect_events(signals, cfg), args.repeat)
@@ -47,9 +49,8 @@ def main():
 
 
 def _core(lm, cfg):
-    signals = compute_signals(lm, cfg)
-    events = detect_events(signals, cfg)
-    return classify_pattern(events, signals, cfg)
+    # What `analyze` runs after the landmarks (the local asymmetry once, for the events and the confidence).
+    return analyze_landmarks(lm, cfg)
 
 
 if __name__ == "__main__":

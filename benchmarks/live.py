@@ -39,13 +39,14 @@ import cv2
 import numpy as np
 
 from twitchcam.config import Config
+from twitchcam.courses import regular_course
 from twitchcam.events import Events
 from twitchcam.landmarker import detect_landmarks
 from twitchcam.landmarks import Landmarks
 from twitchcam.live import run_session
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.stream import StreamingAnalyzer
-from twitchcam.testing import hfs_course, make_landmarks
+from twitchcam.testing import as_twitches, make_landmarks
 from twitchcam.video import VideoWriter, iter_frames
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,8 +162,8 @@ def bench_core(args) -> None:
           f"on 8 floats costs {op_us:.2f} us here; load {load()}")
     inputs = {
         "generated (HFS course, head motion, 0.15 px jitter)":
-            make_landmarks(120, 30, hfs_course("left", 120, seed=0), head_yaw_deg=10, head_roll_deg=4, zoom=0.05,
-                           noise_px=0.15),
+            make_landmarks(120, 30, as_twitches(regular_course("left", 120, seed=0)), head_yaw_deg=10,
+                           head_roll_deg=4, zoom=0.05, noise_px=0.15),
         f"real ({SOURCE.name} looped)": real_landmarks(120),
     }
     for name, lm in inputs.items():
@@ -205,7 +206,7 @@ def bench_budget(args) -> None:
                 start = _process_cpu()
                 xyz = [detector.detect(f.image, f.t)[0] for f in frames]
                 cost["landmarks"] = (_process_cpu() - start) / n
-            lm = make_landmarks(n / 30, 30, hfs_course("left", n / 30, seed=0))
+            lm = make_landmarks(n / 30, 30, as_twitches(regular_course("left", n / 30, seed=0)))
             cost["core"] = stream_cost(lm, 8)[0] / 1e6
             thresholds = {"eye_closure": 0.1, "mouth_pull": 0.02, "brow_raise": 0.012}
             meters = {k: np.array([0.05, 0.01]) for k in thresholds}
@@ -252,8 +253,8 @@ def bench_agreement(args) -> None:
     for noise in (0.0, 0.15, 0.3, 0.6):
         matched = total = 0
         for seed in range(3):
-            lm = make_landmarks(90, 30, hfs_course("left", 90, seed=seed), head_yaw_deg=10, head_roll_deg=4,
-                                zoom=0.05, noise_px=noise, seed=seed)
+            lm = make_landmarks(90, 30, as_twitches(regular_course("left", 90, seed=seed)),
+                                head_yaw_deg=10, head_roll_deg=4, zoom=0.05, noise_px=noise, seed=seed)
             offline = analyze_landmarks(lm, cfg)
             analyzer = StreamingAnalyzer(cfg)
             live = Events.concatenate([analyzer.push(lm[s:s + 8]).events for s in range(0, len(lm), 8)]

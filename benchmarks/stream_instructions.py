@@ -6,7 +6,7 @@ Counts the instructions of `twitchcam.stream.StreamingAnalyzer` on ``--seconds``
 frames at a time, under Valgrind's cachegrind (``valgrind`` must be installed; it runs Python some 50 times slower):
 once with the pushes and once without (loading and making the landmarks only), the difference divided by the
 frames. Two inputs: real landmarks (the sample clip ``sample_videos/hfs_left.mp4``, simulated left hemifacial spasm
-on a real face, looped forward and backward) and generated ones (`twitchcam.testing.hfs_course` with head motion).
+on a real face, looped forward and backward) and generated ones (`twitchcam.courses.regular_course` with head motion).
 With ``--ref``, the same for that commit of this repository (checked out in a temporary git worktree), and the ratio.
 Thread CPU time of the same runs is in ``benchmarks/live.py --core``; it varies by tens of per cent while other work
 runs, instruction counts by well under one.
@@ -31,7 +31,14 @@ import sys
 import numpy as np
 from twitchcam.landmarks import Landmarks
 from twitchcam.stream import StreamingAnalyzer
-from twitchcam.testing import hfs_course, make_landmarks
+from twitchcam.testing import make_landmarks
+try:
+    from twitchcam.courses import regular_course
+    from twitchcam.testing import as_twitches
+    def course(side, duration_s, seed):
+        return as_twitches(regular_course(side, duration_s, seed=seed))
+except ImportError:  # a --ref commit from before the regular course moved to twitchcam.courses
+    from twitchcam.testing import hfs_course as course
 mode, kind, seconds, chunk, cache = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 n = int(round(seconds * 30))
 if kind == "real":
@@ -41,7 +48,7 @@ if kind == "real":
     lm = Landmarks(np.arange(n) / 30, d["xyz"][index], d["found"][index], d["n"][index],
                    tuple(int(v) for v in d["size"]))
 else:
-    lm = make_landmarks(n / 30, 30, hfs_course("left", n / 30, seed=0), head_yaw_deg=10, head_roll_deg=4,
+    lm = make_landmarks(n / 30, 30, course("left", n / 30, seed=0), head_yaw_deg=10, head_roll_deg=4,
                         zoom=0.05, noise_px=0.15)
 chunks = [lm[s:s + chunk] for s in range(0, n, chunk)]
 if mode == "stream":

@@ -13,10 +13,11 @@ import signal
 import numpy as np
 import pytest
 
-from twitchcam.batch import read_manifest, run_batch
+from twitchcam.batch import run_batch
 from twitchcam.cli import main
 from twitchcam.folder import format_events_csv, format_signals_csv
 from twitchcam.landmarker import detect_landmarks, find_model
+from twitchcam.manifest import read_manifest
 from twitchcam.parallel import detect_landmarks_parallel
 from twitchcam.pipeline import analyze
 from twitchcam.video import VideoWriter, iter_frames

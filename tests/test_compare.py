@@ -6,13 +6,14 @@ import pytest
 
 from twitchcam.cli import main
 from twitchcam.compare import compare_sessions, format_change, format_table, format_value, write_comparison
+from twitchcam.courses import regular_course
 from twitchcam.folder import write_analysis
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.testing import hfs_course, make_landmarks
+from twitchcam.testing import as_twitches, make_landmarks
 
 
 def _session(tmp_path_factory, name, **course):
-    lm = make_landmarks(60, 30, hfs_course("left", 60, **course), noise_px=0.2, seed=1)
+    lm = make_landmarks(60, 30, as_twitches(regular_course("left", 60, **course)), noise_px=0.2, seed=1)
     out = tmp_path_factory.mktemp(name)
     write_analysis(analyze_landmarks(lm, source=f"{name}.mp4"), out)
     return out

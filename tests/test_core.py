@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 
 from twitchcam.asymmetry import pose_asymmetry
+from twitchcam.baselines import rolling_baseline
 from twitchcam.config import Config
+from twitchcam.courses import regular_course
 from twitchcam.events import Events, _runs, detect_events, one_sided_levels
 from twitchcam.pattern import classify_pattern
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.signals import compute_signals, rolling_baseline
-from twitchcam.testing import Twitch, hfs_course, make_landmarks
+from twitchcam.signals import compute_signals
+from twitchcam.testing import Twitch, as_twitches, make_landmarks
 
 pytestmark = pytest.mark.core
 
@@ -112,8 +114,8 @@ def test_head_motion_smiles_and_blinks_give_no_unilateral_event():
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_hfs_course_is_hemifacial_spasm_on_its_side_despite_head_motion(side):
-    lm = make_landmarks(60, FPS, hfs_course(side, 60, seed=3), head_yaw_deg=15, head_roll_deg=8, zoom=0.1,
-                        noise_px=0.3)
+    lm = make_landmarks(60, FPS, as_twitches(regular_course(side, 60, seed=3)), head_yaw_deg=15, head_roll_deg=8,
+                        zoom=0.1, noise_px=0.3)
     analysis = analyze_landmarks(lm)
     assert analysis.pattern == "hemifacial_spasm"
     assert analysis.side == side
@@ -126,7 +128,7 @@ def test_hfs_course_is_hemifacial_spasm_on_its_side_despite_head_motion(side):
 
 
 def test_rhythmic_unilateral_twitching_is_not_hfs():
-    lm = make_landmarks(60, FPS, hfs_course("left", 60, seed=1, rhythmic=True), noise_px=0.3)
+    lm = make_landmarks(60, FPS, as_twitches(regular_course("left", 60, seed=1, rhythmic=True)), noise_px=0.3)
     analysis = analyze_landmarks(lm)
     assert analysis.pattern == "unilateral_other"
     assert analysis.summary.criteria["irregular"] is False
@@ -147,7 +149,7 @@ def test_three_coupled_one_sided_episodes_are_hfs_with_their_rhythm_not_assessed
 
 
 def test_mouth_only_twitching_is_not_hfs():
-    lm = make_landmarks(60, FPS, hfs_course("right", 60, seed=1, eye=False), noise_px=0.3)
+    lm = make_landmarks(60, FPS, as_twitches(regular_course("right", 60, seed=1, eye=False)), noise_px=0.3)
     analysis = analyze_landmarks(lm)
     assert analysis.pattern == "unilateral_other"
     assert analysis.side == "right"
@@ -163,7 +165,7 @@ def test_blepharospasm_like_closures_are_bilateral():
 
 
 def test_brow_raise_with_eye_closure_is_reported_and_its_absence_does_not_count_against_hfs():
-    course = hfs_course("left", 60, seed=5)
+    course = as_twitches(regular_course("left", 60, seed=5))
     with_brow = course + [Twitch(tw.onset_s, tw.duration_s, "left", "brow", 0.06)
                           for tw in course if tw.region == "periocular"][:3]
     a = analyze_landmarks(make_landmarks(60, FPS, with_brow))
@@ -183,7 +185,7 @@ def test_frames_without_face_are_nan_rows_and_counted():
 
 
 def test_face_missing_most_of_the_time_is_insufficient_data():
-    lm = make_landmarks(20, FPS, hfs_course("left", 20, seed=1), missing=[(3, 19)])
+    lm = make_landmarks(20, FPS, as_twitches(regular_course("left", 20, seed=1)), missing=[(3, 19)])
     assert analyze_landmarks(lm).pattern == "insufficient_data"
 
 
@@ -429,7 +431,7 @@ def test_a_few_long_blinks_are_none_and_repeated_forceful_closures_beyond_blinki
 
 def test_bilateral_closures_do_not_outvote_one_sided_evidence_and_are_a_red_flag():
     # A right hemifacial spasm for a minute, then half a minute of forceful closures of both eyes.
-    course = hfs_course("right", 60, seed=3)
+    course = as_twitches(regular_course("right", 60, seed=3))
     closures = [Twitch(t, 0.9, "bilateral", "periocular", 0.9) for t in np.arange(61, 89, 1.8)]
     analysis = analyze_landmarks(make_landmarks(90, FPS, course + closures, noise_px=0.2))
     assert analysis.summary.metrics["bilateral_closures"] == len(closures)
@@ -439,14 +441,28 @@ def test_bilateral_closures_do_not_outvote_one_sided_evidence_and_are_a_red_flag
     assert any("red flag" in note for note in analysis.summary.notes)
 
 
+def test_one_stray_event_on_the_other_side_leaves_a_pattern_one_sided_and_three_do_not():
+    # Four left eye-and-mouth twitches (8 events) at irregular intervals, and 1 or 3 brief right eye twitches: the
+    # one is a stray (laterality index 7/9 = 0.78, below 0.8), three are a pattern of their own.
+    left = [Twitch(t, 0.25, "left", region, amplitude) for t in (2.0, 5.5, 7.0, 12.5)
+            for region, amplitude in (("periocular", 0.6), ("perioral", 0.08))]
+    for rights, pattern in (([16.5], "hemifacial_spasm"), ([9.5, 16.5, 18.2], "bilateral")):
+        right = [Twitch(t, 0.2, "right", "periocular", 0.6) for t in rights]
+        analysis = analyze_landmarks(make_landmarks(20, FPS, left + right))
+        assert analysis.summary.metrics["unilateral_events"] == {"left": 8, "right": len(rights)}
+        assert analysis.pattern == pattern
+    assert analyze_landmarks(make_landmarks(20, FPS, left + right[:1]), Config(unilateral_stray_events=0)).pattern \
+        == "unilateral_other"
+
+
 def test_every_one_sided_event_has_a_score_and_the_summary_says_when_a_finding_is_borderline():
-    clear = analyze_landmarks(make_landmarks(60, FPS, hfs_course("left", 60, seed=3), noise_px=0.2))
+    clear = analyze_landmarks(make_landmarks(60, FPS, as_twitches(regular_course("left", 60, seed=3)), noise_px=0.2))
     uni = unilateral(clear.events)
     assert np.all(np.isfinite(uni.score)) and np.all(uni.score >= Config().coupled_min_score)
     assert np.all(np.isnan(clear.events[clear.events.side == "bilateral"].score))
     assert clear.summary.confidence["level"] == "clear"
     assert clear.summary.confidence["reasons"] == []
-    few = [tw for tw in hfs_course("left", 60, seed=3) if tw.onset_s < 8]
+    few = [tw for tw in as_twitches(regular_course("left", 60, seed=3)) if tw.onset_s < 8]
     borderline = analyze_landmarks(make_landmarks(60, FPS, few, noise_px=0.2))
     assert borderline.summary.confidence["level"] == "borderline"
     assert any(reason.startswith("few events") for reason in borderline.summary.confidence["reasons"])

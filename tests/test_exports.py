@@ -10,16 +10,18 @@ import numpy as np
 import pytest
 from chromium import Chromium, find_chromium
 
+from twitchcam.courses import regular_course
 from twitchcam.exports import EAF_TIERS, FORMATS, MIN_CAPTION_S, caption_cues, parse_formats, write_exports
 from twitchcam.folder import read_events_csv, read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.testing import Twitch, hfs_course, make_landmarks
+from twitchcam.testing import Twitch, as_twitches, make_landmarks
 
 
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory):
     """A 40 s right hemifacial spasm with blinks, and every export of it."""
-    twitches = hfs_course("right", 40, seed=7) + [Twitch(t, 0.2, "bilateral", "periocular", 0.9) for t in (6.3, 19.1)]
+    twitches = as_twitches(regular_course("right", 40, seed=7)) + [
+        Twitch(t, 0.2, "bilateral", "periocular", 0.9) for t in (6.3, 19.1)]
     analysis = analyze_landmarks(make_landmarks(40, 30, twitches, noise_px=0.2, seed=7), source="clip.mp4")
     out = tmp_path_factory.mktemp("exports")
     write_analysis(analysis, out)

@@ -114,7 +114,7 @@ def test_killing_a_split_analyze_leaves_no_worker(long_clip, tmp_path):
 
 @pytest.mark.model
 def test_terminated_batch_stops_its_workers_and_keeps_its_manifest(archive, tmp_path):
-    from twitchcam.batch import read_manifest
+    from twitchcam.manifest import read_manifest
 
     proc = _killed_leaves_no_worker(["batch", archive, "--out", tmp_path / "out", "-j", "2", "--no-report"], 2,
                                     signal.SIGTERM)
@@ -387,7 +387,8 @@ def test_serve_answers_nothing_without_its_token_and_keeps_its_folder_private(tm
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
-    from twitchcam.web.app import cookie_name, create_app
+    from twitchcam.web.app import create_app
+    from twitchcam.web.guard import cookie_name
 
     data = tmp_path / "data"
     data.mkdir(mode=0o755)

@@ -19,8 +19,8 @@ class Refuse:
         return None
 
 sys.meta_path.insert(0, Refuse())
-import twitchcam.events, twitchcam.asymmetry, twitchcam.pattern, twitchcam.signals, twitchcam.stream, twitchcam.folder
-import twitchcam.report, twitchcam.landmarks, twitchcam.testing
+import twitchcam.events, twitchcam.asymmetry, twitchcam.baselines, twitchcam.pattern, twitchcam.signals
+import twitchcam.stream, twitchcam.folder, twitchcam.report, twitchcam.landmarks, twitchcam.testing
 assert "cv2" not in sys.modules and "mediapipe" not in sys.modules
 print("ok")
 """

@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 
 from twitchcam import figures
 from twitchcam.cli import main
+from twitchcam.courses import regular_course
 from twitchcam.events import one_sided_levels
 from twitchcam.folder import read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
@@ -30,12 +31,12 @@ from twitchcam.severity import (
     measure_side,
     smc_grade,
 )
-from twitchcam.testing import Twitch, hfs_course, make_landmarks
+from twitchcam.testing import Twitch, as_twitches, make_landmarks
 
 
 def hfs_twitches(side="left", duration_s=60.0, seed=3, **kw):
     """A left HFS course with the brow raised during its tonic spasm, and one blink."""
-    tw = hfs_course(side, duration_s, seed=seed, **kw)
+    tw = as_twitches(regular_course(side, duration_s, seed=seed, **kw))
     tonic = next(t for t in tw if t.duration_s > 1)
     return tw + [Twitch(tonic.onset_s, tonic.duration_s, side, "brow", 0.06),
                  Twitch(20.5, 0.2, "bilateral", "periocular", 0.9)]

@@ -23,11 +23,12 @@ import numpy as np
 import pytest
 
 from twitchcam.config import Config
+from twitchcam.courses import regular_course
 from twitchcam.folder import read_events_csv, read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.review import REJECT_REASONS, ReviewError, apply_decision, reviewed_events
 from twitchcam.review_files import load_review, open_review, record_decision, reviewed_summary, write_review
-from twitchcam.testing import Twitch, hfs_course, make_landmarks
+from twitchcam.testing import Twitch, as_twitches, make_landmarks
 
 if importlib.util.find_spec("starlette") and importlib.util.find_spec("httpx"):
     # The server of the serve tests, started as they start it (so it gets in as their browser does).
@@ -41,7 +42,7 @@ DURATION_S = 20.0
 
 def write_hfs_analysis(out: Path, duration_s: float = DURATION_S) -> Path:
     """A left hemifacial spasm of ``duration_s`` with two blinks, analyzed from synthetic landmarks into ``out``."""
-    twitches = hfs_course("left", duration_s, seed=0, rate_per_min=30) + [
+    twitches = as_twitches(regular_course("left", duration_s, seed=0, rate_per_min=30)) + [
         Twitch(t, 0.2, "bilateral", "periocular", 0.9) for t in (6.3, 15.1)]
     analysis = analyze_landmarks(make_landmarks(duration_s, 30.0, twitches, noise_px=0.2, seed=0),
                                  source="clip.webm")

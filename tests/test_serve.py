@@ -206,13 +206,15 @@ def _fake_session(data: Path, sid: str, state: str, video: Path | None = None) -
 
 
 def test_restart_rebuilds_sessions_and_requeues_interrupted(tmp_path):
+    from twitchcam.courses import regular_course
     from twitchcam.folder import write_analysis
     from twitchcam.pipeline import analyze_landmarks
-    from twitchcam.testing import hfs_course, make_landmarks
+    from twitchcam.testing import as_twitches, make_landmarks
 
     data = tmp_path / "data"
     done = _fake_session(data, "20260101-100000-0000000a", "running")
-    write_analysis(analyze_landmarks(make_landmarks(20.0, 30.0, hfs_course("left", 20.0, seed=1))), done / "results")
+    course = as_twitches(regular_course("left", 20.0, seed=1))
+    write_analysis(analyze_landmarks(make_landmarks(20.0, 30.0, course)), done / "results")
     interrupted = _fake_session(data, "20260101-100000-0000000b", "running", DATA / "single_face.mp4")
     (interrupted / ".results-x1.tmp").mkdir()
     (interrupted / ".results-x1.tmp" / "events.csv").write_text("onset_s,off")  # half-written
@@ -233,6 +235,80 @@ def test_restart_rebuilds_sessions_and_requeues_interrupted(tmp_path):
         s, _ = _wait_done(client, sessions["b"]["id"])
         assert s["state"] == "done"
         assert (interrupted / "results" / "events.csv").read_text().startswith("onset_s,offset_s,side")
+
+
+def test_a_wait_for_a_worker_ends_quietly_when_another_thread_stops_the_worker():
+    # The shutdown race: AnalysisQueue.close() stops a worker (closing its pipe, setting conn and process to None)
+    # while the slot thread waits for that worker's next message. The wait ends with None, not an AttributeError.
+    from twitchcam.web.workers import _Child
+
+    class Process:
+        alive = True
+
+        def is_alive(self):
+            return self.alive
+
+        def kill(self):
+            self.alive = False
+
+        def join(self, timeout):
+            pass
+
+    class Pipe:
+        closed = False
+
+        def poll(self, timeout):
+            child.stop()  # another thread's close(), during the wait
+            return False
+
+        def close(self):
+            self.closed = True
+
+    child = _Child(target=None)
+    pipe, process = Pipe(), Process()
+    child.conn, child.process = pipe, process
+    assert child.receive(5.0) is None
+    assert pipe.closed and not process.alive and child.conn is None and child.process is None
+    assert child.receive(5.0) is None  # a wait that begins after the stop
+
+
+def test_a_session_cancelled_while_its_worker_starts_is_not_analyzed_and_cancel_returns():
+    # A session deleted just as its analysis begins: the slot has taken the job but its worker process is not
+    # running yet. cancel() finds no process to stop (it raised AttributeError), and the job must not start after.
+    import threading
+    from types import SimpleNamespace
+
+    from twitchcam.web.workers import AnalysisQueue, _Child
+
+    session = SimpleNamespace(id="s1", state="queued", original_name="a.mp4")
+    states, sent, errors = [], [], []
+    store = SimpleNamespace(get=lambda sid: session, set_state=lambda sid, state, *a: states.append(state),
+                            video_path=lambda s: Path("a.mp4"), folder=lambda sid: Path("out"))
+    analyses = AnalysisQueue(store, n_workers=1)
+
+    def delete():
+        try:
+            analyses.cancel("s1")
+        except Exception as error:  # noqa: BLE001 - the test reports what the thread raised
+            errors.append(error)
+
+    deleting = threading.Thread(target=delete)
+
+    class Child(_Child):
+        def ensure(self):
+            deleting.start()  # the delete request, while the process starts
+            while "s1" not in analyses._cancelled:
+                time.sleep(0.001)
+            time.sleep(0.2)  # cancel() looks for the process now, before it exists
+            self.process = SimpleNamespace(is_alive=lambda: True, kill=lambda: None, exitcode=None)
+            self.conn = SimpleNamespace(send=sent.append)
+
+    analyses._jobs.put(("s1", "analyze"))
+    analyses._jobs.put(None)
+    analyses._work(Child(target=None))
+    deleting.join(5)
+    assert not deleting.is_alive() and errors == []
+    assert sent == [] and states == ["running"] and "s1" not in analyses._running
 
 
 # ---- end to end in headless Chromium -------------------------------------------------------------------------

@@ -10,14 +10,17 @@ import pytest
 
 from twitchcam.config import Config
 from twitchcam.courses import (
+    CLOSURE_CLEARANCE_S,
     EXPECTED_PATTERN,
     GENERATORS,
     LATERALIZED,
     MAX_DISPLACEMENT_IOD,
     MIN_GAP_S,
+    REGULAR_RAMP_S,
     check_course,
     envelope,
     make_course,
+    regular_course,
 )
 from twitchcam.events import Events
 from twitchcam.folder import read_events_csv
@@ -29,7 +32,7 @@ from twitchcam.simulate import Footage, HeadMotion, load_footage, simulate, warp
 from twitchcam.simulate.footage import eye_opening, footage_closures
 from twitchcam.simulate.simulation import Drive
 from twitchcam.simulate.warp import FaceFrame
-from twitchcam.testing import Twitch, make_landmarks
+from twitchcam.testing import Twitch, as_twitches, make_landmarks
 from twitchcam.video import iter_frames, read_image
 
 LEFT, RIGHT = 0, 1
@@ -196,6 +199,34 @@ def test_hfs_course_structure():
         assert intervals.std() / intervals.mean() > 0.3, "irregular"
 
 
+def test_twitches_kept_off_the_footages_closures_keep_clear_of_them_and_the_tonic_spasm_ends():
+    # Closures of a blinking face every 3 s (0.3 s each, as footage_closures gives them). Twitches keep clear of
+    # them by CLOSURE_CLEARANCE_S: right at a closure's end the footage's eyes still reopen.
+    avoid = np.array([(a, a + 0.3) for a in np.arange(1.0, 30.0, 3.0)])
+    for seed in range(5):
+        ev = make_course("hfs", 30.0, side="left", seed=seed, blinks=False, avoid=avoid)
+        eye = ev[ev.region == "periocular"]
+        assert len(eye) >= 5
+        # One tonic spasm of 1.2-3 s (it ran to the end of the recording when no closure was in its way).
+        assert np.sum(eye.kind == "tonic") == 1 and np.all(eye.duration_s <= 3.0)
+        overlap = (eye.onset_s[:, None] < avoid[None, :, 1]) & (eye.offset_s[:, None] > avoid[None, :, 0])
+        assert not overlap.any()
+        assert not ((eye.onset_s[:, None] < avoid[None, :, 1] + CLOSURE_CLEARANCE_S)
+                    & (eye.offset_s[:, None] > avoid[None, :, 0] - CLOSURE_CLEARANCE_S)).any()
+
+
+def test_footage_that_closes_its_eyes_every_second_still_gets_twitches_throughout():
+    # 0.3 s closures every 1.2 s: no room for a tonic spasm, which stays due while clonic twitches go on (they
+    # stopped once the spasm was due).
+    avoid = np.array([(a, a + 0.3) for a in np.arange(1.0, 30.0, 1.2)])
+    for seed in range(5):
+        eye = make_course("hfs", 30.0, side="left", seed=seed, blinks=False, avoid=avoid)
+        eye = eye[eye.region == "periocular"]
+        assert eye.onset_s.max() > 22.0 and len(eye) >= 8
+        assert not ((eye.onset_s[:, None] < avoid[None, :, 1] + CLOSURE_CLEARANCE_S)
+                    & (eye.offset_s[:, None] > avoid[None, :, 0] - CLOSURE_CLEARANCE_S)).any()
+
+
 def test_mimickers_differ_from_hfs_where_they_should():
     rhythmic = make_course("rhythmic", 30.0, seed=1, blinks=False)
     intervals = np.diff(rhythmic.onset_s)
@@ -213,6 +244,42 @@ def test_mimickers_differ_from_hfs_where_they_should():
     assert high.peak[high.region == "periocular"].max() == 1.0
     assert high.peak[high.region != "periocular"].max() == MAX_DISPLACEMENT_IOD
     check_course(high)
+
+
+def test_the_regular_course_is_a_table_of_twitches_spelled_half_a_ramp_in_from_start_and_end():
+    course = regular_course("right", 30.0, seed=2)
+    eye, mouth = course[course.region == "periocular"], course[course.region == "perioral"]
+    assert set(course.side) == {"right"} and len(course) == len(eye) + len(mouth) and len(eye) >= 5
+    # One amplitude, the third twitch tonic (1.5 s from start to end), the mouth from the third on 50 ms later.
+    assert eye.kind.tolist() == ["clonic", "clonic", "tonic"] + ["clonic"] * (len(eye) - 3)
+    assert eye.duration_s[2] == pytest.approx(1.5 - REGULAR_RAMP_S)
+    assert set(eye.peak.tolist()) == {0.6} and set(mouth.peak.tolist()) == {0.08}
+    np.testing.assert_allclose(mouth.onset_s, eye.onset_s[2:] + 0.05)
+    np.testing.assert_allclose(mouth.duration_s, eye.duration_s[2:])
+    # The same draws without the eye: the mouth alone, from the first twitch.
+    alone = regular_course("right", 30.0, seed=2, eye=False)
+    assert set(alone.region) == {"perioral"}
+    np.testing.assert_allclose(alone.onset_s, eye.onset_s + 0.05)
+    rhythmic = regular_course("left", 30.0, seed=1, rhythmic=True, with_mouth=False)
+    np.testing.assert_allclose(np.diff(rhythmic.onset_s), 3.0)
+    assert rhythmic.onset_s.max() < 30.0 - 2.5 + REGULAR_RAMP_S / 2
+    with pytest.raises(ValueError, match="side must be one of left, right, got 'bilateral'"):
+        regular_course("bilateral")
+
+
+def test_a_course_spelled_as_twitches_crosses_half_its_peak_at_the_tables_onset_and_offset():
+    course = regular_course("left", 20.0, seed=4)
+    rows = as_twitches(course)
+    assert [(row.side, row.region, row.amplitude, row.ramp_s) for row in rows] == [
+        (side, region, peak, REGULAR_RAMP_S) for side, region, peak in zip(course.side, course.region, course.peak)]
+    np.testing.assert_allclose([row.onset_s for row in rows], course.onset_s - REGULAR_RAMP_S / 2)
+    np.testing.assert_allclose([row.duration_s for row in rows], course.duration_s + REGULAR_RAMP_S)
+    for row, onset, offset, peak in zip(rows, course.onset_s, course.offset_s, course.peak):
+        assert row.trace(np.array([onset, offset])).tolist() == pytest.approx([peak / 2, peak / 2], abs=1e-9)
+    # A row shorter at half maximum than the ramp gets a ramp as long as that: a raised cosine up and down.
+    short = as_twitches(Events.from_columns([1.0], [1.04], ["left"], ["periocular"], ["clonic"], [0.5]))[0]
+    assert (short.onset_s, short.duration_s) == pytest.approx((0.98, 0.08))
+    assert short.trace(np.array([1.0, 1.02, 1.04])).tolist() == pytest.approx([0.25, 0.5, 0.25])
     with pytest.raises(ValueError, match="perioral and brow"):
         check_course(Events.from_columns([1.0], [1.2], ["left"], ["perioral"], ["clonic"], [0.3]))
 

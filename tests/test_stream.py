@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from twitchcam.config import Config
+from twitchcam.courses import regular_course
 from twitchcam.events import Events
 from twitchcam.landmarks import Landmarks
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.stream import StreamingAnalyzer
-from twitchcam.testing import Twitch, hfs_course, make_landmarks
+from twitchcam.testing import Twitch, as_twitches, make_landmarks
 
 pytestmark = pytest.mark.core
 
@@ -39,7 +40,7 @@ def match(live: Events, offline: Events) -> tuple[int, int]:
 
 
 def test_clean_course_gives_exactly_the_offline_events():
-    lm = make_landmarks(60, 30, hfs_course("left", 60, seed=0))
+    lm = make_landmarks(60, 30, as_twitches(regular_course("left", 60, seed=0)))
     offline = analyze_landmarks(lm)
     live, analyzer, updates = stream(lm)
     assert len(offline.events) > 20
@@ -56,8 +57,8 @@ def test_clean_course_gives_exactly_the_offline_events():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_head_motion_and_jitter_agree_within_one_frame(seed):
     # Jitter of 0.15 px gives about the frame-to-frame noise MediaPipe has on real footage (eye closure ~0.013).
-    lm = make_landmarks(90, 30, hfs_course("right", 90, seed=seed), head_yaw_deg=10, head_roll_deg=4, zoom=0.05,
-                        noise_px=0.15, seed=seed)
+    lm = make_landmarks(90, 30, as_twitches(regular_course("right", 90, seed=seed)), head_yaw_deg=10, head_roll_deg=4,
+                        zoom=0.05, noise_px=0.15, seed=seed)
     offline = analyze_landmarks(lm).events
     live, _, _ = stream(lm)
     unpaired, worst = match(live, offline)
@@ -66,7 +67,7 @@ def test_head_motion_and_jitter_agree_within_one_frame(seed):
 
 
 def test_result_does_not_depend_on_chunk_size():
-    lm = make_landmarks(40, 30, hfs_course("left", 40, seed=3), noise_px=0.15, seed=3)
+    lm = make_landmarks(40, 30, as_twitches(regular_course("left", 40, seed=3)), noise_px=0.15, seed=3)
     results = [stream(lm, chunk)[0] for chunk in (1, 5, 30)]
     for other in results[1:]:
         np.testing.assert_array_equal(other.onset_frame, results[0].onset_frame)
@@ -89,7 +90,7 @@ def test_events_are_reported_shortly_after_they_end():
 
 
 def test_state_stays_bounded_over_a_long_stream():
-    lm = make_landmarks(120, 30, hfs_course("left", 120, seed=1))
+    lm = make_landmarks(120, 30, as_twitches(regular_course("left", 120, seed=1)))
     live, analyzer, _ = stream(lm, chunk=16, history_s=15)
     assert len(analyzer._hist) <= 15 * 30 + 16 + 1
     assert len(analyzer._blocks) <= analyzer._n_blocks_window + 2
@@ -100,7 +101,7 @@ def test_state_stays_bounded_over_a_long_stream():
 
 
 def test_dropped_frames_and_face_loss():
-    lm = make_landmarks(40, 30, hfs_course("left", 40, seed=2), missing=[(15.0, 17.0)], seed=2)
+    lm = make_landmarks(40, 30, as_twitches(regular_course("left", 40, seed=2)), missing=[(15.0, 17.0)], seed=2)
     rng = np.random.default_rng(0)
     kept = np.sort(rng.choice(len(lm), size=int(0.97 * len(lm)), replace=False))
     sub = lm[kept]
@@ -147,3 +148,13 @@ def test_a_face_at_rest_starts_no_detection():
     lm = make_landmarks(30, 30, [], noise_px=0.2)
     live, analyzer, _ = stream(lm)
     assert len(live) == 0 and analyzer.n_detections == 1
+
+
+def test_a_twitch_of_the_eye_and_the_mouth_is_one_detection():
+    # The mouth corner's pull outlasts the eye's closure by 0.4 s: the detection waits for it (it ran once when the
+    # eye's run ended and again for the mouth's before); with the final detection, two in all.
+    lm = make_landmarks(12, 30, [Twitch(6.0, 0.2, "left", "periocular", 0.6),
+                                 Twitch(6.0, 0.6, "left", "perioral", 0.08)])
+    live, analyzer, _ = stream(lm)
+    assert live.region.tolist() == ["periocular", "perioral"] and live.side.tolist() == ["left", "left"]
+    assert analyzer.n_detections == 2

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .baselines import group_blocks, nanquantile_sorted, rolling_baseline
 from .config import Config
 from .regions import REGIONS
-from .signals import Signals, group_blocks, nanquantile_sorted, rolling_baseline
+from .signals import Signals
 
 #: Ridge penalty of the head-pose model of the left-right difference, per frame, in squared degrees: a pose that
 #: varies by less than about this (a face held still) cannot explain much, however well it happens to correlate.

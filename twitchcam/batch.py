@@ -3,7 +3,7 @@
 Layout of the output folder
 ---------------------------
 ``batch.csv``
-    The manifest: one row per video (:data:`MANIFEST_COLUMNS`), rewritten atomically each time a video finishes,
+    The manifest (:mod:`twitchcam.manifest`): one row per video, rewritten atomically each time a video finishes,
     so it always tells what is done, what failed and why, and what is still pending.
 ``cohort.csv``, ``cohort.html``
     One row per video and a one-page summary of the cohort (:mod:`twitchcam.cohort`).
@@ -41,11 +41,8 @@ default), after which it is recorded as failed.
 
 from __future__ import annotations
 
-import csv
 import glob
 import hashlib
-import io
-import json
 import logging
 import multiprocessing
 import os
@@ -61,17 +58,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config, available_cores
-from .folder import finish_analysis_folder, write_atomic
+from .folder import finish_analysis_folder
 from .landmarker import find_model
+from .manifest import MANIFEST_NAME, config_digest, hash_file, output_name, read_manifest, write_manifest
 from .parallel import bind_to_core, start_worker, stop_pool, worker_cores
 from .pipeline import analyze
 
 #: File suffixes taken as videos when a folder is searched.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".mts", ".m2ts",
                   ".3gp")
-MANIFEST_NAME = "batch.csv"
-MANIFEST_COLUMNS = ("video", "sha256", "config_sha256", "status", "pattern", "side", "error", "out_dir",
-                    "elapsed_s")
 #: Deaths of a worker process while analyzing a video alone after which the video is recorded as failed.
 MAX_ATTEMPTS = 2
 
@@ -107,26 +102,6 @@ def find_videos(inputs: Iterable[str | Path]) -> list[Path]:
         for match in matches:
             found.setdefault(match.resolve(), None)
     return list(found)
-
-
-def hash_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """The sha256 of a file's content, read in chunks (hex digest)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def config_digest(config: Config, model_sha256: str) -> str:
-    """The sha256 (hex) of the settings and the model bundle: what must match for a result to be reused."""
-    doc = json.dumps({"config": config.to_dict(), "model_sha256": model_sha256}, sort_keys=True)
-    return hashlib.sha256(doc.encode()).hexdigest()
-
-
-def output_name(video: str | Path, sha256: str) -> str:
-    """The analysis folder name of a video: ``<stem>_<first 10 hex digits of its content sha256>``."""
-    return f"{Path(video).stem}_{sha256[:10]}"
 
 
 @dataclass(frozen=True)
@@ -224,46 +199,6 @@ def analyze_video(video: str, config: dict, model: str | bytes | None = None, da
     return VideoResult(video, "done" if found else "failed", analysis.pattern, analysis.side,
                        "" if found else f"{video}: no face found in any frame", files, model_sha256,
                        time.perf_counter() - start)
-
-
-def read_manifest(path: str | Path) -> dict[str, dict]:
-    """Rows of a ``batch.csv`` by video; empty when the file does not exist.
-
-    Raises
-    ------
-    ValueError
-        The file is not a manifest this version wrote (another header, a row of the wrong length, an unknown
-        status, not text). It is never overwritten then: it may be another tool's file, or a record to keep.
-    """
-    path = Path(path)
-    if not path.exists():
-        return {}
-    advice = "move it away or choose another --out"
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            header = tuple(next(reader, ()))
-            if header != MANIFEST_COLUMNS:
-                raise ValueError(f"{path}: not a twitchcam batch manifest (its header is not "
-                                 f"{','.join(MANIFEST_COLUMNS)}); {advice}")
-            rows = {}
-            for line, cells in enumerate(reader, start=2):
-                row = dict(zip(MANIFEST_COLUMNS, cells))
-                if len(cells) != len(MANIFEST_COLUMNS) or row["status"] not in ("pending", "done", "failed"):
-                    raise ValueError(f"{path}: line {line} is not a manifest row (cut short or edited); {advice}")
-                rows[row["video"]] = row
-            return rows
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"{path}: not a twitchcam batch manifest ({err}); {advice}") from None
-
-
-def write_manifest(path: str | Path, rows: Iterable[dict]) -> None:
-    """Write ``batch.csv`` atomically, one row per video with :data:`MANIFEST_COLUMNS`."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, buf.getvalue())
 
 
 def _write_files(out_dir: Path, files: dict) -> None:

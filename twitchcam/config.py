@@ -89,6 +89,7 @@ RANGES = {
     "blink_max_s": (0.0, 10.0),
     "min_events": (1, 10000),
     "unilateral_min_li": (0.0, 1.0),
+    "unilateral_stray_events": (0, 10000),
     "bilateral_min_closures": (1, 10000),
     "bilateral_min_per_min": (0.0, 1000.0),
     "irregular_min_cv": (0.0, 10.0),
@@ -199,6 +200,10 @@ class Config:
     unilateral_min_li : float
         Minimum absolute laterality index, (left - right) / (left + right) over unilateral events, to call the
         pattern one-sided.
+    unilateral_stray_events : int
+        Events on the other side that leave a pattern one-sided whatever its laterality index: a stray event, as
+        one false detection in a recording of a moving face can be, does not make eight one-sided twitches
+        two-sided.
     bilateral_min_closures : int
         Bilateral eye closures longer than a blink needed (besides ``bilateral_min_per_min``) for closures beyond
         normal blinking, the ``bilateral`` pattern of blepharospasm: a few long blinks or an emotional squint are
@@ -251,6 +256,7 @@ class Config:
     blink_max_s: float = 0.5
     min_events: int = 3
     unilateral_min_li: float = 0.8
+    unilateral_stray_events: int = 1
     bilateral_min_closures: int = 5
     bilateral_min_per_min: float = 10.0
     irregular_min_cv: float = 0.3

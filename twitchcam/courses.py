@@ -5,6 +5,14 @@ result is scored against row by row. The video simulator (:mod:`twitchcam.simula
 the landmark factory (:mod:`twitchcam.testing`) moves landmarks by it: one vocabulary, one envelope, one set of
 generators for both. numpy only.
 
+Two kinds of generator, told apart by name:
+
+- :func:`make_course` and its :data:`GENERATORS`: clinical courses (bursts, a late tonic spasm, brow raises,
+  natural blinks), drawn with each kind's ramps (:data:`RAMP_S`), as a simulated video shows them.
+- :func:`regular_course`: the core tests' deliberately regular course (one amplitude, the third twitch tonic, the
+  mouth at a fixed lag), so that a test's expectations are exact; its movements have one symmetric ramp
+  (:data:`REGULAR_RAMP_S`) and are drawn as such by :func:`twitchcam.testing.as_twitches`.
+
 Conventions
 -----------
 - ``side`` is the PATIENT's side (``left`` | ``right``), or ``bilateral`` for both sides at once, as in
@@ -51,8 +59,16 @@ RAMP_S = {"clonic": (0.04, 0.10), "tonic": (0.15, 0.30), "blink": (0.08, 0.16)}
 #: Smallest pause between two planned movements (offset to next onset, at half maximum), s: each twitch of a
 #: burst is a distinct event, and blinks do not touch twitches.
 MIN_GAP_S = 0.35
+#: Clearance of injected eye twitches from the footage's own eye closures (beyond their margin,
+#: :data:`twitchcam.simulate.footage.CLOSURE_MARGIN_S`), s: a blink's lids take about 0.1-0.2 s to reopen from
+#: the 30 % closure that ends one, so a twitch starting sooner would be hidden in it.
+CLOSURE_CLEARANCE_S = 0.1
 #: Jankovic boundary between clonic and tonic, s (as ``Config.tonic_min_s``).
 TONIC_MIN_S = 1.0
+#: Rise and fall time of every movement of a regular course (:func:`regular_course`), s, and of a hand-written
+#: :class:`twitchcam.testing.Twitch` unless it says otherwise: one ramp for every kind, so that where a test's
+#: twitch crosses a threshold does not depend on its kind.
+REGULAR_RAMP_S = 0.06
 
 
 def ramps(kind: np.ndarray, duration_s: np.ndarray) -> np.ndarray:
@@ -118,6 +134,25 @@ def trace_course(course: Events, t: np.ndarray) -> np.ndarray:
     return course.peak[:, None] * envelope(t, course.onset_s, course.offset_s, *ramps(course.kind, course.duration_s).T)
 
 
+def locate_half_maximum(start_s: float, length_s: float, ramp_s: float) -> tuple[float, float, float]:
+    """Where a movement spelled by its start and full length crosses half its peak, with one symmetric ramp.
+
+    Parameters
+    ----------
+    start_s, length_s : float
+        Start of the rise and full length to the end of the fall, s.
+    ramp_s : float
+        Rise and fall time, s; shortened to half the length when two ramps would not fit.
+
+    Returns
+    -------
+    onset_s, offset_s, ramp_s : float
+        Half-maximum onset and offset (half a ramp in from start and end) and the ramp used, s.
+    """
+    ramp = min(ramp_s, length_s / 2)
+    return start_s + ramp / 2, start_s + length_s - ramp / 2, ramp
+
+
 class _Plan:
     """Rows of a course being generated, turned into an :class:`Events` table at the end."""
 
@@ -127,6 +162,12 @@ class _Plan:
     def add(self, onset_s: float, duration_s: float, side: str, region: str, peak: float, blink: bool = False):
         kind = "blink" if blink else "tonic" if duration_s >= TONIC_MIN_S else "clonic"
         self.rows.append((onset_s, onset_s + duration_s, side, region, kind, peak))
+
+    def add_span(self, start_s: float, length_s: float, side: str, region: str, peak: float):
+        """Add a movement spelled by its start and full length, with the regular course's ramp."""
+        onset, offset, _ = locate_half_maximum(start_s, length_s, REGULAR_RAMP_S)
+        kind = "tonic" if offset - onset >= TONIC_MIN_S else "clonic"
+        self.rows.append((onset, offset, side, region, kind, peak))
 
     def events(self) -> Events:
         if not self.rows:
@@ -177,7 +218,8 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
     clonic : callable
         Draws a clonic twitch's duration (s) from ``rng``.
     avoid : ndarray, shape (n, 2) | None
-        Intervals (s) no episode may overlap; an episode that would is drawn again after the interval.
+        Intervals (s) every episode keeps :data:`CLOSURE_CLEARANCE_S` clear of; an episode that would not is
+        drawn again 0-0.3 s after that clearance.
 
     Returns
     -------
@@ -189,7 +231,8 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
     t = rng.uniform(0.5, 1.5)
     out = []
     while t < end:
-        for _ in range(rng.integers(1, 4)):
+        burst = rng.integers(1, 4)
+        while burst:
             tonic_now = t >= tonic_at
             if tonic_now:
                 length = min(rng.uniform(1.2, 3.0), end - t)
@@ -201,20 +244,37 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
             if t + length > end:
                 break
             if avoid is not None:
-                clash = (avoid[:, 0] < t + length) & (avoid[:, 1] > t)
-                room = float(avoid[clash, 0].min()) - t if clash.any() else np.inf
-                if tonic_now and room >= 1.2:
-                    length = room  # a tonic spasm that fits before the interval ends there
-                elif clash.any():
-                    # Not here: the twitch is drawn again after the interval (a tonic spasm stays due).
-                    t = float(avoid[clash, 1].max())
-                    tonic_at = t if tonic_now else tonic_at
+                # The footage's own closures are kept CLOSURE_CLEARANCE_S clear of: just before or after one the
+                # footage's eyes are still closing or reopening, which would hide the twitch.
+                clash = _clashes(avoid, t, length)
+                if clash.any() and tonic_now:
+                    room = float(avoid[clash, 0].min()) - CLOSURE_CLEARANCE_S - t
+                    if room >= 1.2:
+                        length, clash = room, clash & False  # a tonic spasm that fits before the interval
+                    else:
+                        # The spasm stays due, and a clonic twitch is tried here meanwhile: footage that closes
+                        # its eyes every second or so has no room for a spasm for long stretches.
+                        tonic_at = t
+                        length = clonic(rng)
+                        clash = _clashes(avoid, t, length)
+                if clash.any():
+                    # Not here: the same twitch of the burst is drawn again at a random time just after the
+                    # interval, not at its very end.
+                    t = float(avoid[clash, 1].max()) + CLOSURE_CLEARANCE_S + rng.uniform(0.0, 0.3)
                     continue
             out.append((t, length))
             # Inside a burst: a pause long enough for each twitch to be its own event, plus the mouth's lag.
             t += length + MIN_GAP_S + rng.uniform(0.1, 0.5)
+            burst -= 1
         t += rng.gamma(2.0, mean_pause_s / 2)
     return np.array(out).reshape(-1, 2)
+
+
+def _clashes(avoid: np.ndarray, t: float, length: float) -> np.ndarray:
+    """Which of the intervals ``avoid`` (shape (n, 2), s) an episode from ``t`` for ``length`` s comes within
+    :data:`CLOSURE_CLEARANCE_S` of, shape (n,), bool.
+    """
+    return (avoid[:, 0] < t + length + CLOSURE_CLEARANCE_S) & (avoid[:, 1] + CLOSURE_CLEARANCE_S > t)
 
 
 def _hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0,
@@ -397,3 +457,57 @@ def make_course(generator: str, duration_s: float, side: str = "left", seed: int
     if not blinks:
         return twitches
     return Events.concatenate([twitches, blink_course(duration_s, rng, avoid=twitches)])
+
+
+def regular_course(side: str = "left", duration_s: float = 60.0, seed: int = 0, rate_per_min: float = 20.0,
+                   with_mouth: bool = True, rhythmic: bool = False, eye: bool = True,
+                   eye_amplitude: float = 0.6, mouth_amplitude: float = 0.08) -> Events:
+    """The core tests' course of one-sided twitches: irregular (gamma intervals) or rhythmic, eye with or without
+    mouth.
+
+    Regular by design, so that a test's expectations are exact: every eye twitch has one amplitude, the third is
+    tonic, the mouth follows from the third on at a fixed lag, every movement rises and falls in
+    :data:`REGULAR_RAMP_S`. The clinical courses a simulated video shows are :func:`make_course`'s. The core tests
+    draw it with :func:`twitchcam.testing.as_twitches` (one symmetric ramp, as it was planned); drawn as an
+    ``Events`` course it would take each kind's ramps instead.
+
+    Parameters
+    ----------
+    side : {"left", "right"}
+        The patient's side.
+    duration_s : float
+        Length of the recording, s; no twitch starts in its last 2.5 s.
+    seed : int
+        Seed of ``numpy.random.default_rng``; the same arguments give the same course.
+    rate_per_min : float
+        Mean rate of twitches.
+    with_mouth, eye : bool
+        Whether the mouth corner and the eye twitch (the mouth alone from the first twitch when ``eye`` is False).
+    rhythmic : bool
+        Fixed intervals of ``60 / rate_per_min`` instead of gamma-distributed ones.
+    eye_amplitude, mouth_amplitude : float
+        Peak eye closure (fraction of the opening) and mouth-corner pull (iod).
+
+    Returns
+    -------
+    Events
+        Sorted by onset; onset and offset at half maximum, half a ramp in from each movement's start and end.
+        Clonic twitches of 0.15-0.4 s from start to end, the third one tonic (1.5 s); with ``with_mouth`` every
+        twitch after the first two also pulls the same-side mouth corner, starting 50 ms after the eye.
+    """
+    check_option("side", side, SIDES)
+    rng = np.random.default_rng(seed)
+    mean_gap = 60 / rate_per_min
+    plan = _Plan()
+    t = 1.0 + rng.uniform(0, 1)
+    i = 0
+    while t < duration_s - 2.5:
+        length = 1.5 if i == 2 else float(rng.uniform(0.15, 0.4))
+        if eye:
+            plan.add_span(t, length, side, "periocular", eye_amplitude)
+        if with_mouth and (i >= 2 or not eye):
+            plan.add_span(t + 0.05, length, side, "perioral", mouth_amplitude)
+        gap = mean_gap if rhythmic else float(rng.gamma(2.0, mean_gap / 2))
+        t += max(gap, length + 0.6)
+        i += 1
+    return plan.events()

@@ -5,7 +5,8 @@ each reported with the number behind it:
 
 ``unilateral``
     Twitches of the eye and mouth are one-sided: enough unilateral events, and a laterality index
-    (left - right) / (left + right) of at least ``unilateral_min_li`` in absolute value. HFS is bilateral in <5%.
+    (left - right) / (left + right) of at least ``unilateral_min_li`` in absolute value, or no more than
+    ``unilateral_stray_events`` on the other side (a stray false detection). HFS is bilateral in <5%.
 ``irregular``
     Episodes on the affected side come at irregular intervals: coefficient of variation of the inter-episode
     intervals of at least ``irregular_min_cv`` (a metronomic rhythm, as in some tics or rhythmic myoclonus, is
@@ -151,7 +152,8 @@ def video_facts(signals: Signals) -> dict:
     }
 
 
-def classify_pattern(events: Events, signals: Signals, config: Config | None = None) -> Summary:
+def classify_pattern(events: Events, signals: Signals, config: Config | None = None,
+                     asymmetry: tuple[np.ndarray, np.ndarray] | None = None) -> Summary:
     """Classify the pattern of a recording's events.
 
     Parameters
@@ -162,6 +164,8 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         The signals the events came from (for time base and data quality).
     config : Config | None
         Criteria thresholds.
+    asymmetry : tuple of ndarray | None
+        ``local_asymmetry(signals, config)`` when the caller has computed it for the events already.
 
     Returns
     -------
@@ -243,7 +247,8 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
             metrics["brow_with_eye_closure_fraction"] = round(float(with_brow.mean()), 4)
             metrics["other_babinski_sign"] = bool(with_brow.any())
 
-        criteria["unilateral"] = bool(n_uni >= cfg.min_events and abs(li) >= cfg.unilateral_min_li)
+        criteria["unilateral"] = bool(n_uni >= cfg.min_events and (abs(li) >= cfg.unilateral_min_li or min(
+            n_side.values()) <= cfg.unilateral_stray_events))
         # Fewer than three intervals cannot show a rhythm either way: not assessed (None), and not held against
         # the pattern (a metronomic rhythm, the mimicker this excludes, needs intervals to be seen).
         criteria["irregular"] = (None if metrics["interval_cv"] is None
@@ -273,13 +278,14 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
     else:
         pattern = "none"
     out_side = side if pattern in ("hemifacial_spasm", "unilateral_other") else None
-    confidence = assess_confidence(pattern, out_side, events, signals, video, cfg, criteria)
+    _, spread = local_asymmetry(signals, cfg) if asymmetry is None else asymmetry
+    confidence = assess_confidence(pattern, out_side, events, signals, video, cfg, criteria, spread)
     return Summary(pattern, out_side, criteria, metrics, video, finding or describe(pattern, out_side), notes,
                    confidence)
 
 
 def assess_confidence(pattern: str, side: str | None, events: Events, signals: Signals, video: dict,
-                      config: Config, criteria: dict | None = None) -> dict:
+                      config: Config, criteria: dict | None = None, spread: np.ndarray | None = None) -> dict:
     """How sure a finding is, and why it may be borderline.
 
     A finding is ``borderline`` when it rests on few events (fewer than twice ``min_events`` on the affected
@@ -290,6 +296,21 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
     too few to make a pattern. Hemifacial spasm is borderline too when its rhythm was not assessed (``criteria``
     with ``irregular`` None: fewer than three intervals between episodes). ``insufficient_data`` has no confidence
     of its own.
+
+    Parameters
+    ----------
+    pattern, side : str, str | None
+        The finding.
+    events : Events
+    signals : Signals
+    video : dict
+        :func:`video_facts` of the signals.
+    config : Config
+    criteria : dict | None
+        The criteria of the finding (``irregular`` None: the rhythm was not assessed).
+    spread : ndarray, shape (n_frames, 3) | None
+        The local spread of each region's asymmetry (:func:`twitchcam.asymmetry.local_asymmetry`), computed here
+        when None.
 
     Returns
     -------
@@ -303,7 +324,8 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
     scores = events.score[mine]
     scores = scores[np.isfinite(scores)]
     # Eye and mouth only: brows move with talking and count only with an eye event anyway.
-    _, spread = local_asymmetry(signals, config)
+    if spread is None:
+        _, spread = local_asymmetry(signals, config)
     eye, mouth = spread[:, REGIONS.index("periocular")], spread[:, REGIONS.index("perioral")]
     raised = ((config.asym_local_k * eye > config.eye_asym_frac * EXPRESSIVE_RAISE)
               | (config.asym_local_k * mouth > config.mouth_asym_iod * EXPRESSIVE_RAISE))

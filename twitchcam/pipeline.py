@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .asymmetry import local_asymmetry
 from .config import Config
 from .events import Events, detect_events
 from .landmarks import Landmarks
@@ -97,8 +98,10 @@ def analyze_landmarks(landmarks: Landmarks, config: Config | None = None, source
     """
     cfg = config or Config()
     signals = compute_signals(landmarks, cfg)
-    events = detect_events(signals, cfg)
-    summary = classify_pattern(events, signals, cfg)
+    # The local asymmetry once, for the events and for how expressive the face was (the confidence).
+    asymmetry = local_asymmetry(signals, cfg)
+    events = detect_events(signals, cfg, asymmetry)
+    summary = classify_pattern(events, signals, cfg, asymmetry)
     facts, notes = data_quality(landmarks, video, cfg)
     summary = dataclasses.replace(summary, video={**summary.video, **facts}, notes=[*summary.notes, *notes])
     return Analysis(source, cfg, landmarks, signals, events, summary, video)

@@ -6,8 +6,8 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
 
 - :func:`~twitchcam.signals.estimate_head_frame` once, after a warm-up of ``warmup_s`` seconds with a face;
 - :func:`~twitchcam.signals.measure_frames` on every new chunk (frames are independent there);
-- the baseline of :func:`~twitchcam.signals.rolling_baseline`, block by block: each completed block's quantile
-  (:func:`~twitchcam.signals.nanquantile_sorted` at :data:`~twitchcam.signals.BASELINE_QUANTILE`, as
+- the baseline of :func:`~twitchcam.baselines.rolling_baseline`, block by block: each completed block's quantile
+  (:func:`~twitchcam.baselines.nanquantile_sorted` at :data:`~twitchcam.signals.BASELINE_QUANTILE`, as
   ``compute_signals``) is kept, and a frame's resting level is the median of the
   ``2 * round(baseline_window_s / baseline_block_s / 2) + 1`` blocks before its own block. Offline that window is
   centred on the frame; live the future is not known yet, so it trails. On a face at rest the two agree; the
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .asymmetry import local_asymmetry, quiet_frames
+from .baselines import nanquantile_sorted
 from .config import Config
 from .events import Events, detect_events
 from .landmarks import Landmarks
@@ -55,7 +56,6 @@ from .signals import (
     Signals,
     estimate_head_frame,
     measure_frames,
-    nanquantile_sorted,
     relative_to_rest,
     robust_noise,
 )
@@ -186,7 +186,11 @@ class StreamingAnalyzer:
         self._t0: float | None = None
         self._frame_size = (0, 0)
         self._held: list[Landmarks] = []  # chunks pushed before the head frame is known
-        self._hist = np.zeros((0, _N_COLS))
+        # The history lives in a buffer written in place (a chunk is appended without copying the history);
+        # _hist is the view of its rows in use.
+        self._buffer = np.empty((0, _N_COLS))
+        self._hist = self._buffer[:0]
+        self._hist_start = 0
         self._n_blocks_window = 2 * max(int(round(cfg.baseline_window_s / cfg.baseline_block_s / 2)), 0) + 1
         self._blocks: dict[int, np.ndarray] = {}  # completed block -> its quantiles, shape (6,)
         self._next_block = 0  # first block not completed yet
@@ -197,7 +201,7 @@ class StreamingAnalyzer:
         self._dt = 1 / 30  # frame interval, seconds; measured with the noise
         self._noise_known = False
         self._next_detection_t = -np.inf
-        self._active = False  # a signal has reached a run's start level and not all runs have ended since
+        self._active = False  # a signal reached its threshold, and its run (or a later detection) is not over
         self._last_above = np.full(6, -1, np.int64)  # per signal column, the last frame at a run's start level
         self._armed = np.zeros(6, bool)  # per signal column, reached its threshold since the last detection
         # The first frame index and the quiet frames (asymmetry.quiet_frames) of the last detection's window.
@@ -207,6 +211,7 @@ class StreamingAnalyzer:
         # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
         # max(*_on_*, noise_k * noise), so frames below that cannot hold an event and need no detection.
         self._on = np.repeat(list(cfg.on_thresholds.values()), 2)  # SIGNAL_NAMES order, both sides each
+        self._reach = self._level = self._on  # set with the noise (_refresh_noise)
         self._emitted: dict[tuple, int] = {}  # (side, region, onset_frame) -> offset_frame of emitted events
 
     @property
@@ -339,11 +344,26 @@ class StreamingAnalyzer:
         self._baseline_cache = (b, base)
         return base
 
+    def _append_rows(self, n: int) -> np.ndarray:
+        """Extend the history by ``n`` rows of NaN and return them (a view to fill in)."""
+        used = len(self._hist)
+        start = self._hist_start
+        if start + used + n > len(self._buffer):
+            # Room for the history and some chunks more: the rows move only when the buffer's end is reached.
+            buffer = np.empty((max(2 * (used + n), 64), _N_COLS))
+            buffer[:used] = self._hist
+            self._buffer, start = buffer, 0
+        end = start + used + n
+        self._buffer[end - n:end] = np.nan
+        self._hist_start = start
+        self._hist = self._buffer[start:end]
+        return self._hist[used:]
+
     def _measure_chunk(self, lm: Landmarks, first: int) -> Signals:
         cfg = self.config
         m: Measures = measure_frames(lm, self.head, cfg)
         n = len(lm)
-        rows = np.full((n, _N_COLS), np.nan)
+        rows = self._append_rows(n)
         rows[:, _T] = lm.t
         rows[:, _FOUND] = lm.face_found
         rows[:, _MEASURED] = m.measured
@@ -354,7 +374,6 @@ class StreamingAnalyzer:
         rows[:, _SCALE] = m.head_scale
         rows[:, _POSE] = m.head_pose_deg
         rows[:, _INDEX] = np.arange(first, first + n)
-        self._hist = np.concatenate([self._hist, rows])
         blocks = self._block_of(lm.t)
         base = np.empty((n, 6))
         completed = False
@@ -363,13 +382,13 @@ class StreamingAnalyzer:
             completed |= self._complete_blocks(max(b, self._warmup_blocks))
             base[blocks == b] = self._baseline_of_block(b)
         eye_closure, mouth_pull, brow_raise = relative_to_rest(m, base[:, 0:2], base[:, 2:4], base[:, 4:6])
-        tail = self._hist[-n:]
-        tail[:, _SIGNAL_COLS["eye_closure"]] = eye_closure
-        tail[:, _SIGNAL_COLS["mouth_pull"]] = mouth_pull
-        tail[:, _SIGNAL_COLS["brow_raise"]] = brow_raise
-        keep = self._hist[:, _T] >= self._hist[-1, _T] - self.history_s
-        if not keep.all():
-            self._hist = self._hist[keep]
+        rows[:, _SIGNAL_COLS["eye_closure"]] = eye_closure
+        rows[:, _SIGNAL_COLS["mouth_pull"]] = mouth_pull
+        rows[:, _SIGNAL_COLS["brow_raise"]] = brow_raise
+        # Rows older than history_s are forgotten (time increases, so they are the first ones).
+        old = int(np.searchsorted(self._hist[:, _T], lm.t[-1] - self.history_s))
+        self._hist = self._hist[old:]
+        self._hist_start += old
         # Noise sets detect_events' thresholds: it changes only between stretches of movement, so that every run
         # is judged with one threshold, however many detections it spans.
         due = completed and lm.t[-1] >= self._noise_t + self.noise_every_s and not self._active
@@ -386,6 +405,11 @@ class StreamingAnalyzer:
             self._dt = float(np.median(np.diff(h[:, _T])))
         self._noise_known = True
         self._noise_t = float(h[-1, _T])
+        # The level a run of each signal column reaches, and the level it starts at (START_LEVEL_FRAC of it): a
+        # bilateral closure reaches bilateral_on_frac in both eyes. They change with the noise only.
+        reach = np.maximum(self._on, self.config.noise_k * noise)
+        reach[:2] = np.minimum(reach[:2], self.config.bilateral_on_frac)
+        self._reach, self._level = reach, START_LEVEL_FRAC * reach
 
     def _window_signals(self, rows: np.ndarray) -> Signals:
         """The history rows as a Signals object for detect_events."""
@@ -407,12 +431,7 @@ class StreamingAnalyzer:
         if not len(h):
             return _NO_EVENTS
         guard = int(round(self.config.merge_gap_s / self._dt)) + 1
-        noise = np.concatenate([self._noise[name] for name in SIGNAL_NAMES])
-        reach = np.maximum(self._on, self.config.noise_k * noise)
-        # An event's run starts at START_LEVEL_FRAC of its signal's threshold and reaches the threshold itself (a
-        # bilateral closure reaches bilateral_on_frac in both eyes).
-        reach[:2] = np.minimum(reach[:2], self.config.bilateral_on_frac)
-        level = START_LEVEL_FRAC * reach
+        reach, level = self._reach, self._level
         recent = h[-max(self.n_frames - self._gated_from, guard):]
         new = recent[:, _INDEX] >= self._gated_from
         with np.errstate(invalid="ignore"):
@@ -431,13 +450,13 @@ class StreamingAnalyzer:
             self._next_detection_t = now + self.detect_every_s
         self._gated_from = self.n_frames
         # A signal that reached its threshold has been below a run's start level for longer than merge_gap_s: a
-        # run of it has ended (when every signal has, the stretch of movement is over).
-        ended = (self._armed & (self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
+        # run of it has ended. The detection waits while another such signal still moves (the mouth after the
+        # eye, the other eye after a blink), at most detect_every_s: one detection for the movement, not two.
+        ended = ((self._armed & (self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
+                 and not (self._armed & above[-1]).any())
         quiet = not above[-guard:].any()
         if not (final or (self._active and (ended or quiet or now >= self._next_detection_t))):
             return _NO_EVENTS
-        # Over the whole history, not just the last frames: detect_events estimates statistics of the recording
-        # (how far the sides differ at rest), which need more than the few seconds around an event.
         # detect_events on the last detect_window_s of the history: its local statistics need a few seconds
         # around each event, and its cost grows with the window.
         h = h[h[:, _T] >= now - self.detect_window_s]
@@ -459,9 +478,11 @@ class StreamingAnalyzer:
         self._emitted = {k: v for k, v in self._emitted.items() if v >= index[0]}
         self._detected_until = newest
         self._next_detection_t = now + self.detect_every_s
-        self._active = not (quiet or final)
-        # A signal still above its run's start level may yet end a run that reached its threshold.
+        # A signal still above its run's start level may yet end a run that reached its threshold; while one is,
+        # detections go on. Signals that have not reached a threshold hold none (talking brows hover near a run's
+        # start level): they start detections again when they reach it.
         self._armed &= above[-1]
+        self._active = not final and bool(self._armed.any())
         return events
 
     def _reported(self, events: Events) -> np.ndarray:

@@ -7,11 +7,12 @@ distances up and out, a brow raise of ``a`` lifts the brow ``a`` inter-ocular di
 translation, zoom), symmetric expressions, blinks, landmark jitter and variable frame rate can be layered on, so
 the expected events are known exactly.
 
-The movements are a course of :mod:`twitchcam.courses`, the one the video simulator (:mod:`twitchcam.simulate`)
-renders, drawn with the same envelope and in the same vocabulary (``side`` the patient's ``left`` | ``right`` or
+The movements are a course of :mod:`twitchcam.courses`, which generates every course (this module only draws
+them), drawn with the same envelope and in the same vocabulary (``side`` the patient's ``left`` | ``right`` or
 ``bilateral``): a generated course (an :class:`~twitchcam.events.Events` table from
-:func:`~twitchcam.courses.make_course`), or :class:`Twitch` rows written by hand, as the core tests do.
-numpy only.
+:func:`~twitchcam.courses.make_course`, drawn as the video simulator :mod:`twitchcam.simulate` renders it), or
+:class:`Twitch` rows, written by hand or spelled from a course by :func:`as_twitches` (the core tests' regular
+course, :func:`~twitchcam.courses.regular_course`). numpy only.
 """
 
 from __future__ import annotations
@@ -23,16 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from .config import check_option
-from .courses import envelope, trace_course
+from .courses import REGULAR_RAMP_S, envelope, locate_half_maximum, trace_course
 from .events import EVENT_SIDES, Events
 from .landmarks import Landmarks
 from .regions import BROW, EYE_CORNERS, LOWER_LID, MOUTH_CORNER, REGIONS, SIDES, UPPER_LID
 
 _TEMPLATE_PATH = Path(__file__).with_name("face_template.npy")
-
-
-#: Rise and fall time of a :class:`Twitch` unless it says otherwise, s.
-TWITCH_RAMP_S = 0.06
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ class Twitch:
     amplitude : float
         Peak size in the region's unit.
     ramp_s : float
-        Rise and fall time, in seconds.
+        Rise and fall time, in seconds (by default a regular course's, :data:`twitchcam.courses.REGULAR_RAMP_S`).
     """
 
     onset_s: float
@@ -65,7 +62,7 @@ class Twitch:
     side: str
     region: str
     amplitude: float
-    ramp_s: float = TWITCH_RAMP_S
+    ramp_s: float = REGULAR_RAMP_S
 
     def __post_init__(self):
         check_option("Twitch.side", self.side, EVENT_SIDES)
@@ -84,9 +81,37 @@ class Twitch:
         ndarray, shape (n_frames,)
             0 outside ``[onset_s, onset_s + duration_s]``, ``amplitude`` on the plateau.
         """
-        ramp = min(self.ramp_s, self.duration_s / 2)
-        return self.amplitude * envelope(t, self.onset_s + ramp / 2, self.onset_s + self.duration_s - ramp / 2,
-                                         ramp, ramp)
+        onset, offset, ramp = locate_half_maximum(self.onset_s, self.duration_s, self.ramp_s)
+        return self.amplitude * envelope(t, onset, offset, ramp, ramp)
+
+
+def as_twitches(course: Events, ramp_s: float = REGULAR_RAMP_S) -> list[Twitch]:
+    """The rows of a course as :class:`Twitch` rows, each rising and falling in one symmetric ramp.
+
+    How the core tests draw :func:`twitchcam.courses.regular_course`, whose movements were planned with one ramp
+    (a course drawn as an ``Events`` table takes each kind's ramps instead), and how they add hand-written rows to
+    it or pick some of its rows.
+
+    Parameters
+    ----------
+    course : Events
+        Onset and offset at half maximum (:mod:`twitchcam.courses`).
+    ramp_s : float
+        Rise and fall time, s; a row shorter than it at half maximum gets a ramp as long as that.
+
+    Returns
+    -------
+    list of Twitch
+        One per row, in the course's order, starting half a ramp before its onset and ending half a ramp after
+        its offset.
+    """
+    rows = []
+    for onset, offset, side, region, peak in zip(course.onset_s.tolist(), course.offset_s.tolist(),
+                                                 course.side.tolist(), course.region.tolist(), course.peak.tolist()):
+        half = min(ramp_s, offset - onset) / 2
+        start = onset - half
+        rows.append(Twitch(start, (offset + half) - start, side, region, peak, ramp_s))
+    return rows
 
 
 def _traces(course: Sequence[Twitch] | Events, t: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
@@ -191,53 +216,3 @@ def make_landmarks(duration_s: float = 60.0, fps: float = 30.0, twitches: Sequen
     xyz[~found] = np.nan
     return Landmarks(t, xyz.astype(np.float32), found, found.astype(np.int16), (640, 360))
 
-
-def hfs_course(side: str = "left", duration_s: float = 60.0, seed: int = 0, rate_per_min: float = 20.0,
-               with_mouth: bool = True, rhythmic: bool = False, eye: bool = True,
-               eye_amplitude: float = 0.6, mouth_amplitude: float = 0.08) -> list[Twitch]:
-    """The core tests' course of one-sided twitches: irregular (gamma intervals) or rhythmic, eye with or without
-    mouth.
-
-    Regular by design, so that a test's expectations are exact: every eye twitch has one amplitude, the third is
-    tonic, the mouth follows from the third on at a fixed lag. The clinical courses a simulated video shows
-    (bursts, one tonic spasm late, brow raises, natural blinks) are :func:`twitchcam.courses.make_course`'s, which
-    :func:`make_landmarks` draws as well.
-
-    Parameters
-    ----------
-    side : {"left", "right"}
-        The patient's side.
-    duration_s : float
-        Length of the recording, s; no twitch starts in its last 2.5 s.
-    seed : int
-        Seed of ``numpy.random.default_rng``.
-    rate_per_min : float
-        Mean rate of twitches.
-    with_mouth, eye : bool
-        Whether the mouth corner and the eye twitch (the mouth alone from the first twitch when ``eye`` is False).
-    rhythmic : bool
-        Fixed intervals of ``60 / rate_per_min`` instead of gamma-distributed ones.
-    eye_amplitude, mouth_amplitude : float
-        Peak eye closure (fraction of the opening) and mouth-corner pull (iod).
-
-    Returns
-    -------
-    list of Twitch
-        Clonic twitches of 0.15-0.4 s, the third one tonic (1.5 s); with ``with_mouth`` every twitch after the
-        first two also pulls the same-side mouth corner, starting 50 ms after the eye.
-    """
-    rng = np.random.default_rng(seed)
-    mean_gap = 60 / rate_per_min
-    out: list[Twitch] = []
-    t = 1.0 + rng.uniform(0, 1)
-    i = 0
-    while t < duration_s - 2.5:
-        dur = 1.5 if i == 2 else float(rng.uniform(0.15, 0.4))
-        if eye:
-            out.append(Twitch(t, dur, side, "periocular", eye_amplitude))
-        if with_mouth and (i >= 2 or not eye):
-            out.append(Twitch(t + 0.05, dur, side, "perioral", mouth_amplitude))
-        gap = mean_gap if rhythmic else float(rng.gamma(2.0, mean_gap / 2))
-        t += max(gap, dur + 0.6)
-        i += 1
-    return out

@@ -10,7 +10,8 @@ The review page ``/sessions/<id>/review`` and its API are in :mod:`twitchcam.web
 
 Safety rules
 ------------
-- Every request carries this server's random token, as Jupyter's server asks: :func:`serve` prints a login
+- Every request carries this server's random token, as Jupyter's server asks (:mod:`twitchcam.web.guard`,
+  which also adds the security headers to every response): :func:`serve` prints a login
   address with it (``/?token=...``), which answers with an ``HttpOnly; SameSite=Strict`` cookie holding the token
   and a redirect to the same page without it. Without the cookie (or the ``X-Twitchcam-Token`` header, for
   scripts) nothing is answered but a 403 page: another account on the same computer, or a page of another site
@@ -37,33 +38,27 @@ import secrets
 import socket
 import sys
 from pathlib import Path
-from urllib.parse import urlencode
 
 import anyio
 import jinja2
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
 from ..config import available_cores
 from ..vocabulary import PATTERN_LABELS
+from .guard import DOWNLOAD_CSP, REPORT_CSP, TOKEN_PARAM, TokenGuard
 from .multipart import MultipartError, MultipartFile, boundary_of
 from .review import review_routes
 from .sessions import VIDEO_MEDIA_TYPES, SessionStore, is_session_id
 from .workers import AnalysisQueue, ProbeError, Prober
 
 logger = logging.getLogger(__name__)
-
-TOKEN_HEADER = "x-twitchcam-token"
-#: The query parameter of the login address.
-TOKEN_PARAM = "token"
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 #: Default data folder.
 DEFAULT_DATA_DIR = Path("~/twitchcam-data")
@@ -75,27 +70,6 @@ MIN_FRAME_SIDE_PX = 120
 
 #: Received bytes are written to disk in pieces of this size, off the event loop.
 WRITE_CHUNK_BYTES = 1 << 20
-
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-            "media-src 'self' blob:; connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'self'")
-# The report is self-contained (inline styles, base64 figures) and may play the annotated video beside it. It runs
-# no script (sandbox without allow-scripts, and default-src 'none'), so keeping its origin (allow-same-origin)
-# only lets it load that video past Cross-Origin-Resource-Policy.
-REPORT_CSP = ("sandbox allow-same-origin; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-              "media-src 'self'; frame-ancestors 'self'")
-DOWNLOAD_CSP = "sandbox; default-src 'none'"
-
-SECURITY_HEADERS = (
-    ("x-content-type-options", "nosniff"),
-    ("content-security-policy", PAGE_CSP),
-    ("x-frame-options", "SAMEORIGIN"),
-    ("referrer-policy", "no-referrer"),
-    ("cross-origin-resource-policy", "same-origin"),
-    ("cross-origin-opener-policy", "same-origin"),
-    ("permissions-policy", "camera=(self), microphone=(), geolocation=()"),
-    ("cache-control", "no-store"),
-)
 
 RESULT_MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json",
                       ".tsv": "text/tab-separated-values; charset=utf-8", ".vtt": "text/vtt; charset=utf-8",
@@ -126,77 +100,6 @@ PRIMARY_RESULTS = ("events.csv", "summary.json", "report.html", "annotated.webm"
 
 
 _STATIC = Path(__file__).parent / "static"
-
-
-def cookie_name(port: int) -> str:
-    """The name of the token cookie of a server on ``port``: cookies are per host, not per port, so two servers on
-    127.0.0.1 would otherwise overwrite each other's.
-    """
-    return f"twitchcam_token_{port}"
-
-
-def _forbidden_page() -> bytes:
-    return (b"<!doctype html><html lang=en><meta charset=utf-8><title>twitchcam: sign in</title>"
-            b"<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><h1>twitchcam</h1>"
-            b"<p>This page is only for the person who started <code>twitchcam serve</code>. Open the address it "
-            b"printed in its terminal (it ends in <code>?token=...</code>) in this browser.</p></body></html>"
-            )
-
-
-class _Guard:
-    """ASGI middleware: the token on every request (login address, cookie or header), the header on
-    state-changing ones, and the security headers on every response.
-    """
-
-    def __init__(self, app, token: str):
-        self.app = app
-        self.token = token.encode()
-
-    def _valid(self, value: bytes | str | None) -> bool:
-        if not value:
-            return False
-        return secrets.compare_digest(value.encode() if isinstance(value, str) else value, self.token)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for key, value in SECURITY_HEADERS:
-                    if key not in headers:
-                        headers[key] = value
-            await send(message)
-
-        request = Request(scope)
-        name = cookie_name((scope.get("server") or ("", 0))[1])
-        query = request.query_params
-        if TOKEN_PARAM in query and scope["method"] in ("GET", "HEAD"):
-            # The login address: keep the token in a cookie, and send the browser on without it in the address.
-            if not self._valid(query[TOKEN_PARAM]):
-                response = HTMLResponse(_forbidden_page(), 403)
-            else:
-                rest = urlencode([(k, v) for k, v in query.multi_items() if k != TOKEN_PARAM])
-                response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), 303)
-                response.set_cookie(name, self.token.decode(), httponly=True, samesite="strict", path="/")
-            await response(scope, receive, send_with_headers)
-            return
-        header = dict(scope["headers"]).get(TOKEN_HEADER.encode())
-        if not (self._valid(header) or self._valid(request.cookies.get(name))):
-            if request.url.path.startswith("/api/"):
-                response = JSONResponse({"error": "This server needs its token: open the address twitchcam serve "
-                                                  "printed, or send the X-Twitchcam-Token header."}, 403)
-            else:
-                response = HTMLResponse(_forbidden_page(), 403)
-            await response(scope, receive, send_with_headers)
-            return
-        if scope["method"] not in SAFE_METHODS and not self._valid(header):
-            response = JSONResponse({"error": "This request lacks the page's token; reload the page."}, 403)
-            await response(scope, receive, send_with_headers)
-            return
-        await self.app(scope, receive, send_with_headers)
 
 
 def _templates() -> jinja2.Environment:
@@ -488,7 +391,7 @@ def create_app(data_dir: str | Path = DEFAULT_DATA_DIR, workers: int | None = No
             *review_routes(),
         ],
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
-                    Middleware(_Guard, token=token)],
+                    Middleware(TokenGuard, token=token)],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )

@@ -247,15 +247,20 @@ class _Child:
         self.conn = parent
 
     def receive(self, timeout_s: float | None = None):
-        """The next message, or None when the child died (or ``timeout_s`` passed)."""
+        """The next message, or None when the child died, was stopped (or ``timeout_s`` passed)."""
+        # The pipe and process this wait began with: AnalysisQueue.close may stop the child from another thread
+        # meanwhile, which closes them and sets the attributes to None.
+        conn, process = self.conn, self.process
+        if conn is None or process is None:
+            return None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             try:
-                if self.conn.poll(0.2):
-                    return self.conn.recv()
+                if conn.poll(0.2):
+                    return conn.recv()
             except (EOFError, OSError):
                 return None
-            if not self.process.is_alive() or (deadline is not None and time.monotonic() > deadline):
+            if not process.is_alive() or (deadline is not None and time.monotonic() > deadline):
                 return None
 
     def stop(self) -> None:
@@ -353,7 +358,10 @@ class AnalysisQueue:
             child = self._running.get(sid)
         if child is None:
             return
-        child.process.kill()
+        # The slot may not have started its worker process yet: _run sees the cancellation once it has.
+        process = child.process
+        if process is not None:
+            process.kill()
         while True:
             with self._lock:
                 if sid not in self._running:
@@ -381,7 +389,8 @@ class AnalysisQueue:
                 return
             sid, kind = job
             with self._lock:
-                if sid in self._cancelled:
+                # Once closing, no job starts: it would start a worker process again after close() killed them.
+                if self._closing or sid in self._cancelled:
                     continue
                 session = self.store.get(sid)
                 if session is None or session.state != {"analyze": "queued", "annotate": "annotating"}[kind]:
@@ -400,8 +409,15 @@ class AnalysisQueue:
         if kind == "analyze":
             store.set_state(session.id, "running")
         child.ensure()
-        child.conn.send((kind, str(store.video_path(session)), str(store.folder(session.id)),
-                         session.original_name))
+        with self._lock:
+            # Cancelled while the worker process started: cancel() may have found no process to stop.
+            if session.id in self._cancelled:
+                return
+        try:
+            child.conn.send((kind, str(store.video_path(session)), str(store.folder(session.id)),
+                             session.original_name))
+        except OSError:
+            pass  # stopped meanwhile (cancel, close): the wait below sees it and tells the two apart
         while True:
             message = child.receive()
             if message is None:
