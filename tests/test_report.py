@@ -2,6 +2,9 @@
 renders in headless Chromium (no network request, no console message) at desktop and phone widths; the annotated
 video, and the report and compare commands."""
 
+import base64
+import dataclasses
+import io
 import re
 import struct
 from html.parser import HTMLParser
@@ -10,11 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from chromium import Chromium, find_chromium
+from matplotlib.lines import Line2D
 
+from twitchcam import figures
 from twitchcam.cli import main
 from twitchcam.courses import regular_course
+from twitchcam.events import one_sided_levels
 from twitchcam.folder import read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
+from twitchcam.regions import REGIONS, SIDES
 from twitchcam.report import dropped_frames, render_report
 from twitchcam.severity import (
     NEAR_COMPLETE_CLOSURE,
@@ -110,6 +117,94 @@ def test_measure_side_on_a_known_course(hfs_dir):
     assert 0 < left.time_in_spasm_fraction < 0.3
 
 
+# --- the figures -------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hfs_ms(tmp_path_factory):
+    """A left hemifacial spasm in whole-millisecond frame times, as a camera or a video file gives them, and its
+    folder.
+
+    ``signals.csv`` keeps times to 0.1 ms; generated times (multiples of 1 / 30 s) would read back a hair off, and
+    a frame exactly on a block edge of the local thresholds would change blocks.
+    """
+    lm = make_landmarks(60, 30, hfs_twitches(), noise_px=0.2, seed=3)
+    analysis = analyze_landmarks(dataclasses.replace(lm, t=np.round(lm.t, 3)))
+    out = tmp_path_factory.mktemp("hfs_ms")
+    write_analysis(analysis, out)
+    return analysis, out
+
+
+def test_a_folder_gives_back_the_signals_the_detector_took(hfs_ms):
+    hfs_analysis, hfs_dir = hfs_ms
+    # signals.csv keeps five decimals: the noise measured again from it is the analysis' to well under a thousandth
+    # of the thresholds it raises.
+    signals = read_results(hfs_dir).signals()
+    assert set(signals.noise) == set(hfs_analysis.signals.noise)
+    for name, noise in hfs_analysis.signals.noise.items():
+        np.testing.assert_allclose(signals.noise[name], noise, rtol=0, atol=2e-5)
+        assert np.all(noise > 1e-4)
+    np.testing.assert_allclose(one_sided_levels(signals, hfs_analysis.config),
+                               one_sided_levels(hfs_analysis.signals, hfs_analysis.config), rtol=0, atol=1e-4)
+
+
+def test_the_traces_draw_the_level_each_side_had_to_reach(hfs_ms):
+    hfs_analysis, hfs_dir = hfs_ms
+    results = read_results(hfs_dir)
+    fig = figures.traces(results, ("left", "right"))
+    lines = {line.get_gid(): line for line in fig.findobj(Line2D) if line.get_gid()}
+    assert set(lines) == {f"{kind} {side} {region}" for kind in ("signal", "level") for side in SIDES
+                          for region in REGIONS}
+    cfg = hfs_analysis.config
+    levels = one_sided_levels(hfs_analysis.signals, cfg)
+    for r, region in enumerate(REGIONS):
+        for j, side in enumerate(SIDES):
+            drawn = lines[f"level {side} {region}"]
+            np.testing.assert_array_equal(drawn.get_xdata(), results.t)
+            np.testing.assert_allclose(drawn.get_ydata(), levels[:, r, j], rtol=0, atol=1e-4)
+            np.testing.assert_array_equal(lines[f"signal {side} {region}"].get_ydata(),
+                                          results.region_signal(region)[:, j])
+    right_eye, left_eye = lines["level right periocular"].get_ydata(), lines["level left periocular"].get_ydata()
+    assert np.nanmin(right_eye) == pytest.approx(cfg.eye_on_frac, abs=1e-4)
+    # Each one-sided eye twitch's peak reaches the drawn level, which held the signal just before it; the right
+    # eye had to exceed the closing left eye meanwhile (a fixed threshold line would say it only had to reach 0.11).
+    ev = results.events
+    eye = (ev.side == "left") & (ev.region == "periocular")
+    assert eye.sum() >= 10
+    signal = lines["signal left periocular"].get_ydata()
+    for onset, offset in zip(ev.onset_s[eye], ev.offset_s[eye]):
+        inside = (results.t >= onset) & (results.t <= offset)
+        assert np.max(signal[inside] - left_eye[inside]) > 0, onset
+        before = (results.t >= onset - 0.3) & (results.t < onset - 0.1)
+        assert np.all(signal[before] < left_eye[before]), onset
+        assert np.max(right_eye[inside]) > 2 * cfg.eye_on_frac, onset
+
+
+def test_the_figures_are_svg_with_their_text_as_text(hfs_dir):
+    results = read_results(hfs_dir)
+    fig = figures.raster(results, ("left", "right"))
+    svg = base64.b64decode(figures.svg_base64(fig)).decode("utf-8")
+    assert svg.startswith("<?xml") and '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="756pt"' in svg
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert {"Left eye", "both eyes", "Right brow", "time (s)", "clonic (&lt; 1 s)", "face not measured"} <= set(texts)
+    # Drawn by the browser in the figure's font, or in the nearest sans-serif it has.
+    families = set(re.findall(r"font-family: ([^;\"]*)", svg))
+    assert len(families) == 1 and all(f.startswith("'DejaVu Sans', ") and f.endswith(", sans-serif") for f in families)
+    # No date, fixed ids: the same figure, the same bytes.
+    assert figures.svg_base64(figures.raster(results, ("left", "right"))) == figures.svg_base64(fig)
+
+
+def test_png_holds_the_drawn_picture():
+    from PIL import Image
+
+    rgba = np.random.default_rng(0).integers(0, 256, (31, 47, 4), dtype=np.uint8)
+    opaque = rgba.copy()
+    opaque[..., 3] = 255
+    for picture, mode in ((rgba, "RGBA"), (opaque, "RGB")):
+        image = Image.open(io.BytesIO(base64.b64decode(figures.encode_png(picture, 110))))
+        assert image.mode == mode and image.info["dpi"] == pytest.approx((110, 110), abs=0.01)
+        np.testing.assert_array_equal(np.asarray(image), picture[..., :len(mode)])
+
+
 # --- the HTML itself -------------------------------------------------------------------------------------------
 
 class _Resources(HTMLParser):
@@ -134,7 +229,7 @@ def test_report_is_one_self_contained_file(hfs_report):
     # The four figures of a left HFS with a tonic spasm (raster, traces, the spasm's close-up, durations), each a
     # phone-width source and a desktop image, all embedded.
     assert [(tag, name) for tag, name, _ in parser.urls] == [("source", "srcset"), ("img", "src")] * 4
-    assert all(v.startswith("data:image/png;base64,") for _, _, v in parser.urls)
+    assert all(v.startswith("data:image/svg+xml;base64,") for _, _, v in parser.urls)
     assert "default-src 'none'" in html                      # CSP forbids any fetch
     assert not re.search(r"https?://", html.split("</style>", 1)[1])
     # The finding, every criterion with its number, the proxies and the caveats.
@@ -176,9 +271,8 @@ def test_report_renders_in_chromium_offline_and_clean(hfs_report, browser, width
     assert load.console == []
     assert load.values["images"] is True
     assert load.values["overflow"] <= 0                        # no sideways scrolling on a phone
-    # The phone gets the narrow figures (about 1000 px of image for 366 CSS px), the desktop the wide ones.
-    widths = set(load.values["figure_widths"])
-    assert all((w < 1050) if mobile else (w > 1100) for w in widths), widths
+    # The phone gets the narrow figures (4.6 in, 442 px at the CSS 96 per inch), the desktop the wide ones (10.5 in).
+    assert set(load.values["figure_widths"]) == ({442} if mobile else {1008})
     assert _png_size(load.screenshot)[0] == width and load.size[1] > 2000
     (tmp_path / f"report_{width}.png").write_bytes(load.screenshot)
 

@@ -43,7 +43,7 @@ from . import __version__
 from .config import Config, check_option
 from .events import CSV_COLUMNS, LEGACY_CSV_COLUMNS, Events
 from .landmarks import Landmarks
-from .signals import SIGNAL_NAMES, Signals
+from .signals import SIGNAL_NAMES, Signals, robust_noise
 
 if TYPE_CHECKING:  # pipeline reads video with OpenCV; writing and reading the files must not need it
     from .pipeline import Analysis
@@ -373,6 +373,20 @@ class Results:
     def region_signal(self, region: str) -> np.ndarray:
         """The signal of a region, shape (n_frames, 2), columns (left, right)."""
         return {"periocular": self.eye_closure, "perioral": self.mouth_pull, "brow": self.brow_raise}[region]
+
+    def signals(self) -> Signals:
+        """The :class:`~twitchcam.signals.Signals` of the folder, as the detector and the pattern take them.
+
+        The noise of each signal is measured again from ``signals.csv``, as :func:`~twitchcam.signals.compute_signals`
+        measures it (:func:`~twitchcam.signals.robust_noise`); the file's five decimals change it by far less than
+        the thresholds it raises. The folder keeps no eye opening for the detector: it is NaN.
+        """
+        iod = (self.summary.get("video") or {}).get("iod_px")
+        pairs = dict(zip(SIGNAL_NAMES, (self.eye_closure, self.mouth_pull, self.brow_raise)))
+        return Signals(t=self.t, face_found=self.face_found, measured=self.measured, **pairs,
+                       eye_opening=np.full((len(self.t), 2), np.nan), head_rotation_deg=self.head_rotation_deg,
+                       head_scale=self.head_scale, noise={name: robust_noise(x) for name, x in pairs.items()},
+                       iod_px=float(iod) if iod is not None else float("nan"), head_pose_deg=self.head_pose_deg)
 
     def landmarks(self) -> Landmarks | None:
         """``landmarks.npz`` of the folder when the analysis saved it, else None."""

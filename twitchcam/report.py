@@ -1,7 +1,7 @@
 """The clinical report of an analysis: one self-contained HTML file a clinician can open anywhere and file.
 
 ``report.html`` is rendered from an analysis folder (:mod:`twitchcam.folder`) with a jinja2 template (autoescaped)
-and matplotlib figures embedded as base64 PNG. It loads nothing from the network and runs no script (its
+and matplotlib figures embedded as base64 SVG. It loads nothing from the network and runs no script (its
 Content-Security-Policy forbids both), so it opens from a USB stick or an e-mail attachment as it is.
 
 The per-side measures and severity proxies it shows come from :mod:`twitchcam.severity`; the report prints their
@@ -12,6 +12,7 @@ of the reviewed timeline, and a section shows the automatic finding beside the r
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from pathlib import Path
 
@@ -298,7 +299,10 @@ def _side_rows(measures: dict[str, SideMeasures], sides: tuple[str, str]) -> lis
     ]
 
 
+@functools.cache
 def _template_env():
+    # One environment per process: it keeps the compiled templates (compiling the report's costs more than
+    # rendering it), and checks the files' times so an edited template is compiled again.
     import jinja2
 
     # autoescape=True rather than select_autoescape: the templates are named *.html.j2.

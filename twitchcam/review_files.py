@@ -39,21 +39,8 @@ from .folder import (
 )
 from .pattern import classify_pattern
 from .review import FORMAT, Review, ReviewError, apply_decision, replay, reviewed_events, start_review, with_frames
-from .signals import Signals
 
 REVIEW_FILE, EVENTS_REVIEWED_FILE, SUMMARY_REVIEWED_FILE = REVIEW_FILES
-
-
-def signals_of(results: Results) -> Signals:
-    """The :class:`twitchcam.signals.Signals` an analysis folder holds (what the pattern needs of them)."""
-    n = len(results.t)
-    iod = (results.summary.get("video") or {}).get("iod_px")
-    # An analysis folder keeps no eye opening or noise; the pattern of given events needs neither.
-    return Signals(t=results.t, face_found=results.face_found, measured=results.measured,
-                   eye_closure=results.eye_closure, mouth_pull=results.mouth_pull, brow_raise=results.brow_raise,
-                   eye_opening=np.full((n, 2), np.nan), head_rotation_deg=results.head_rotation_deg,
-                   head_scale=results.head_scale, noise={}, iod_px=float(iod) if iod is not None else float("nan"),
-                   head_pose_deg=results.head_pose_deg)
 
 
 def reviewed_summary(results: Results, review: Review) -> dict:
@@ -73,7 +60,7 @@ def reviewed_summary(results: Results, review: Review) -> dict:
         ``review``: ``reviewers``, ``created``, ``updated``, ``progress``, ``events_csv_sha256``, and the automatic
         ``automatic_pattern`` and ``automatic_side``.
     """
-    summary = classify_pattern(reviewed_events(review, results.t), signals_of(results), results.config)
+    summary = classify_pattern(reviewed_events(review, results.t), results.signals(), results.config)
     doc = summary.to_dict()
     # The facts about the video do not change with a review; signals.csv keeps times to 0.1 ms only, so measuring
     # them again from it could differ in the last digit from summary.json.
@@ -264,7 +251,7 @@ def reviewed_truth(folder: str | Path) -> tuple[Events, str | None, str | None]:
     if not all((out / name).is_file() for name in ("summary.json", "signals.csv", "config.json")):
         return events, None, None
     results = read_results(out, reviewed=False)
-    summary = classify_pattern(with_frames(events, results.t), signals_of(results), results.config)
+    summary = classify_pattern(with_frames(events, results.t), results.signals(), results.config)
     return events, summary.pattern, summary.side
 
 
