@@ -23,11 +23,11 @@ The goal (issue 12): analyze / floor <= 0.55 on 2 idle cores with CPU / floor <=
 
 import argparse
 import os
-import resource
 import statistics
 import tempfile
-import time
 from pathlib import Path
+
+from machine import measure
 
 from twitchcam.config import Config, available_cores
 from twitchcam.folder import write_analysis
@@ -63,31 +63,6 @@ def decode_and_infer(path, detector) -> int:
         n += 1
     cap.release()
     return n
-
-
-def cpu_s() -> float:
-    """CPU seconds of this process and of its ended children (worker processes are reaped before this is read)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def busy_cores() -> float:
-    """Core-seconds the whole machine has been busy since boot (Linux /proc/stat; 0 elsewhere)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return 0.0
-    idle = fields[3] + fields[4]  # idle and iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def measure(fn) -> dict:
-    """Wall and CPU seconds of ``fn()``, and the cores other processes used meanwhile."""
-    wall0, cpu0, busy0 = time.perf_counter(), cpu_s(), busy_cores()
-    fn()
-    wall, cpu = time.perf_counter() - wall0, cpu_s() - cpu0
-    return {"wall": wall, "cpu": cpu, "others": max(busy_cores() - busy0 - cpu, 0.0) / wall}
 
 
 def main():

@@ -21,13 +21,13 @@ warm-up before seams), which competing load does not change.
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_s
 
 from twitchcam.batch import run_batch
 from twitchcam.folder import format_events_csv, write_analysis
@@ -51,12 +51,6 @@ def make_video(path: Path, duration_s: float) -> Path:
 
 def load() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-
-
-def cpu_s() -> float:
-    """CPU seconds of this process and of its finished child processes (pool workers, Dask nannies/workers)."""
-    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
-                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def bench_clips(tmp: Path, n_clips: int, clip_s: float, workers: int, repeat: int) -> None:

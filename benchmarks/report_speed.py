@@ -19,45 +19,21 @@ cores OTHER processes kept busy meanwhile (from /proc/stat, less this process's 
 an idle machine, 2 on a 2-core machine means every core was contended. The goal (issue 12): the report step of
 ``analyze`` well under 0.5 s on an idle machine.
 """
+
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from machine import measure
 
 from twitchcam.folder import read_results
 from twitchcam.report import render_report
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cpu_s() -> float:
-    """CPU seconds of this process and of its ended children."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def busy_cores() -> float:
-    """Core-seconds the whole machine has been busy since boot (Linux /proc/stat; 0 elsewhere)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return 0.0
-    idle = fields[3] + fields[4]  # idle and iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def measure(fn) -> dict:
-    """Wall and CPU seconds of ``fn()``, and the cores other processes used meanwhile."""
-    wall0, cpu0, busy0 = time.perf_counter(), cpu_s(), busy_cores()
-    fn()
-    wall, cpu = time.perf_counter() - wall0, cpu_s() - cpu0
-    return {"wall": wall, "cpu": cpu, "others": max(busy_cores() - busy0 - cpu, 0.0) / wall}
 
 
 def python(code: str, *args: str) -> str:

@@ -310,10 +310,11 @@ def test_the_eye_difference_that_head_turns_explain_is_no_event_but_a_twitch_dur
     assert len(blind) < len(onsets)
 
 
-def test_the_asymmetry_threshold_follows_the_recording_so_talking_gives_no_event_and_calm_twitches_are_found():
-    # 0-15 s calm with small twitches (0.05 iod of mouth pull over the other corner); 15-30 s talking: both corners
-    # move 0.06 iod and unevenly (0.025 iod of left-right difference), which the fixed threshold alone would call
-    # one-sided pulls every few seconds.
+def _talking_recording():
+    """0-15 s calm with small twitches (0.05 iod of right mouth pull over the other corner); 15-30 s talking: both
+    corners move 0.06 iod and unevenly (0.025 iod of left-right difference), which the fixed threshold alone would
+    call one-sided pulls every few seconds. Returns t, the mouth signal (n_frames, 2) and the twitches' onsets.
+    """
     rng = np.random.default_rng(0)
     t = np.arange(0, 30, 1 / FPS)
     talking = (t >= 15).astype(float)
@@ -323,6 +324,11 @@ def test_the_asymmetry_threshold_follows_the_recording_so_talking_gives_no_event
     onsets = [2.0, 5.5, 9.2, 12.7]
     for onset in onsets:
         mouth[:, 1] += _pulse(t, onset, 0.3, 0.05)
+    return t, mouth, onsets
+
+
+def test_the_asymmetry_threshold_follows_the_recording_so_talking_gives_no_event_and_calm_twitches_are_found():
+    t, mouth, onsets = _talking_recording()
     events = unilateral(detect_events(_signals(t, mouth=mouth)))
     assert events.side.tolist() == ["right"] * 4
     np.testing.assert_allclose(events.onset_s, onsets, atol=0.05)
@@ -331,16 +337,9 @@ def test_the_asymmetry_threshold_follows_the_recording_so_talking_gives_no_event
 
 
 def test_the_level_a_side_had_to_reach_is_what_the_detector_used():
-    # The talking recording above: the right corner's level is the left corner plus the threshold, raised while
-    # the face talks; each twitch's peak reaches it.
-    rng = np.random.default_rng(0)
-    t = np.arange(0, 30, 1 / FPS)
-    talking = (t >= 15).astype(float)
-    syllables = np.convolve(rng.normal(0, 1, (len(t))), np.ones(6) / 6, mode="same")
-    mouth = np.stack([0.06 * talking * np.abs(syllables) + 0.025 * talking * syllables,
-                      0.06 * talking * np.abs(syllables)], axis=1)
-    for onset in [2.0, 5.5, 9.2, 12.7]:
-        mouth[:, 1] += _pulse(t, onset, 0.3, 0.05)
+    # The talking recording: the right corner's level is the left corner plus the threshold, raised while the face
+    # talks; each twitch's peak reaches it.
+    t, mouth, _ = _talking_recording()
     signals, cfg = _signals(t, mouth=mouth), Config()
     levels = one_sided_levels(signals, cfg)[:, 1]  # perioral: (n_frames, left right)
     assert levels.shape == (len(t), 2)
