@@ -158,3 +158,16 @@ def test_a_twitch_of_the_eye_and_the_mouth_is_one_detection():
     live, analyzer, _ = stream(lm)
     assert live.region.tolist() == ["periocular", "perioral"] and live.side.tolist() == ["left", "left"]
     assert analyzer.n_detections == 2
+
+
+@pytest.mark.parametrize("chunk", [1, 12])
+def test_a_long_twitch_followed_by_a_still_face_is_reported(chunk):
+    # A run that has ended but is not final yet (its merge gap still open) when a timed detection comes: the signal
+    # stays armed until the run is final, so a later detection reports it. Before, it was disarmed then and, with
+    # nothing moving for longer than the detection window, lost (these lengths, with 1- and 12-frame chunks).
+    for length in (1.03, 1.07, 1.33, 1.37):
+        lm = make_landmarks(36, 30, [Twitch(5.0, length, "left", "periocular", 0.6)])
+        live, _, _ = stream(lm, chunk=chunk)
+        offline = analyze_landmarks(lm).events
+        assert live.side.tolist() == offline.side.tolist() == ["left"], length
+        assert match(live, offline) == (0, 0)

@@ -452,8 +452,9 @@ class StreamingAnalyzer:
         # A signal that reached its threshold has been below a run's start level for longer than merge_gap_s: a
         # run of it has ended. The detection waits while another such signal still moves (the mouth after the
         # eye, the other eye after a blink), at most detect_every_s: one detection for the movement, not two.
+        running = self._armed & (self._last_above + guard > newest)  # reached a threshold, its run not over
         ended = ((self._armed & (self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
-                 and not (self._armed & above[-1]).any())
+                 and not running.any())
         quiet = not above[-guard:].any()
         if not (final or (self._active and (ended or quiet or now >= self._next_detection_t))):
             return _NO_EVENTS
@@ -478,10 +479,11 @@ class StreamingAnalyzer:
         self._emitted = {k: v for k, v in self._emitted.items() if v >= index[0]}
         self._detected_until = newest
         self._next_detection_t = now + self.detect_every_s
-        # A signal still above its run's start level may yet end a run that reached its threshold; while one is,
-        # detections go on. Signals that have not reached a threshold hold none (talking brows hover near a run's
-        # start level): they start detections again when they reach it.
-        self._armed &= above[-1]
+        # A signal whose run reached its threshold stays armed until that run is final (above its start level, or
+        # below it for less than merge_gap_s: it may go on), and detections go on while one is. Signals that have
+        # not reached a threshold hold none (talking brows hover near a run's start level): they start detections
+        # again when they reach it.
+        self._armed &= above[-1] | (self._last_above + guard > newest)
         self._active = not final and bool(self._armed.any())
         return events
 
