@@ -8,6 +8,7 @@ from twitchcam.baselines import rolling_baseline
 from twitchcam.config import Config
 from twitchcam.courses import regular_course
 from twitchcam.events import Events, _runs, detect_events, one_sided_levels
+from twitchcam.landmarks import Landmarks
 from twitchcam.pattern import classify_pattern
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.signals import compute_signals
@@ -452,6 +453,15 @@ def test_one_stray_event_on_the_other_side_leaves_a_pattern_one_sided_and_three_
         assert analysis.pattern == pattern
     assert analyze_landmarks(make_landmarks(20, FPS, left + right[:1]), Config(unilateral_stray_events=0)).pattern \
         == "unilateral_other"
+    # Beside only four events (two episodes) one on the other side is no stray: laterality index 0.6.
+    few = analyze_landmarks(make_landmarks(20, FPS, left[:4] + right[:1]))
+    assert few.summary.metrics["unilateral_events"] == {"left": 4, "right": 1}
+    assert few.summary.criteria["unilateral"] is False and few.pattern == "unilateral_other"
+
+
+def test_a_recording_without_frames_is_insufficient_data():
+    analysis = analyze_landmarks(Landmarks.empty((640, 360)))
+    assert analysis.pattern == "insufficient_data" and len(analysis.events) == 0
 
 
 def test_every_one_sided_event_has_a_score_and_the_summary_says_when_a_finding_is_borderline():

@@ -130,6 +130,8 @@ def local_asymmetry(signals: Signals, config: Config,
         Local robust standard deviation of ``asymmetry``, same columns and units.
     """
     t = signals.t
+    if not len(t):
+        return np.zeros((0, len(REGIONS))), np.zeros((0, len(REGIONS)))
     difference = np.column_stack([signals.region_signal(r)[:, 0] - signals.region_signal(r)[:, 1] for r in REGIONS])
     fixed = _fixed_thresholds(config)
     blocks = group_blocks(t, config.baseline_block_s)

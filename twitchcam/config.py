@@ -201,9 +201,9 @@ class Config:
         Minimum absolute laterality index, (left - right) / (left + right) over unilateral events, to call the
         pattern one-sided.
     unilateral_stray_events : int
-        Events on the other side that leave a pattern one-sided whatever its laterality index: a stray event, as
-        one false detection in a recording of a moving face can be, does not make eight one-sided twitches
-        two-sided.
+        Events on the other side that leave a pattern one-sided whatever its laterality index, beside at least
+        twice ``min_events`` on the affected side: a stray event, as one false detection in a recording of a
+        moving face can be, does not make eight one-sided twitches two-sided.
     bilateral_min_closures : int
         Bilateral eye closures longer than a blink needed (besides ``bilateral_min_per_min``) for closures beyond
         normal blinking, the ``bilateral`` pattern of blepharospasm: a few long blinks or an emotional squint are

@@ -60,8 +60,9 @@ RAMP_S = {"clonic": (0.04, 0.10), "tonic": (0.15, 0.30), "blink": (0.08, 0.16)}
 #: burst is a distinct event, and blinks do not touch twitches.
 MIN_GAP_S = 0.35
 #: Clearance of injected eye twitches from the footage's own eye closures (beyond their margin,
-#: :data:`twitchcam.simulate.footage.CLOSURE_MARGIN_S`), s: a blink's lids take about 0.1-0.2 s to reopen from
-#: the 30 % closure that ends one, so a twitch starting sooner would be hidden in it.
+#: :data:`twitchcam.simulate.footage.CLOSURE_MARGIN_S`), s, counted from a twitch's half-maximum onset and offset
+#: (its ramps reach half of theirs further): a blink's lids take about 0.1-0.2 s to reopen from the 30 % closure
+#: that ends one, so a twitch starting sooner would be hidden in it.
 CLOSURE_CLEARANCE_S = 0.1
 #: Jankovic boundary between clonic and tonic, s (as ``Config.tonic_min_s``).
 TONIC_MIN_S = 1.0
@@ -250,7 +251,7 @@ def _episodes(duration_s: float, rng: np.random.Generator, *, tonic: bool, mean_
                 if clash.any() and tonic_now:
                     room = float(avoid[clash, 0].min()) - CLOSURE_CLEARANCE_S - t
                     if room >= 1.2:
-                        length, clash = room, clash & False  # a tonic spasm that fits before the interval
+                        length, clash = room, np.zeros_like(clash)  # a tonic spasm that fits before the interval
                     else:
                         # The spasm stays due, and a clonic twitch is tried here meanwhile: footage that closes
                         # its eyes every second or so has no room for a spasm for long stretches.

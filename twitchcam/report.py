@@ -146,7 +146,8 @@ def criteria_rows(results: Results) -> list[dict]:
                        "eye and mouth events)",
         "rule": f"|(left − right) / (left + right)| ≥ {cfg.unilateral_min_li:g} (or at most "
                 f"{cfg.unilateral_stray_events} event{'' if cfg.unilateral_stray_events == 1 else 's'} on the "
-                f"other side), with at least {cfg.min_events} events; +1 is all left, −1 all right",
+                f"other side beside {2 * cfg.min_events} or more), with at least {cfg.min_events} events; +1 is "
+                "all left, −1 all right",
     }]
     cv = m.get("interval_cv")
     rows.append({

@@ -31,7 +31,7 @@ import numpy as np
 from .baselines import nanquantile_sorted, rolling_baseline
 from .config import Config
 from .landmarks import Landmarks
-from .regions import BROW, EYE_CORNERS, LOWER_LID, MOUTH_CORNER, RIGID, SIDES, UPPER_LID
+from .regions import BROW, EYE_CORNERS, LOWER_LID, MOUTH_CORNER, N_LANDMARKS, RIGID, SIDES, UPPER_LID
 
 SIGNAL_NAMES = ("eye_closure", "mouth_pull", "brow_raise")
 
@@ -307,9 +307,10 @@ def _subset(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
     """The landmarks the signals use, float64, NaN where not found; and the found mask."""
     n = len(landmarks)
     # Gathered as columns of the frames' flat rows: 0.6x the time of taking points along axis 1.
-    pts = landmarks.xyz.reshape(n, -1)[:, _SUBSET_COLUMNS].astype(np.float64).reshape(n, -1, 3)
+    flat = landmarks.xyz.reshape(n, N_LANDMARKS * 3)  # explicit width: a recording may have no frame
+    pts = flat[:, _SUBSET_COLUMNS].astype(np.float64).reshape(n, len(_SUBSET), 3)
     # NaN anywhere in a frame propagates into its sum: one cheap reduction instead of a full isfinite pass.
-    found = landmarks.face_found & np.isfinite(pts.reshape(n, -1).sum(axis=1))
+    found = landmarks.face_found & np.isfinite(pts.sum(axis=(1, 2)))
     pts[~found] = np.nan
     return pts, found
 

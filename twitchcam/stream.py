@@ -211,7 +211,7 @@ class StreamingAnalyzer:
         # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
         # max(*_on_*, noise_k * noise), so frames below that cannot hold an event and need no detection.
         self._on = np.repeat(list(cfg.on_thresholds.values()), 2)  # SIGNAL_NAMES order, both sides each
-        self._reach = self._level = self._on  # set with the noise (_refresh_noise)
+        self._reach, self._level = self._on, START_LEVEL_FRAC * self._on  # set again with the noise
         self._emitted: dict[tuple, int] = {}  # (side, region, onset_frame) -> offset_frame of emitted events
 
     @property

@@ -240,11 +240,13 @@ class _Child:
             return
         self.stop()
         parent, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=self.target, args=(child, os.getpid()), daemon=True,
-                                    name="twitchcam-" + self.target.__name__.strip("_"))
-        self.process.start()
+        process = _CTX.Process(target=self.target, args=(child, os.getpid()), daemon=True,
+                               name="twitchcam-" + self.target.__name__.strip("_"))
+        process.start()
         child.close()
-        self.conn = parent
+        # Published once started: another thread's cancel() kills what it finds here, and a process not yet
+        # started cannot be killed.
+        self.process, self.conn = process, parent
 
     def receive(self, timeout_s: float | None = None):
         """The next message, or None when the child died, was stopped (or ``timeout_s`` passed)."""
@@ -375,8 +377,9 @@ class AnalysisQueue:
         for _ in self._threads:
             self._jobs.put(None)
         for child in self._children:
-            if child.process is not None and child.process.is_alive():
-                child.process.kill()
+            process = child.process
+            if process is not None and process.is_alive():
+                process.kill()
         for thread in self._threads:
             thread.join(10)
         for child in self._children:
@@ -421,7 +424,8 @@ class AnalysisQueue:
         while True:
             message = child.receive()
             if message is None:
-                exitcode = child.process.exitcode if child.process is not None else None
+                process = child.process
+                exitcode = process.exitcode if process is not None else None
                 child.stop()
                 with self._lock:
                     interrupted = session.id in self._cancelled or self._closing
