@@ -193,6 +193,26 @@ def test_the_figures_are_svg_with_their_text_as_text(hfs_dir):
     assert figures.svg_base64(figures.raster(results, ("left", "right"))) == figures.svg_base64(fig)
 
 
+def test_a_recording_of_minutes_is_timed_in_clock_steps_and_its_last_minute_as_a_rate(tmp_path):
+    # 150 s of left twitches every 5 s: the time axis ticks every 30 s (0:50, 1:40 read badly), and the last 30 s
+    # (6 episodes) are drawn as 12 per minute, not as a count of 6 next to full minutes.
+    from twitchcam.testing import Twitch, make_landmarks
+
+    onsets = np.arange(2.0, 150.0, 5.0)
+    twitches = [Twitch(t, 0.25, "left", region, amplitude) for t in onsets
+                for region, amplitude in (("periocular", 0.6), ("perioral", 0.08))]
+    results = read_results(write_analysis(analyze_landmarks(make_landmarks(150, 30, twitches)), tmp_path / "a"))
+    fig = figures.traces(results, ("left", "right"))
+    labels = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))
+              if re.fullmatch(r"\d+:\d\d", t.get_text())]
+    assert labels == ["0:00", "0:30", "1:00", "1:30", "2:00", "2:30"]
+    measures = {side: measure_side(results, side) for side in ("left", "right")}
+    fig = figures.durations_and_rate(results, measures, ("left", "right"))
+    heights = sorted({round(max(y for _, y in path.vertices), 6) for c in fig.findobj(lambda a: hasattr(a, "get_paths"))
+                      for path in c.get_paths() if len(path.vertices) == 5 and path.vertices[:, 1].min() == 0})
+    assert heights[-1] == 12.0 and 6.0 not in heights
+
+
 def test_png_holds_the_drawn_picture():
     from PIL import Image
 

@@ -389,12 +389,17 @@ def durations_and_rate(results: Results, measures: dict, sides: tuple[str, str],
                  rects[0][0] + rects[0][2], title_middle, len(shown), ha="right", va="center")
     if with_rate:
         edges = np.arange(0, results.duration_s + 60, 60)
+        # Episodes per minute of each minute; the last, part-filled minute as a rate over what it holds (a count
+        # would read as a falling rate), left out when it holds under half a minute.
+        minutes_long = (np.minimum(edges[1:], results.duration_s) - edges[:-1]) / 60
+        edges = edges[:len(edges) - 1 if minutes_long[-1] < 0.5 else len(edges)]
+        minutes_long = minutes_long[:len(edges) - 1]
         ev = results.events
         per_minute = {}
         for s in sides:
             mine = (ev.side == s) & np.isin(ev.region, ("periocular", "perioral"))
             start, _ = episode_spans(ev.onset_s[mine], ev.offset_s[mine], results.config.coupling_window_s)
-            per_minute[s] = np.histogram(start, edges)[0]
+            per_minute[s] = np.histogram(start, edges)[0] / minutes_long
         n_min = len(edges) - 1
         panel = Panel(fig, rects[1], (0, n_min), (0, max(max(c.max(initial=0) for c in per_minute.values()), 1)
                                                      * 1.05))
@@ -450,7 +455,9 @@ def report_figures(results: Results, sides: tuple[str, str], measures: dict) -> 
                              window[2])
     makers["durations"] = (lambda layout: durations_and_rate(results, measures, sides, layout),
                            "Episode durations (log scale); the dashed line is the 1 s clonic/tonic boundary."
-                           + (" Right: spasm episodes in each minute." if results.duration_s >= 120 else ""))
+                           + (" Right: spasm episodes per minute in each minute of the recording (a last, "
+                              "part-filled minute as its rate; under half a minute, left out)."
+                              if results.duration_s >= 120 else ""))
     import matplotlib
 
     figs = {name: {} for name in makers}

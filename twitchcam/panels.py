@@ -23,6 +23,10 @@ def inches_rect(fig, left_in: float, right_in: float, top_in: float, bottom_in: 
     return left_in / w, bottom_in / h, 1 - (left_in + right_in) / w, 1 - (top_in + bottom_in) / h
 
 
+#: Tick steps of a minutes:seconds time axis, s.
+MINUTE_STEPS_S = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
 def tick_values(lo: float, hi: float, bins: int, steps=(1, 2, 2.5, 5, 10), integer: bool = False) -> np.ndarray:
     """Tick positions within ``[lo, hi]``, as matplotlib's automatic locator puts them with at most ``bins``
     intervals (:func:`n_bins`).
@@ -262,7 +266,9 @@ class Panel:
         """
         start_s, stop_s = self.x_lim
         if minutes and stop_s >= 120:
-            values = tick_values(start_s, stop_s, 8, steps=(1, 2, 3, 5, 6, 10))
+            # Steps a clock reads (15 s, 30 s, 1, 2, 5, 10 ... min), not the decimal ones of seconds (0:50, 1:40).
+            step = next((x for x in MINUTE_STEPS_S if (stop_s - start_s) / x <= 8), MINUTE_STEPS_S[-1])
+            values = np.arange(np.ceil(start_s / step) * step, stop_s + 1e-9, step)
             labels, name = [f"{int(x // 60)}:{int(x % 60):02d}" for x in values], "time (min:s)"
         else:
             values = tick_values(start_s, stop_s, n_bins(self.size_in[0], font_pt("xtick.labelsize"), 3))
