@@ -278,6 +278,12 @@ def _clashes(avoid: np.ndarray, t: float, length: float) -> np.ndarray:
     return (avoid[:, 0] < t + length + CLOSURE_CLEARANCE_S) & (avoid[:, 1] + CLOSURE_CLEARANCE_S > t)
 
 
+def _eye_closure(length: float, amplitude: float, rng: np.random.Generator) -> float:
+    """Peak closure of an eye twitch of ``length`` s (fraction of the opening): near full in a tonic spasm."""
+    closure = rng.uniform(0.85, 1.0) if length >= TONIC_MIN_S else rng.uniform(0.5, 1.0)
+    return min(amplitude * closure, 1.0)
+
+
 def _hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitude: float = 1.0,
                avoid: np.ndarray | None = None) -> Events:
     """Hemifacial spasm of one side.
@@ -309,8 +315,7 @@ def _hfs_course(duration_s: float, side: str, rng: np.random.Generator, amplitud
     plan = _Plan()
     for onset, length in _episodes(duration_s, rng, tonic=True, avoid=avoid):
         tonic = length >= TONIC_MIN_S
-        closure = rng.uniform(0.85, 1.0) if tonic else rng.uniform(0.5, 1.0)
-        plan.add(onset, length, side, "periocular", min(amplitude * closure, 1.0))
+        plan.add(onset, length, side, "periocular", _eye_closure(length, amplitude, rng))
         if onset >= duration_s / 3:
             lag = rng.uniform(0.0, 0.1)
             plan.add(onset + lag, length * rng.uniform(0.8, 1.0), side, "perioral",
@@ -330,8 +335,7 @@ def _eye_only_course(duration_s: float, side: str, rng: np.random.Generator, amp
     """
     plan = _Plan()
     for onset, length in _episodes(duration_s, rng, tonic=True, avoid=avoid):
-        closure = rng.uniform(0.85, 1.0) if length >= TONIC_MIN_S else rng.uniform(0.5, 1.0)
-        plan.add(onset, length, side, "periocular", min(amplitude * closure, 1.0))
+        plan.add(onset, length, side, "periocular", _eye_closure(length, amplitude, rng))
     return plan.events()
 
 

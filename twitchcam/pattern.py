@@ -288,7 +288,7 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
 
 
 def assess_confidence(pattern: str, side: str | None, events: Events, signals: Signals, video: dict,
-                      config: Config, criteria: dict | None = None, spread: np.ndarray | None = None) -> dict:
+                      config: Config, criteria: dict, spread: np.ndarray) -> dict:
     """How sure a finding is, and why it may be borderline.
 
     A finding is ``borderline`` when it rests on few events (fewer than twice ``min_events`` on the affected
@@ -309,11 +309,10 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
     video : dict
         :func:`video_facts` of the signals.
     config : Config
-    criteria : dict | None
+    criteria : dict
         The criteria of the finding (``irregular`` None: the rhythm was not assessed).
-    spread : ndarray, shape (n_frames, 3) | None
-        The local spread of each region's asymmetry (:func:`twitchcam.asymmetry.local_asymmetry`), computed here
-        when None.
+    spread : ndarray, shape (n_frames, 3)
+        The local spread of each region's asymmetry (:func:`twitchcam.asymmetry.local_asymmetry`).
 
     Returns
     -------
@@ -327,8 +326,6 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
     scores = events.score[mine]
     scores = scores[np.isfinite(scores)]
     # Eye and mouth only: brows move with talking and count only with an eye event anyway.
-    if spread is None:
-        _, spread = local_asymmetry(signals, config)
     eye, mouth = spread[:, REGIONS.index("periocular")], spread[:, REGIONS.index("perioral")]
     raised = ((config.asym_local_k * eye > config.eye_asym_frac * EXPRESSIVE_RAISE)
               | (config.asym_local_k * mouth > config.mouth_asym_iod * EXPRESSIVE_RAISE))
@@ -359,7 +356,7 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
         reasons.append(f"much head motion (95th percentile {rotation:.0f}°)")
     if expressive > BORDERLINE_EXPRESSIVE_FRAC:
         reasons.append(f"much expression or talking ({expressive:.0%} of the time)")
-    if pattern == "hemifacial_spasm" and criteria is not None and criteria["irregular"] is None:
+    if pattern == "hemifacial_spasm" and criteria["irregular"] is None:
         reasons.append("too few episodes to judge their rhythm")
     if reasons:
         out["level"] = "borderline"

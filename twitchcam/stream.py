@@ -483,7 +483,7 @@ class StreamingAnalyzer:
         # below it for less than merge_gap_s: it may go on), and detections go on while one is. Signals that have
         # not reached a threshold hold none (talking brows hover near a run's start level): they start detections
         # again when they reach it.
-        self._armed &= above[-1] | (self._last_above + guard > newest)
+        self._armed = running
         self._active = not final and bool(self._armed.any())
         return events
 
