@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from twitchcam.regions import REGIONS
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 REAL = REPO.parent / "shared" / "data" / "real"
@@ -208,11 +210,13 @@ def run_case(case: Case, reuse: bool, config_path: str | None, real_dir: Path | 
         truth_events = read_events_csv(truth_dir / "events.csv")
         summary = json.loads((truth_dir / "summary.json").read_text())
         truth_pattern, truth_side = summary["pattern"], summary["side"]
-    tp, n_pred, n_true = match_events(predicted, truth_events).counts()
+    match = match_events(predicted, truth_events)
+    tp, n_pred, n_true = match.counts()
     duration = analysis.summary.video["duration_s"]
     return {
         "case": case.name, "kind": case.kind, "truth_pattern": truth_pattern, "pattern": analysis.pattern,
         "truth_side": truth_side, "side": analysis.side, "tp": tp, "n_pred": n_pred, "n_true": n_true,
+        "by_region": {region: match.counts(region) for region in REGIONS},
         "duration_s": duration, "wall_s": wall, "negative": case.generator in (None, "normal", "sway"),
         "criteria": analysis.summary.criteria,
         "metrics": {k: analysis.summary.metrics.get(k) for k in ("laterality_index", "interval_cv",
@@ -226,6 +230,10 @@ def totals(rows: list[dict]) -> dict:
     from twitchcam.scoring import detection_score
 
     pooled = detection_score(*(sum(r[key] for r in rows) for key in ("tp", "n_pred", "n_true")))
+    # Per region where the rows count per region (the benchmark's do; review-stats' rows count only in all).
+    regional = all("by_region" in r for r in rows)
+    by_region = {region: detection_score(*(sum(r["by_region"][region][k] for r in rows) for k in range(3)))
+                 for region in REGIONS} if regional else {}
     sided = [r for r in rows if r["truth_side"]]
     neg = [r for r in rows if r["negative"]]
     neg_minutes = sum(r["duration_s"] for r in neg) / 60
@@ -235,6 +243,8 @@ def totals(rows: list[dict]) -> dict:
         "pattern_accuracy": float(np.mean([r["pattern"] == r["truth_pattern"] for r in rows])),
         "side_accuracy": float(np.mean([r["side"] == r["truth_side"] for r in sided])) if sided else float("nan"),
         "precision": pooled.precision, "recall": pooled.recall, "f1": pooled.f1,
+        "by_region": {region: {"precision": d.precision, "recall": d.recall, "f1": d.f1}
+                      for region, d in by_region.items()},
         # Unmatched one-sided events on cases without injected twitches (the labelled winks are matched).
         "false_unilateral_per_min": (sum(r["n_pred"] - r["tp"] for r in neg) / neg_minutes
                                      if neg else float("nan")),
@@ -265,6 +275,9 @@ def report(name: str, rows: list[dict]) -> dict:
               f"side accuracy {t['side_accuracy']:.2f} | unilateral events P {t['precision']:.2f} "
               f"R {t['recall']:.2f} F1 {t['f1']:.2f} | false unilateral events/min {t['false_unilateral_per_min']:.2f}"
               f" over {t['negative_minutes']:.1f} min | wall s per video-s {t['wall_s_per_video_s']:.2f}")
+        if kind != "real" and t["by_region"]:
+            print(" " * 11 + " | ".join(f"{region} P {d['precision']:.2f} R {d['recall']:.2f} F1 {d['f1']:.2f}"
+                                        for region, d in t["by_region"].items()))
     return out
 
 

@@ -245,6 +245,16 @@ def test_a_tonic_spasm_with_a_blink_in_the_middle_is_still_a_unilateral_tonic_ev
     np.testing.assert_allclose(events.offset_s, [8.0, 6.5], atol=0.1)
 
 
+def test_a_tonic_spasm_that_begins_as_a_blink_ends_is_a_unilateral_tonic_event():
+    # The spasm's run begins while both eyes reopen from the blink: that is no movement of the other eye away
+    # from this one's.
+    moves = [Twitch(6.3, 0.2, "bilateral", "periocular", 0.9), Twitch(6.45, 1.5, "left", "periocular", 0.6)]
+    events = detect_events(compute_signals(make_landmarks(15, FPS, moves, noise_px=0.2)))
+    assert list(zip(events.side, events.kind)) == [("bilateral", "blink"), ("left", "tonic")]
+    np.testing.assert_allclose(events.onset_s[1], 6.45, atol=0.1)
+    np.testing.assert_allclose(events.offset_s[1], 7.95, atol=0.1)
+
+
 # --- Real-face behaviour: local thresholds, head pose, twitch shape, synkinesis, the pattern rule ---------------
 
 def _signals(t, eye=None, mouth=None, brow=None, pose_deg=None):
@@ -358,6 +368,31 @@ def test_the_level_a_side_had_to_reach_is_what_the_detector_used():
         assert np.any(mouth[inside, 1] >= levels[inside, 1])
 
 
+@pytest.mark.core
+def test_a_twitch_just_after_a_blink_is_not_covered_by_it_and_an_unequal_reopening_is():
+    # MediaPipe drags the other eye along (0.25 here), so the eyes never both reopen between the blink and the
+    # twitch: one run where both exceed bilateral_off_frac. The twitch's frames, the left eye more than twice as
+    # closed as the right, are cut out of it.
+    t = np.arange(0, 12, 1 / FPS)
+    eye = np.zeros((len(t), 2))
+    for side in (0, 1):
+        eye[:, side] += _pulse(t, 5.0, 0.2, 0.6)
+    eye[:, 1] += _pulse(t, 5.1, 0.55, 0.25)
+    eye[:, 0] += _pulse(t, 5.35, 0.3, 0.6) + _pulse(t, 5.1, 0.2, 0.25)
+    events = detect_events(_signals(t, eye=eye))
+    assert events.side.tolist() == ["bilateral", "left"]
+    np.testing.assert_allclose(events.onset_s, [5.0, 5.35], atol=0.05)
+    np.testing.assert_allclose(events.offset_s[1], 5.65, atol=0.05)
+    # A blink whose right eye reopens more slowly, at 0.6 of the left's closure, stays one bilateral closure.
+    eye = np.zeros((len(t), 2))
+    for side in (0, 1):
+        eye[:, side] += _pulse(t, 5.0, 0.2, 0.7)
+    eye[:, 1] += _pulse(t, 5.1, 0.5, 0.35)
+    eye[:, 0] += _pulse(t, 5.1, 0.5, 0.2)
+    events = detect_events(_signals(t, eye=eye))
+    assert events.side.tolist() == ["bilateral"]
+
+
 def test_a_slow_one_sided_smirk_on_a_moving_face_is_no_twitch_but_a_fast_pull_of_the_same_size_is():
     # Both corners move on their own while the person talks (independent, smoothed, ~0.01 iod).
     rng = np.random.default_rng(1)
@@ -369,6 +404,10 @@ def test_a_slow_one_sided_smirk_on_a_moving_face_is_no_twitch_but_a_fast_pull_of
     events = unilateral(detect_events(_signals(t, mouth=mouth)))
     assert events.onset_s.round(1).tolist() == [12.0]
     assert events.side.tolist() == ["left"]
+    # A fast pull within a second of a larger smirk is timed on its own rise, not on the smirk's before it.
+    mouth[:, 0] += _pulse(t, 15.0, 0.4, 0.055, ramp_s=0.5) + _pulse(t, 16.0, 0.3, 0.04, ramp_s=0.04)
+    events = unilateral(detect_events(_signals(t, mouth=mouth)))
+    assert events.onset_s.round(1).tolist() == [12.0, 16.0]
 
 
 def test_a_wink_is_one_sided_event_however_slow_and_one_or_two_winks_are_no_pattern():
@@ -416,6 +455,15 @@ def test_opposite_movement_of_the_other_side_is_no_evidence_of_a_twitch():
         mouth[:, 0] += shift
         mouth[:, 1] -= shift
     assert len(unilateral(detect_events(_signals(t, mouth=mouth)))) == 0
+    # The same pulls on a face that holds its other corner in, below its rest place (pursed lips while talking),
+    # are twitches: the other corner sits still, whatever its level.
+    held = np.zeros((len(t), 2))
+    held[:, 1] = -0.05
+    for onset in (3.0, 8.0, 13.0):
+        held[:, 0] += _pulse(t, onset, 0.3, 0.06)
+    events = unilateral(detect_events(_signals(t, mouth=held)))
+    assert events.side.tolist() == ["left"] * 3
+    np.testing.assert_allclose(events.onset_s, [3.0, 8.0, 13.0], atol=0.05)
 
 
 def test_a_few_long_blinks_are_none_and_repeated_forceful_closures_beyond_blinking_are_bilateral():

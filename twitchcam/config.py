@@ -73,6 +73,7 @@ RANGES = {
     "bilateral_on_frac": (0.0, 1.0),
     "bilateral_off_frac": (0.0, 1.0),
     "bilateral_ratio": (0.0, 1.0),
+    "uneven_closure_ratio": (0.0, 1.0),
     "noise_k": (0.0, 100.0),
     "asym_local_k": (0.0, 100.0),
     "asym_window_s": (1.0, 600.0),
@@ -151,6 +152,12 @@ class Config:
         Minimum ratio of the less closed to the more closed eye's peak for a bilateral closure. Blinks measure
         ~0.9; one eye's twitch drags the other along to ~0.1-0.4 in MediaPipe's landmarks, at times further
         (such a closure is then bilateral: the landmarks cannot tell it from an unequal blink).
+    uneven_closure_ratio : float
+        Frames where one eye is closed less than ``uneven_closure_ratio`` times the other, for longer than
+        ``merge_gap_s``, are no part of a closure of both eyes: a one-sided closure (a twitch while the other eye
+        squints, or just after a blink) is not covered by the blink next to it. A blink's eyes close and reopen
+        at slightly different speeds, but for a frame or two and, in the tuning clips' slow reopenings, to no
+        less than ~0.6 of each other.
     noise_k : float
         Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
         noisier than the fixed thresholds assume.
@@ -168,9 +175,11 @@ class Config:
         closures count) but are no evidence of a one-sided twitch: the far side is foreshortened and tracked
         worse.
     opposite_max_frac : float
-        A frame is no evidence of a one-sided twitch when the other side moves the opposite way by more than this
-        fraction of this side's movement: one brow up and the other down, or one mouth corner out and the other
-        in, is head roll or a tracking error, not a contraction.
+        A frame is no evidence of a one-sided twitch when the other side has moved the opposite way since the
+        movement began (from the frame before it, not from rest) by more than this fraction of this side's
+        movement: one brow up and the other down, or one mouth corner out and the other in, is head roll or a
+        tracking error, not a contraction. A corner that merely sits in or out of its rest place (talking,
+        pursed lips) is not moving.
     twitch_max_rise_s : float
         A twitch rises fast (a clonic twitch in tens of milliseconds). While the face moves (the local spread has
         raised the asymmetry threshold), a one-sided movement that takes longer than this plus one frame interval
@@ -240,6 +249,7 @@ class Config:
     bilateral_on_frac: float = 0.3
     bilateral_off_frac: float = 0.15
     bilateral_ratio: float = 0.7
+    uneven_closure_ratio: float = 0.5
     noise_k: float = 4.0
     asym_local_k: float = 4.5
     asym_window_s: float = 6.0

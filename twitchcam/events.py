@@ -188,6 +188,9 @@ def _columns(t, start, stop, side, region, peak, score, bilateral, cfg) -> dict:
 def _bilateral_closures(t, closure, gap, dt, cfg):
     """Synchronous closures of both eyes: both closed, to within ``bilateral_ratio`` of each other.
 
+    Stretches where one eye is closed less than ``uneven_closure_ratio`` times the other for longer than
+    ``merge_gap_s`` are cut out first: they are one eye's closure, not part of the closure of both.
+
     Returns
     -------
     dict
@@ -197,7 +200,19 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
         unequal onsets and offsets of the same closure, not twitches.
     """
     both = np.fmin(closure[:, 0], closure[:, 1])
-    start, stop, (p_left, p_right) = _runs(both > cfg.bilateral_off_frac, [closure[:, 0], closure[:, 1]], gap)
+    closed = both > cfg.bilateral_off_frac
+    # One eye well ahead of the other for longer than a blink's unequal onset or offset is a one-sided closure
+    # within the closure of both (a twitch while the other eye squints, or just after a blink): it is cut out, so
+    # the blink does not cover it. Whole-array: a live session calls this every second.
+    with np.errstate(invalid="ignore"):
+        uneven = closed & (both < cfg.uneven_closure_ratio * np.fmax(closure[:, 0], closure[:, 1]))
+    u_start, u_stop, _ = _runs(uneven, [])
+    lasting = (t[u_stop] - t[u_start] + dt) > cfg.merge_gap_s
+    cut = np.zeros(len(t) + 1, np.int64)
+    np.add.at(cut, u_start[lasting], 1)
+    np.add.at(cut, u_stop[lasting] + 1, -1)
+    closed &= np.cumsum(cut[:-1]) == 0
+    start, stop, (p_left, p_right) = _runs(closed, [closure[:, 0], closure[:, 1]], gap)
     weak, strong = np.minimum(p_left, p_right), np.maximum(p_left, p_right)
     keep = ((weak >= cfg.bilateral_on_frac) & (weak >= cfg.bilateral_ratio * strong)
             & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
@@ -218,16 +233,17 @@ def detect_events(signals: Signals, config: Config | None = None,
     runs start at half of both). The asymmetry is the left-right difference less what head pose explains and less
     its slow trend (:func:`twitchcam.asymmetry.local_asymmetry`); its threshold is the larger of the configured one,
     ``noise_k`` times the frame-to-frame noise and ``asym_local_k`` times the asymmetry's local spread, so it rises
-    while the face talks, laughs or turns and falls back when it is calm. Frames where the other side moves the
-    opposite way by more than ``opposite_max_frac`` of this side's movement (the signature of a tracking or
-    alignment error: one brow up and the other down, the mouth shifted sideways) are no evidence. Eyes closing
-    together to within ``bilateral_ratio`` of each other are one bilateral event (a blink when brief), and the brief
-    asymmetries at their start and end are not unilateral events. Symmetric mouth and brow movements (talking,
-    smiling) have no asymmetry and give no event. A mouth-corner or brow movement together with an eye event of the
-    same side (overlapping it or starting within ``coupling_window_s``) counts from ``coupled_min_score`` of its
-    threshold: it is that twitch's spread in the facial nerve's territory. A brow event counts only so (the "other
-    Babinski sign"): brows alone move with talking. A movement that rises slower than ``twitch_max_rise_s`` needs
-    ``slow_min_score``.
+    while the face talks, laughs or turns and falls back when it is calm. Frames where the other side has moved the
+    opposite way since the run began, by more than ``opposite_max_frac`` of this side's movement (the signature of a
+    tracking or alignment error: one brow up and the other down, the mouth shifted sideways) are no evidence. Eyes
+    closing together to within ``bilateral_ratio`` of each other are one bilateral event (a blink when brief), and
+    the brief asymmetries at their start and end are not unilateral events; one eye closed less than
+    ``uneven_closure_ratio`` times the other for longer than ``merge_gap_s`` is no part of such a closure. Symmetric
+    mouth and brow movements (talking, smiling) have no asymmetry and give no event. A mouth-corner or brow movement
+    together with an eye event of the same side (overlapping it or starting within ``coupling_window_s``) counts
+    from ``coupled_min_score`` of its threshold: it is that twitch's spread in the facial nerve's territory. A brow
+    event counts only so (the "other Babinski sign"): brows alone move with talking. A movement that rises slower
+    than ``twitch_max_rise_s`` needs ``slow_min_score``.
 
     Each event's ``score`` is the largest ratio of its asymmetry to the local threshold (1 = just at threshold).
 
@@ -267,10 +283,16 @@ def detect_events(signals: Signals, config: Config | None = None,
     asym_thr = np.maximum(asym_floor, moving)
     active = (excess > asym_thr / 2) & (sig > on / 2)
     # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on its frames
-    # outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where the other side moves
-    # the opposite way.
+    # outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where the other side has
+    # moved the opposite way since the run began: measured from the frame before it, not from rest, since a
+    # talking mouth's corners sit in or out of their rest places and a pull starts from where they are.
     with np.errstate(invalid="ignore"):
-        no_evidence = (other < -cfg.opposite_max_frac * np.abs(sig)) | turned[:, None]
+        no_evidence = np.repeat(turned[:, None], len(_COLUMN_SIDE), axis=1)
+        frames, cols, before = _run_frames(*_column_runs(active, [], gap)[:3])
+        # A run that began in a blink (its eye reopening to a tonic spasm's level) did not move up: not judged so.
+        moved = sig[frames, cols] - sig[before, cols]
+        no_evidence[frames, cols] |= (moved > 0) & (other[frames, cols] - other[before, cols]
+                                                   < -cfg.opposite_max_frac * moved)
     no_evidence[:, _COLUMN_REGION == "periocular"] |= bilateral_mask[:, None]
     evidence = np.where(no_evidence, np.nan, 0.0)
     # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
@@ -299,7 +321,9 @@ def detect_events(signals: Signals, config: Config | None = None,
     judged = np.flatnonzero(keep & (busy > 0) & (score < cfg.slow_min_score) & ~deep)
     for c in np.unique(col[judged]):
         runs = judged[col[judged] == c]
-        keep[runs[rise_times(t, excess[:, c], start[runs], stop[runs]) > cfg.twitch_max_rise_s + dt]] = False
+        # Timed on the frames that are evidence: a blink's uneven onset at a run's end is not its peak.
+        rise = rise_times(t, excess[:, c] + evidence[:, c], start[runs], stop[runs])
+        keep[runs[rise > cfg.twitch_max_rise_s + dt]] = False
     # With an eye twitch of the same side, a weaker movement of the mouth corner or brow is its synkinesis (CN VII):
     # it counts from coupled_min_score. A brow moves with talking, so it counts only so (the "other Babinski sign":
     # brow up while the eye closes).
@@ -406,6 +430,20 @@ def _bridge(column: np.ndarray, start: np.ndarray, stop: np.ndarray, peaks: list
     return column[first], start[first], stop[last], [np.maximum.reduceat(p, first) for p in peaks]
 
 
+def _run_frames(column: np.ndarray, start: np.ndarray, stop: np.ndarray):
+    """Every frame of every run, its column, and the frame just before its run began.
+
+    Returns
+    -------
+    frames, columns, before : ndarray of int, shape (n_frames_in_runs,)
+        ``before`` is the run's first frame at the recording's start.
+    """
+    lengths = stop - start + 1
+    first = np.repeat(start, lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return first + offsets, np.repeat(column, lengths), np.maximum(first - 1, 0)
+
+
 def _column_runs(active: np.ndarray, values: list[np.ndarray], max_gap: int):
     """:func:`_runs` of every column of ``active`` at once.
 
@@ -487,6 +525,9 @@ def rise_times(t: np.ndarray, x: np.ndarray, start: np.ndarray, stop: np.ndarray
                lookback_s: float = 1.0) -> np.ndarray:
     """How fast each run rose: from the last frame below 20 % of its peak to the first at 80 % of it.
 
+    The peak is the run's own (a larger movement just before it is another movement); the foot may lie before
+    the run.
+
     Parameters
     ----------
     t : ndarray, shape (n_frames,)
@@ -507,8 +548,8 @@ def rise_times(t: np.ndarray, x: np.ndarray, start: np.ndarray, stop: np.ndarray
     out = np.empty(len(start))
     for k, (a, b) in enumerate(zip(start, stop)):
         first = int(np.searchsorted(t, t[a] - lookback_s))
-        seg = x[first:b + 1]
-        top = first + int(np.nanargmax(seg))
+        # The run's own peak: a larger movement in the lookback before it is another movement, not its rise.
+        top = a + int(np.nanargmax(x[a:b + 1])) if np.isfinite(x[a:b + 1]).any() else b
         peak = x[top]
         below = np.flatnonzero(x[first:top + 1] < 0.2 * peak)
         foot = first + below[-1] if len(below) else first
