@@ -464,6 +464,12 @@ def test_opposite_movement_of_the_other_side_is_no_evidence_of_a_twitch():
     events = unilateral(detect_events(_signals(t, mouth=held)))
     assert events.side.tolist() == ["left"] * 3
     np.testing.assert_allclose(events.onset_s, [3.0, 8.0, 13.0], atol=0.05)
+    # And pulls of a corner that is itself held in: from there they reach no further than its rest place.
+    held[:, 1] = 0.0
+    held[:, 0] -= 0.06
+    events = unilateral(detect_events(_signals(t, mouth=held)))
+    assert events.side.tolist() == ["left"] * 3
+    np.testing.assert_allclose(events.onset_s, [3.0, 8.0, 13.0], atol=0.05)
 
 
 def test_a_few_long_blinks_are_none_and_repeated_forceful_closures_beyond_blinking_are_bilateral():
@@ -501,6 +507,11 @@ def test_one_stray_event_on_the_other_side_leaves_a_pattern_one_sided_and_three_
         assert analysis.pattern == pattern
     assert analyze_landmarks(make_landmarks(20, FPS, left + right[:1]), Config(unilateral_stray_events=0)).pattern \
         == "unilateral_other"
+    # A stray right eye twitch with its mouth movement is one stray twitch (laterality index 6/10 by events).
+    pair = [Twitch(16.5, 0.2, "right", "periocular", 0.6), Twitch(16.55, 0.2, "right", "perioral", 0.08)]
+    analysis = analyze_landmarks(make_landmarks(20, FPS, left + pair))
+    assert analysis.summary.metrics["unilateral_events"] == {"left": 8, "right": 2}
+    assert analysis.pattern == "hemifacial_spasm"
     # Beside only four events (two episodes) one on the other side is no stray: laterality index 0.6.
     few = analyze_landmarks(make_landmarks(20, FPS, left[:4] + right[:1]))
     assert few.summary.metrics["unilateral_events"] == {"left": 4, "right": 1}

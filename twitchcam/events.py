@@ -281,14 +281,16 @@ def detect_events(signals: Signals, config: Config | None = None,
     excess = np.repeat(asymmetries, 2, axis=1) * _LEFT_LEADS
     on, asym_floor, moving = _thresholds(signals, cfg, spreads)
     asym_thr = np.maximum(asym_floor, moving)
-    active = (excess > asym_thr / 2) & (sig > on / 2)
+    level = _own_movement(sig, max(int(round(cfg.rise_window_s / dt)), 1))
+    active = (excess > asym_thr / 2) & (level > on / 2)
     # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on its frames
     # outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where the other side has
     # moved the opposite way since the run began: measured from the frame before it, not from rest, since a
     # talking mouth's corners sit in or out of their rest places and a pull starts from where they are.
     with np.errstate(invalid="ignore"):
         no_evidence = np.repeat(turned[:, None], len(_COLUMN_SIDE), axis=1)
-        frames, cols, before = _run_frames(*_column_runs(active, [], gap)[:3])
+        col, start, stop = _column_runs(active, gap)
+        frames, cols, before, firsts = _run_frames(col, start, stop)
         # A run that began in a blink (its eye reopening to a tonic spasm's level) did not move up: not judged so.
         moved = sig[frames, cols] - sig[before, cols]
         no_evidence[frames, cols] |= (moved > 0) & (other[frames, cols] - other[before, cols]
@@ -299,15 +301,16 @@ def detect_events(signals: Signals, config: Config | None = None,
     busy = (moving > asym_floor).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):  # a threshold set to 0 makes every score inf
         ratio = excess / asym_thr
-    col, start, stop, (peak, score, busy) = _column_runs(active, [sig + evidence, ratio + evidence, busy], gap)
+    peak, score, busy, reached = (_run_peaks(v[frames, cols], firsts)
+                                  for v in (sig + evidence, ratio + evidence, busy, level + evidence))
     # A blink during a tonic spasm closes the other eye too, so the spasm's asymmetry pauses: its two halves are one
     # event when the eye stays closed (at a run's start level) throughout the bilateral closure between them.
     bridge = np.zeros_like(active)
     bridge[:, _COLUMN_REGION == "periocular"] = bilateral_mask[:, None]
     with np.errstate(invalid="ignore"):
         bridge &= sig > on / 2
-    col, start, stop, (peak, score, busy) = _bridge(col, start, stop, [peak, score, busy], bridge)
-    long_enough = (peak >= on[col]) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
+    col, start, stop, (peak, score, busy, reached) = _bridge(col, start, stop, [peak, score, busy, reached], bridge)
+    long_enough = (reached >= on[col]) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
     eye = _COLUMN_REGION[col] == "periocular"
     # An eye closed deeply while the other stays more open is a one-sided closure however expressive the face (a
     # wink, a tonic spasm): it counts from coupled_min_score of the local threshold.
@@ -337,6 +340,33 @@ def detect_events(signals: Signals, config: Config | None = None,
     columns = {name: np.concatenate([bilateral[name], unilateral[name]]) for name in bilateral}
     events = Events.from_columns(**columns)
     return events[~_echoes(events, cfg.coupling_window_s)]
+
+
+def _own_movement(sig: np.ndarray, frames: int) -> np.ndarray:
+    """How far each column's signal has moved on its own: the larger of its level from rest and its rise above
+    its lowest value over the last ``frames`` frames (a mouth corner held in while talking, pulled out by a
+    twitch, has moved though it is still short of its rest place). An eye's closure is its level from rest: a
+    closure is a fraction of the open eye, and its noise would make every rise start early.
+
+    Parameters
+    ----------
+    sig : ndarray, shape (n_frames, n_columns)
+    frames : int
+
+    Returns
+    -------
+    ndarray, shape (n_frames, n_columns)
+        In the signal's unit; NaN where it is.
+    """
+    low = sig.copy()
+    span = 1
+    # A running minimum in doubling steps (a handful of whole-array operations): each step extends the frames it
+    # covers by up to its own length.
+    while span < frames:
+        step = min(span, frames - span)
+        low[step:] = np.fmin(low[step:], low[:-step])
+        span += step
+    return np.where(_COLUMN_REGION == "periocular", sig, np.fmax(sig, sig - low))
 
 
 def _thresholds(signals: Signals, cfg: Config, spreads: np.ndarray):
@@ -387,7 +417,10 @@ def one_sided_levels(signals: Signals, config: Config | None = None,
     sig = np.column_stack([signals.region_signal(region) for region in REGIONS])
     excess = np.repeat(asymmetries, 2, axis=1) * _LEFT_LEADS
     on, asym_floor, moving = _thresholds(signals, cfg, spreads)
-    levels = np.maximum(sig - excess + np.maximum(asym_floor, moving), on)
+    dt = _frame_interval(signals.t)
+    # The region's own threshold is reached from rest or from the signal's recent low (_own_movement).
+    own = np.fmin(on, sig - _own_movement(sig, max(int(round(cfg.rise_window_s / dt)), 1)) + on)
+    levels = np.maximum(sig - excess + np.maximum(asym_floor, moving), own)
     return levels.reshape(len(sig), len(REGIONS), 2)
 
 
@@ -436,41 +469,48 @@ def _run_frames(column: np.ndarray, start: np.ndarray, stop: np.ndarray):
     Returns
     -------
     frames, columns, before : ndarray of int, shape (n_frames_in_runs,)
-        ``before`` is the run's first frame at the recording's start.
+        Run after run; ``before`` is the run's first frame at the recording's start.
+    firsts : ndarray of int, shape (n_runs,)
+        Where each run's frames begin in ``frames``.
     """
     lengths = stop - start + 1
+    firsts = np.cumsum(lengths) - lengths
     first = np.repeat(start, lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return first + offsets, np.repeat(column, lengths), np.maximum(first - 1, 0)
+    frames = first + np.arange(lengths.sum()) - np.repeat(firsts, lengths)
+    return frames, np.repeat(column, lengths), np.maximum(first - 1, 0), firsts
 
 
-def _column_runs(active: np.ndarray, values: list[np.ndarray], max_gap: int):
+def _run_peaks(values: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+    """The maximum of ``values`` (at the frames of :func:`_run_frames`, run after run) within each run.
+
+    NaN counts as -inf.
+    """
+    if not len(firsts):
+        return np.zeros(0)
+    return np.maximum.reduceat(np.where(np.isfinite(values), values, -np.inf), firsts)
+
+
+def _column_runs(active: np.ndarray, max_gap: int):
     """:func:`_runs` of every column of ``active`` at once.
 
     Parameters
     ----------
     active : ndarray, shape (n_frames, n_columns), bool
-    values : list of ndarray, each shape (n_frames, n_columns)
     max_gap : int
 
     Returns
     -------
     column, start, stop : ndarray of int, shape (n_runs,)
         Column, first and last frame of each run, by column then time.
-    peaks : list of ndarray, each shape (n_runs,)
-        Maximum of each of ``values`` within each run (NaN counts as -inf).
     """
     n, k = active.shape
     # The columns one after the other, each followed by more inactive frames than a run can bridge.
     pad = max_gap + 1
     flat = np.zeros((k, n + pad), bool)
     flat[:, :n] = active.T
-    padded = [np.full((k, n + pad), np.nan) for _ in values]
-    for p, v in zip(padded, values):
-        p[:, :n] = v.T
-    start, stop, peaks = _runs(flat.reshape(-1), [p.reshape(-1) for p in padded], max_gap)
+    start, stop, _ = _runs(flat.reshape(-1), [], max_gap)
     column = start // (n + pad)
-    return column, start - column * (n + pad), stop - column * (n + pad), peaks
+    return column, start - column * (n + pad), stop - column * (n + pad)
 
 
 def _echoes(events: Events, window_s: float) -> np.ndarray:

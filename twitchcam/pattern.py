@@ -6,8 +6,8 @@ each reported with the number behind it:
 ``unilateral``
     Twitches of the eye and mouth are one-sided: enough unilateral events, and a laterality index
     (left - right) / (left + right) of at least ``unilateral_min_li`` in absolute value, or no more than
-    ``unilateral_stray_events`` on the other side (a stray false detection) beside at least twice ``min_events``
-    on this one. HFS is bilateral in <5%.
+    ``unilateral_stray_events`` episodes on the other side (a stray false detection, with the mouth or eye
+    movement beside it) beside at least twice ``min_events`` events on this one. HFS is bilateral in <5%.
 ``irregular``
     Episodes on the affected side come at irregular intervals: coefficient of variation of the inter-episode
     intervals of at least ``irregular_min_cv`` (a metronomic rhythm, as in some tics or rhythmic myoclonus, is
@@ -248,9 +248,12 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
             metrics["brow_with_eye_closure_fraction"] = round(float(with_brow.mean()), 4)
             metrics["other_babinski_sign"] = bool(with_brow.any())
 
-        # A stray event on the other side counts as one only beside enough events on this one (twice min_events,
-        # the number below which the finding is borderline): one event against three is not a stray.
-        stray = min(n_side.values()) <= cfg.unilateral_stray_events and n_side[side] >= 2 * cfg.min_events
+        # A stray twitch on the other side counts as one only beside enough events on this one (twice min_events,
+        # the number below which the finding is borderline): one event against three is not a stray. Strays are
+        # counted in episodes: a false eye twitch with the mouth movement beside it is one stray, not two.
+        other = uni & (events.side != side)
+        strays = len(episode_spans(events.onset_s[other], events.offset_s[other], cfg.coupling_window_s)[0])
+        stray = strays <= cfg.unilateral_stray_events and n_side[side] >= 2 * cfg.min_events
         criteria["unilateral"] = bool(n_uni >= cfg.min_events and (abs(li) >= cfg.unilateral_min_li or stray))
         # Fewer than three intervals cannot show a rhythm either way: not assessed (None), and not held against
         # the pattern (a metronomic rhythm, the mimicker this excludes, needs intervals to be seen).

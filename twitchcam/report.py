@@ -145,9 +145,9 @@ def criteria_rows(results: Results) -> list[dict]:
         "measurement": f"laterality index {li:+.2f} ({n.get('left', 0)} left vs {n.get('right', 0)} right "
                        "eye and mouth events)",
         "rule": f"|(left − right) / (left + right)| ≥ {cfg.unilateral_min_li:g} (or at most "
-                f"{cfg.unilateral_stray_events} event{'' if cfg.unilateral_stray_events == 1 else 's'} on the "
-                f"other side beside {2 * cfg.min_events} or more), with at least {cfg.min_events} events; +1 is "
-                "all left, −1 all right",
+                f"{cfg.unilateral_stray_events} twitch{'' if cfg.unilateral_stray_events == 1 else 'es'} on the "
+                f"other side, eye and mouth together counted once, beside {2 * cfg.min_events} or more events), "
+                f"with at least {cfg.min_events} events; +1 is all left, −1 all right",
     }]
     cv = m.get("interval_cv")
     rows.append({
