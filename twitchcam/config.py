@@ -81,7 +81,6 @@ RANGES = {
     "asym_max_rotation_deg": (1.0, 90.0),
     "opposite_max_frac": (0.0, 100.0),
     "twitch_max_rise_s": (0.0, 10.0),
-    "rise_window_s": (0.0, 10.0),
     "slow_min_score": (0.0, 100.0),
     "deep_closure_frac": (0.0, 1.0),
     "coupled_min_score": (0.0, 100.0),
@@ -181,11 +180,6 @@ class Config:
         movement: one brow up and the other down, or one mouth corner out and the other in, is head roll or a
         tracking error, not a contraction. A corner that merely sits in or out of its rest place (talking,
         pursed lips) is not moving.
-    rise_window_s : float
-        A mouth corner's or brow's own movement is its level from rest or its rise above its lowest level within
-        the last ``rise_window_s``, whichever is larger: a corner held in while talking (or pursed) and pulled out
-        by a twitch has moved though it stays short of its rest place. The region's own threshold applies to it.
-        An eye's is its closure from rest.
     twitch_max_rise_s : float
         A twitch rises fast (a clonic twitch in tens of milliseconds). While the face moves (the local spread has
         raised the asymmetry threshold), a one-sided movement that takes longer than this plus one frame interval
@@ -264,7 +258,6 @@ class Config:
     asym_max_rotation_deg: float = 25.0
     opposite_max_frac: float = 0.5
     twitch_max_rise_s: float = 0.06
-    rise_window_s: float = 0.3
     slow_min_score: float = 2.0
     deep_closure_frac: float = 0.4
     coupled_min_score: float = 0.5

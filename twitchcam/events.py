@@ -281,8 +281,7 @@ def detect_events(signals: Signals, config: Config | None = None,
     excess = np.repeat(asymmetries, 2, axis=1) * _LEFT_LEADS
     on, asym_floor, moving = _thresholds(signals, cfg, spreads)
     asym_thr = np.maximum(asym_floor, moving)
-    level = _own_movement(sig, max(int(round(cfg.rise_window_s / dt)), 1))
-    active = (excess > asym_thr / 2) & (level > on / 2)
+    active = (excess > asym_thr / 2) & (sig > on / 2)
     # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on its frames
     # outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where the other side has
     # moved the opposite way since the run began: measured from the frame before it, not from rest, since a
@@ -301,16 +300,15 @@ def detect_events(signals: Signals, config: Config | None = None,
     busy = (moving > asym_floor).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):  # a threshold set to 0 makes every score inf
         ratio = excess / asym_thr
-    peak, score, busy, reached = (_run_peaks(v[frames, cols], firsts)
-                                  for v in (sig + evidence, ratio + evidence, busy, level + evidence))
+    peak, score, busy = (_run_peaks(v[frames, cols], firsts) for v in (sig + evidence, ratio + evidence, busy))
     # A blink during a tonic spasm closes the other eye too, so the spasm's asymmetry pauses: its two halves are one
     # event when the eye stays closed (at a run's start level) throughout the bilateral closure between them.
     bridge = np.zeros_like(active)
     bridge[:, _COLUMN_REGION == "periocular"] = bilateral_mask[:, None]
     with np.errstate(invalid="ignore"):
         bridge &= sig > on / 2
-    col, start, stop, (peak, score, busy, reached) = _bridge(col, start, stop, [peak, score, busy, reached], bridge)
-    long_enough = (reached >= on[col]) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
+    col, start, stop, (peak, score, busy) = _bridge(col, start, stop, [peak, score, busy], bridge)
+    long_enough = (peak >= on[col]) & ((t[stop] - t[start] + dt) >= cfg.min_event_s)
     eye = _COLUMN_REGION[col] == "periocular"
     # An eye closed deeply while the other stays more open is a one-sided closure however expressive the face (a
     # wink, a tonic spasm): it counts from coupled_min_score of the local threshold.
@@ -340,33 +338,6 @@ def detect_events(signals: Signals, config: Config | None = None,
     columns = {name: np.concatenate([bilateral[name], unilateral[name]]) for name in bilateral}
     events = Events.from_columns(**columns)
     return events[~_echoes(events, cfg.coupling_window_s)]
-
-
-def _own_movement(sig: np.ndarray, frames: int) -> np.ndarray:
-    """How far each column's signal has moved on its own: the larger of its level from rest and its rise above
-    its lowest value over the last ``frames`` frames (a mouth corner held in while talking, pulled out by a
-    twitch, has moved though it is still short of its rest place). An eye's closure is its level from rest: a
-    closure is a fraction of the open eye, and its noise would make every rise start early.
-
-    Parameters
-    ----------
-    sig : ndarray, shape (n_frames, n_columns)
-    frames : int
-
-    Returns
-    -------
-    ndarray, shape (n_frames, n_columns)
-        In the signal's unit; NaN where it is.
-    """
-    low = sig.copy()
-    span = 1
-    # A running minimum in doubling steps (a handful of whole-array operations): each step extends the frames it
-    # covers by up to its own length.
-    while span < frames:
-        step = min(span, frames - span)
-        low[step:] = np.fmin(low[step:], low[:-step])
-        span += step
-    return np.where(_COLUMN_REGION == "periocular", sig, np.fmax(sig, sig - low))
 
 
 def _thresholds(signals: Signals, cfg: Config, spreads: np.ndarray):
@@ -417,10 +388,7 @@ def one_sided_levels(signals: Signals, config: Config | None = None,
     sig = np.column_stack([signals.region_signal(region) for region in REGIONS])
     excess = np.repeat(asymmetries, 2, axis=1) * _LEFT_LEADS
     on, asym_floor, moving = _thresholds(signals, cfg, spreads)
-    dt = _frame_interval(signals.t)
-    # The region's own threshold is reached from rest or from the signal's recent low (_own_movement).
-    own = np.fmin(on, sig - _own_movement(sig, max(int(round(cfg.rise_window_s / dt)), 1)) + on)
-    levels = np.maximum(sig - excess + np.maximum(asym_floor, moving), own)
+    levels = np.maximum(sig - excess + np.maximum(asym_floor, moving), on)
     return levels.reshape(len(sig), len(REGIONS), 2)
 
 
