@@ -16,7 +16,7 @@ next to the cost of one small numpy operation on this machine for scale.
 
 ``--agreement``: share of offline events (twitchcam.pipeline.analyze_landmarks) that the streaming analyzer
 reports with the same side, region and kind and an onset within one frame, on generated landmarks at several
-levels of landmark jitter.
+levels of landmark jitter, and on the real clips' landmarks that ``benchmarks/accuracy.py`` cached.
 
 ``--budget``: CPU time per frame of each stage alone (decoding the Motion-JPEG input, encoding the recording, the
 landmark model, the streaming core, drawing the window, showing it), per size, and the cores they need at 30 fps:
@@ -264,6 +264,26 @@ def bench_agreement(args) -> None:
         eye_noise = offline.signals.noise["eye_closure"].mean()
         print(f"  jitter {noise:.2f} px (eye-closure noise {eye_noise:.3f}; real footage ~0.013): "
               f"{matched}/{total} = {matched / total:.1%}")
+    # Real faces: the landmarks benchmarks/accuracy.py cached of the real clips, untouched and injected.
+    cached = sorted((REPO / "benchmarks" / "_work" / "landmarks").glob("*_image.npz"))
+    cached = [p for p in cached if p.name.startswith(("real_", "inj_"))]
+    if not cached:
+        print("  real faces: no landmarks cached (run benchmarks/accuracy.py with the real clips first)")
+        return
+    print(f"live vs offline on the {len(cached)} real clips and injected cases that benchmarks/accuracy.py cached "
+          "(its landmarks, 8-frame chunks): the same match")
+    matched = total = 0
+    for path in cached:
+        lm = Landmarks.load(path)
+        offline = analyze_landmarks(lm, cfg)
+        analyzer = StreamingAnalyzer(cfg)
+        live = Events.concatenate([analyzer.push(lm[s:s + 8]).events for s in range(0, len(lm), 8)]
+                                  + [analyzer.finish().events])
+        m, n = match_rate(live, offline.events)
+        matched, total = matched + m, total + n
+        print(f"  {path.stem.removesuffix('_image'):<40} offline {len(offline.events):>3} live {len(live):>3} "
+              f"matched {m:>3}")
+    print(f"  real faces in all: {matched}/{total} = {matched / total:.1%}")
 
 
 def main():
