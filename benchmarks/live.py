@@ -263,7 +263,7 @@ def bench_agreement(args) -> None:
             matched, total = matched + m, total + n
         eye_noise = offline.signals.noise["eye_closure"].mean()
         print(f"  jitter {noise:.2f} px (eye-closure noise {eye_noise:.3f}; real footage ~0.013): "
-              f"{matched}/{total} = {matched / total:.1%}")
+              f"{matched}/{total} = {matched / max(total, 1):.1%}")
     # Real faces: the landmarks benchmarks/accuracy.py cached of the real clips, untouched and injected.
     cached = sorted((REPO / "benchmarks" / "_work" / "landmarks").glob("*_image.npz"))
     cached = [p for p in cached if p.name.startswith(("real_", "inj_"))]
@@ -283,7 +283,7 @@ def bench_agreement(args) -> None:
         matched, total = matched + m, total + n
         print(f"  {path.stem.removesuffix('_image'):<40} offline {len(offline.events):>3} live {len(live):>3} "
               f"matched {m:>3}")
-    print(f"  real faces in all: {matched}/{total} = {matched / total:.1%}")
+    print(f"  real faces in all: {matched}/{total} = {matched / max(total, 1):.1%}")
 
 
 def main():

@@ -383,7 +383,8 @@ def test_a_twitch_just_after_a_blink_is_not_covered_by_it_and_an_unequal_reopeni
     assert events.side.tolist() == ["bilateral", "left"]
     np.testing.assert_allclose(events.onset_s, [5.0, 5.35], atol=0.05)
     np.testing.assert_allclose(events.offset_s[1], 5.65, atol=0.05)
-    # A blink whose right eye reopens more slowly, at 0.6 of the left's closure, stays one bilateral closure.
+    # A blink whose right eye reopens more slowly, the left staying at 0.57 of the right's closure (above
+    # uneven_closure_ratio), stays one bilateral closure.
     eye = np.zeros((len(t), 2))
     for side in (0, 1):
         eye[:, side] += _pulse(t, 5.0, 0.2, 0.7)
@@ -391,6 +392,13 @@ def test_a_twitch_just_after_a_blink_is_not_covered_by_it_and_an_unequal_reopeni
     eye[:, 0] += _pulse(t, 5.1, 0.5, 0.2)
     events = detect_events(_signals(t, eye=eye))
     assert events.side.tolist() == ["bilateral"]
+    # So does a blink whose right eye closes two frames after the left: its uneven frames (the right eye less than
+    # half as closed) last no longer than merge_gap_s, too briefly to be cut out.
+    eye = np.zeros((len(t), 2))
+    eye[:, 0] += _pulse(t, 5.0, 0.25, 0.8, ramp_s=0.1)
+    eye[:, 1] += _pulse(t, 5.0 + 2 / FPS, 0.25, 0.8, ramp_s=0.1)
+    events = detect_events(_signals(t, eye=eye))
+    assert list(zip(events.side, events.onset_frame, events.offset_frame)) == [("bilateral", 153, 156)]
 
 
 def test_a_slow_one_sided_smirk_on_a_moving_face_is_no_twitch_but_a_fast_pull_of_the_same_size_is():
@@ -455,6 +463,17 @@ def test_opposite_movement_of_the_other_side_is_no_evidence_of_a_twitch():
         mouth[:, 0] += shift
         mouth[:, 1] -= shift
     assert len(unilateral(detect_events(_signals(t, mouth=mouth)))) == 0
+    # Nor when the other corner moves first (by up to coupling_window_s), or the face was lost just before.
+    for lead_frames in (1, 3, 8):
+        shifted = np.zeros((len(t), 2))
+        for onset in (3.0, 8.0, 13.0):
+            shifted[:, 0] += _pulse(t, onset, 0.3, 0.06)
+            shifted[:, 1] -= _pulse(t, onset - lead_frames / FPS, 0.3 + lead_frames / FPS, 0.06)
+        assert len(unilateral(detect_events(_signals(t, mouth=shifted)))) == 0
+    lost = mouth.copy()
+    for onset in (3.0, 8.0, 13.0):
+        lost[(t >= onset - 0.2) & (t < onset + 0.02)] = np.nan
+    assert len(unilateral(detect_events(_signals(t, mouth=lost)))) == 0
     # The same pulls on a face that holds its other corner in, below its rest place (pursed lips while talking),
     # are twitches: the other corner sits still, whatever its level.
     held = np.zeros((len(t), 2))
@@ -489,26 +508,30 @@ def test_bilateral_closures_do_not_outvote_one_sided_evidence_and_are_a_red_flag
     assert any("red flag" in note for note in analysis.summary.notes)
 
 
-def test_one_stray_event_on_the_other_side_leaves_a_pattern_one_sided_and_three_do_not():
-    # Four left eye-and-mouth twitches (8 events) at irregular intervals, and 1 or 3 brief right eye twitches: the
-    # one is a stray (laterality index 7/9 = 0.78, below 0.8), three are a pattern of their own.
-    left = [Twitch(t, 0.25, "left", region, amplitude) for t in (2.0, 5.5, 7.0, 12.5)
-            for region, amplitude in (("periocular", 0.6), ("perioral", 0.08))]
-    for rights, pattern in (([16.5], "hemifacial_spasm"), ([9.5, 16.5, 18.2], "bilateral")):
-        right = [Twitch(t, 0.2, "right", "periocular", 0.6) for t in rights]
-        analysis = analyze_landmarks(make_landmarks(20, FPS, left + right))
-        assert analysis.summary.metrics["unilateral_events"] == {"left": 8, "right": len(rights)}
-        assert analysis.pattern == pattern
-    assert analyze_landmarks(make_landmarks(20, FPS, left + right[:1]), Config(unilateral_stray_events=0)).pattern \
-        == "unilateral_other"
-    # A stray right eye twitch with its mouth movement is one stray twitch (laterality index 6/10 by events).
-    pair = [Twitch(16.5, 0.2, "right", "periocular", 0.6), Twitch(16.55, 0.2, "right", "perioral", 0.08)]
-    analysis = analyze_landmarks(make_landmarks(20, FPS, left + pair))
-    assert analysis.summary.metrics["unilateral_events"] == {"left": 8, "right": 2}
+def test_one_stray_twitch_on_the_other_side_leaves_a_pattern_one_sided_and_three_do_not():
+    # Six left eye-and-mouth twitches (12 events) at irregular intervals. On the right one eye twitch with its mouth
+    # movement (2 events: laterality index 10/14 = 0.71, below 0.8) is one stray twitch; three eye twitches are a
+    # pattern of their own.
+    def pairs(times, side):
+        return [Twitch(t + lag, 0.2, side, region, amplitude) for t in times
+                for region, amplitude, lag in (("periocular", 0.6, 0.0), ("perioral", 0.08, 0.05))]
+
+    left = pairs((2.0, 5.5, 7.0, 12.5, 16.0, 23.5), "left")
+    stray = pairs((19.5,), "right")
+    analysis = analyze_landmarks(make_landmarks(30, FPS, left + stray))
+    metrics = analysis.summary.metrics
+    assert metrics["unilateral_events"] == {"left": 12, "right": 2}
+    assert metrics["unilateral_twitches"] == {"left": 6, "right": 1}
     assert analysis.pattern == "hemifacial_spasm"
-    # Beside only four events (two episodes) one on the other side is no stray: laterality index 0.6.
-    few = analyze_landmarks(make_landmarks(20, FPS, left[:4] + right[:1]))
-    assert few.summary.metrics["unilateral_events"] == {"left": 4, "right": 1}
+    assert analyze_landmarks(make_landmarks(30, FPS, left + stray), Config(unilateral_stray_events=0)).pattern \
+        == "unilateral_other"
+    three = [Twitch(t, 0.2, "right", "periocular", 0.6) for t in (10.0, 19.5, 27.0)]
+    analysis = analyze_landmarks(make_landmarks(30, FPS, left + three))
+    assert analysis.summary.metrics["unilateral_twitches"] == {"left": 6, "right": 3}
+    assert analysis.pattern == "bilateral"
+    # Beside three twitches one on the other side is no stray, in events or in twitches: laterality index 0.5.
+    few = analyze_landmarks(make_landmarks(30, FPS, left[:6] + stray))
+    assert few.summary.metrics["unilateral_twitches"] == {"left": 3, "right": 1}
     assert few.summary.criteria["unilateral"] is False and few.pattern == "unilateral_other"
 
 

@@ -153,11 +153,11 @@ class Config:
         ~0.9; one eye's twitch drags the other along to ~0.1-0.4 in MediaPipe's landmarks, at times further
         (such a closure is then bilateral: the landmarks cannot tell it from an unequal blink).
     uneven_closure_ratio : float
-        Frames where one eye is closed less than ``uneven_closure_ratio`` times the other, for longer than
-        ``merge_gap_s``, are no part of a closure of both eyes: a one-sided closure (a twitch while the other eye
-        squints, or just after a blink) is not covered by the blink next to it. A blink's eyes close and reopen
-        at slightly different speeds, but for a frame or two and, in the tuning clips' slow reopenings, to no
-        less than ~0.6 of each other.
+        Frames where one eye is closed less than ``uneven_closure_ratio`` times the other, for more frames than
+        ``merge_gap_s`` spans, are no part of a closure of both eyes: a one-sided closure (a twitch while the
+        other eye squints, or just after a blink) is not covered by the blink next to it, apart from the
+        ``merge_gap_s`` next to the blink. A blink's eyes close and reopen at slightly different speeds, but for
+        a frame or two and, in the tuning clips' slow reopenings, to no less than ~0.6 of each other.
     noise_k : float
         Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
         noisier than the fixed thresholds assume.
@@ -175,11 +175,13 @@ class Config:
         closures count) but are no evidence of a one-sided twitch: the far side is foreshortened and tracked
         worse.
     opposite_max_frac : float
-        A frame is no evidence of a one-sided twitch when the other side has moved the opposite way since the
-        movement began (from the frame before it, not from rest) by more than this fraction of this side's
-        movement: one brow up and the other down, or one mouth corner out and the other in, is head roll or a
-        tracking error, not a contraction. A corner that merely sits in or out of its rest place (talking,
-        pursed lips) is not moving.
+        A frame is no evidence of a one-sided twitch when this side has risen since the movement began and the
+        other side has moved the opposite way by more than this fraction of that rise: one brow up and the other
+        down, or one mouth corner out and the other in, is head roll or a tracking error, not a contraction.
+        Movement is measured from the frame before the run (for the other mouth corner or brow, from its highest
+        level over the ``coupling_window_s`` before it: it may move first), not from rest: a corner that merely
+        sits in or out of its rest place (talking, pursed lips) is not moving. Without a measured frame before
+        the run, from rest.
     twitch_max_rise_s : float
         A twitch rises fast (a clonic twitch in tens of milliseconds). While the face moves (the local spread has
         raised the asymmetry threshold), a one-sided movement that takes longer than this plus one frame interval
@@ -210,9 +212,9 @@ class Config:
         Minimum absolute laterality index, (left - right) / (left + right) over unilateral events, to call the
         pattern one-sided.
     unilateral_stray_events : int
-        Episodes on the other side (events whose onsets follow within ``coupling_window_s``: an eye twitch and
-        the mouth movement with it are one) that leave a pattern one-sided whatever its laterality index, beside
-        at least twice ``min_events`` events on the affected side: a stray twitch, as one false detection in a
+        Twitches on the other side that leave a pattern one-sided whatever its laterality index, beside at least
+        twice ``min_events`` twitches on the affected side, an eye twitch and a mouth movement starting within
+        ``coupling_window_s`` of it counted once on both sides: a stray twitch, as one false detection in a
         recording of a moving face can be, does not make eight one-sided twitches two-sided.
     bilateral_min_closures : int
         Bilateral eye closures longer than a blink needed (besides ``bilateral_min_per_min``) for closures beyond

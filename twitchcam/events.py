@@ -188,8 +188,9 @@ def _columns(t, start, stop, side, region, peak, score, bilateral, cfg) -> dict:
 def _bilateral_closures(t, closure, gap, dt, cfg):
     """Synchronous closures of both eyes: both closed, to within ``bilateral_ratio`` of each other.
 
-    Stretches where one eye is closed less than ``uneven_closure_ratio`` times the other for longer than
-    ``merge_gap_s`` are cut out first: they are one eye's closure, not part of the closure of both.
+    Stretches where one eye is closed less than ``uneven_closure_ratio`` times the other for more frames than
+    ``merge_gap_s`` spans are cut out first: they are one eye's closure, not part of the closure of both. The
+    mask still covers ``gap`` frames of them next to each remaining closure (its uneven onset or offset).
 
     Returns
     -------
@@ -207,7 +208,8 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
     with np.errstate(invalid="ignore"):
         uneven = closed & (both < cfg.uneven_closure_ratio * np.fmax(closure[:, 0], closure[:, 1]))
     u_start, u_stop, _ = _runs(uneven, [])
-    lasting = (t[u_stop] - t[u_start] + dt) > cfg.merge_gap_s
+    # Longer than the gap the runs below are joined across (merge_gap_s in whole frames), or they would join again.
+    lasting = u_stop - u_start + 1 > gap
     cut = np.zeros(len(t) + 1, np.int64)
     np.add.at(cut, u_start[lasting], 1)
     np.add.at(cut, u_stop[lasting] + 1, -1)
@@ -233,17 +235,17 @@ def detect_events(signals: Signals, config: Config | None = None,
     runs start at half of both). The asymmetry is the left-right difference less what head pose explains and less
     its slow trend (:func:`twitchcam.asymmetry.local_asymmetry`); its threshold is the larger of the configured one,
     ``noise_k`` times the frame-to-frame noise and ``asym_local_k`` times the asymmetry's local spread, so it rises
-    while the face talks, laughs or turns and falls back when it is calm. Frames where the other side has moved the
-    opposite way since the run began, by more than ``opposite_max_frac`` of this side's movement (the signature of a
-    tracking or alignment error: one brow up and the other down, the mouth shifted sideways) are no evidence. Eyes
-    closing together to within ``bilateral_ratio`` of each other are one bilateral event (a blink when brief), and
-    the brief asymmetries at their start and end are not unilateral events; one eye closed less than
-    ``uneven_closure_ratio`` times the other for longer than ``merge_gap_s`` is no part of such a closure. Symmetric
-    mouth and brow movements (talking, smiling) have no asymmetry and give no event. A mouth-corner or brow movement
-    together with an eye event of the same side (overlapping it or starting within ``coupling_window_s``) counts
-    from ``coupled_min_score`` of its threshold: it is that twitch's spread in the facial nerve's territory. A brow
-    event counts only so (the "other Babinski sign"): brows alone move with talking. A movement that rises slower
-    than ``twitch_max_rise_s`` needs ``slow_min_score``.
+    while the face talks, laughs or turns and falls back when it is calm. Frames where this side has risen since the
+    run began and the other side has moved the opposite way, by more than ``opposite_max_frac`` of the rise (the
+    signature of a tracking or alignment error: one brow up and the other down, the mouth shifted sideways), are no
+    evidence. Eyes closing together to within ``bilateral_ratio`` of each other are one bilateral event (a blink
+    when brief), and the brief asymmetries at their start and end are not unilateral events; one eye closed less
+    than ``uneven_closure_ratio`` times the other for longer than ``merge_gap_s`` is no part of such a closure.
+    Symmetric mouth and brow movements (talking, smiling) have no asymmetry and give no event. A mouth-corner or
+    brow movement together with an eye event of the same side (overlapping it or starting within
+    ``coupling_window_s``) counts from ``coupled_min_score`` of its threshold: it is that twitch's spread in the
+    facial nerve's territory. A brow event counts only so (the "other Babinski sign"): brows alone move with
+    talking. A movement that rises slower than ``twitch_max_rise_s`` needs ``slow_min_score``.
 
     Each event's ``score`` is the largest ratio of its asymmetry to the local threshold (1 = just at threshold).
 
@@ -284,18 +286,16 @@ def detect_events(signals: Signals, config: Config | None = None,
     active = (excess > asym_thr / 2) & (sig > on / 2)
     # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on its frames
     # outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where the other side has
-    # moved the opposite way since the run began: measured from the frame before it, not from rest, since a
-    # talking mouth's corners sit in or out of their rest places and a pull starts from where they are.
-    with np.errstate(invalid="ignore"):
-        no_evidence = np.repeat(turned[:, None], len(_COLUMN_SIDE), axis=1)
-        col, start, stop = _column_runs(active, gap)
-        frames, cols, before, firsts = _run_frames(col, start, stop)
-        # A run that began in a blink (its eye reopening to a tonic spasm's level) did not move up: not judged so.
-        moved = sig[frames, cols] - sig[before, cols]
-        no_evidence[frames, cols] |= (moved > 0) & (other[frames, cols] - other[before, cols]
-                                                   < -cfg.opposite_max_frac * moved)
-    no_evidence[:, _COLUMN_REGION == "periocular"] |= bilateral_mask[:, None]
-    evidence = np.where(no_evidence, np.nan, 0.0)
+    # moved the opposite way since the run began (_moved_apart).
+    col, start, stop = _column_runs(active, gap)
+    frames, cols, runs, firsts = _run_frames(col, start, stop)
+    no_evidence = turned[frames] | _moved_apart(sig, other, col, start, frames, cols, runs,
+                                                int(round(cfg.coupling_window_s / dt)), cfg.opposite_max_frac)
+    no_evidence |= (_COLUMN_REGION[cols] == "periocular") & bilateral_mask[frames]
+    # NaN where a run's frame is no evidence; 0 elsewhere (frames outside runs stay 0: only rise_times looks there,
+    # for a run's foot).
+    evidence = np.zeros_like(sig)
+    evidence[frames[no_evidence], cols[no_evidence]] = np.nan
     # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
     busy = (moving > asym_floor).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):  # a threshold set to 0 makes every score inf
@@ -322,8 +322,9 @@ def detect_events(signals: Signals, config: Config | None = None,
     judged = np.flatnonzero(keep & (busy > 0) & (score < cfg.slow_min_score) & ~deep)
     for c in np.unique(col[judged]):
         runs = judged[col[judged] == c]
-        # Timed on the frames that are evidence: a blink's uneven onset at a run's end is not its peak.
-        rise = rise_times(t, excess[:, c] + evidence[:, c], start[runs], stop[runs])
+        # The peak is taken on the frames that are evidence (a blink's uneven onset at a run's end is not the run's
+        # peak); the rise to it on the excess itself (the masked frames of a blink just before are not its foot).
+        rise = rise_times(t, excess[:, c], start[runs], stop[runs], peak_x=excess[:, c] + evidence[:, c])
         keep[runs[rise > cfg.twitch_max_rise_s + dt]] = False
     # With an eye twitch of the same side, a weaker movement of the mouth corner or brow is its synkinesis (CN VII):
     # it counts from coupled_min_score. A brow moves with talking, so it counts only so (the "other Babinski sign":
@@ -432,26 +433,83 @@ def _bridge(column: np.ndarray, start: np.ndarray, stop: np.ndarray, peaks: list
 
 
 def _run_frames(column: np.ndarray, start: np.ndarray, stop: np.ndarray):
-    """Every frame of every run, its column, and the frame just before its run began.
+    """Every frame of every run, run after run, with its column and run.
+
+    Parameters
+    ----------
+    column, start, stop : ndarray of int, shape (n_runs,)
+        As :func:`_column_runs` gives them.
 
     Returns
     -------
-    frames, columns, before : ndarray of int, shape (n_frames_in_runs,)
-        Run after run; ``before`` is the run's first frame at the recording's start.
+    frames, columns, runs : ndarray of int, shape (n_frames_in_runs,)
+        Frame index, column and run index of each frame of each run.
     firsts : ndarray of int, shape (n_runs,)
         Where each run's frames begin in ``frames``.
     """
     lengths = stop - start + 1
     firsts = np.cumsum(lengths) - lengths
-    first = np.repeat(start, lengths)
-    frames = first + np.arange(lengths.sum()) - np.repeat(firsts, lengths)
-    return frames, np.repeat(column, lengths), np.maximum(first - 1, 0), firsts
+    runs = np.repeat(np.arange(len(start)), lengths)
+    frames = start[runs] + np.arange(lengths.sum()) - firsts[runs]
+    return frames, column[runs], runs, firsts
+
+
+def _moved_apart(sig: np.ndarray, other: np.ndarray, col: np.ndarray, start: np.ndarray, frames: np.ndarray,
+                 cols: np.ndarray, runs: np.ndarray, lead: int, max_frac: float) -> np.ndarray:
+    """Frames of runs where the other side has moved the opposite way since the run began.
+
+    Movement is measured from the frame before the run, not from rest: a talking mouth's corners sit in or out of
+    their rest places, and a pull starts from where they are. The other side's mouth corner or brow is measured
+    from its highest level over the ``lead`` frames before that too: in a sideways shift of the mouth it may move
+    a few frames first. Without a measured frame before the run (it starts the recording, or follows a frame
+    without a face) both are measured from rest. A run that did not rise (it began in a blink, its eye reopening to
+    a tonic spasm's level) is not judged so.
+
+    Parameters
+    ----------
+    sig, other : ndarray, shape (n_frames, 6)
+        Each column's signal and the other side's, in the signal's unit.
+    col, start : ndarray of int, shape (n_runs,)
+        Each run's column and first frame.
+    frames, cols, runs : ndarray of int, shape (n_frames_in_runs,)
+        From :func:`_run_frames`.
+    lead : int
+        Frames before a run in which the other mouth corner or brow may have moved first.
+    max_frac : float
+        ``opposite_max_frac``.
+
+    Returns
+    -------
+    ndarray, shape (n_frames_in_runs,), bool
+    """
+    before = start - 1
+    with np.errstate(invalid="ignore"):
+        own = np.where(before >= 0, sig[np.maximum(before, 0), col], np.nan)
+        # The other side's level over the lead frames before the run (the eye's: the frame before only, since the
+        # frames before an eye's run are often a blink, which the other eye is still reopening from).
+        span = np.where(_COLUMN_REGION[col] == "periocular", 0, lead)
+        back = np.maximum(before[:, None] - np.arange(lead + 1)[None, :], -1)
+        seen = np.where((back >= 0) & (np.arange(lead + 1)[None, :] <= span[:, None]),
+                        other[np.maximum(back, 0), col[:, None]], np.nan)
+        ref_other = np.max(np.where(np.isnan(seen), -np.inf, seen), axis=1, initial=-np.inf)
+        known = np.isfinite(own) & np.isfinite(ref_other)
+        own, ref_other = np.where(known, own, 0.0), np.where(known, ref_other, 0.0)
+        moved = sig[frames, cols] - own[runs]
+        return (moved > 0) & (other[frames, cols] - ref_other[runs] < -max_frac * moved)
 
 
 def _run_peaks(values: np.ndarray, firsts: np.ndarray) -> np.ndarray:
-    """The maximum of ``values`` (at the frames of :func:`_run_frames`, run after run) within each run.
+    """The maximum of ``values`` within each run.
 
-    NaN counts as -inf.
+    Parameters
+    ----------
+    values : ndarray, shape (n_frames_in_runs,)
+        At the frames of :func:`_run_frames`, run after run; NaN counts as -inf.
+    firsts : ndarray of int, shape (n_runs,)
+
+    Returns
+    -------
+    ndarray, shape (n_runs,)
     """
     if not len(firsts):
         return np.zeros(0)
@@ -530,7 +588,7 @@ def _near(onset_s: np.ndarray, offset_s: np.ndarray, side: np.ndarray, eye_onset
 
 
 def rise_times(t: np.ndarray, x: np.ndarray, start: np.ndarray, stop: np.ndarray,
-               lookback_s: float = 1.0) -> np.ndarray:
+               lookback_s: float = 1.0, peak_x: np.ndarray | None = None) -> np.ndarray:
     """How fast each run rose: from the last frame below 20 % of its peak to the first at 80 % of it.
 
     The peak is the run's own (a larger movement just before it is another movement); the foot may lie before
@@ -541,23 +599,27 @@ def rise_times(t: np.ndarray, x: np.ndarray, start: np.ndarray, stop: np.ndarray
     t : ndarray, shape (n_frames,)
         Time, s.
     x : ndarray, shape (n_frames,)
-        The signal whose rise is timed (NaN counts as unknown).
+        The signal whose rise is timed (NaN is neither below 20 % nor at 80 %).
     start, stop : ndarray of int, shape (n_runs,)
         First and last frame of each run.
     lookback_s : float
         How far before a run's start to look for its foot, s; a run that was not below 20 % of its peak within
         it rose at least this slowly.
+    peak_x : ndarray, shape (n_frames,) | None
+        Where the run's peak is looked for (NaN on frames that cannot be it); ``x`` when None. The peak's value
+        is ``x``'s there.
 
     Returns
     -------
     ndarray, shape (n_runs,)
         Rise time in seconds (a frame interval or more).
     """
+    where = x if peak_x is None else peak_x
     out = np.empty(len(start))
     for k, (a, b) in enumerate(zip(start, stop)):
         first = int(np.searchsorted(t, t[a] - lookback_s))
         # The run's own peak: a larger movement in the lookback before it is another movement, not its rise.
-        top = a + int(np.nanargmax(x[a:b + 1])) if np.isfinite(x[a:b + 1]).any() else b
+        top = a + int(np.nanargmax(where[a:b + 1])) if np.isfinite(where[a:b + 1]).any() else b
         peak = x[top]
         below = np.flatnonzero(x[first:top + 1] < 0.2 * peak)
         foot = first + below[-1] if len(below) else first

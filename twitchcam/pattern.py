@@ -6,8 +6,9 @@ each reported with the number behind it:
 ``unilateral``
     Twitches of the eye and mouth are one-sided: enough unilateral events, and a laterality index
     (left - right) / (left + right) of at least ``unilateral_min_li`` in absolute value, or no more than
-    ``unilateral_stray_events`` episodes on the other side (a stray false detection, with the mouth or eye
-    movement beside it) beside at least twice ``min_events`` events on this one. HFS is bilateral in <5%.
+    ``unilateral_stray_events`` twitches on the other side (a stray false detection) beside at least twice
+    ``min_events`` on this one, counting an eye twitch and the mouth movement with it once
+    (:func:`count_twitches`). HFS is bilateral in <5%.
 ``irregular``
     Episodes on the affected side come at irregular intervals: coefficient of variation of the inter-episode
     intervals of at least ``irregular_min_cv`` (a metronomic rhythm, as in some tics or rhythmic myoclonus, is
@@ -133,6 +134,19 @@ def _coupling(eye_onsets: np.ndarray, mouth_onsets: np.ndarray, window_s: float)
     return float(coupled.mean()), lag
 
 
+def count_twitches(events: Events, side: str, window_s: float) -> int:
+    """One-sided eye and mouth twitches of a side, an eye twitch and the mouth movement with it counted once.
+
+    Each periocular event is a twitch, and so is each perioral event whose onset is not within ``window_s`` of a
+    periocular onset of the same side (the coupling of :func:`_coupling`).
+    """
+    mine = events.side == side
+    eye = events.onset_s[mine & (events.region == "periocular")]
+    mouth = events.onset_s[mine & (events.region == "perioral")]
+    with_eye = (np.abs(mouth[:, None] - eye[None, :]) <= window_s).any(axis=1)
+    return int(len(eye) + np.sum(~with_eye))
+
+
 def video_facts(signals: Signals) -> dict:
     """Duration, frame count, frame rate and data-quality measures of a recording."""
     t = signals.t
@@ -201,6 +215,7 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         "events_per_minute": {s: round(float(np.sum(events.side == s)) / minutes, 3)
                               for s in ("left", "right", "bilateral")},
         "unilateral_events": n_side,
+        "unilateral_twitches": {s: count_twitches(events, s, cfg.coupling_window_s) for s in ("left", "right")},
         "bilateral_closures": n_bil,
         "bilateral_closures_per_minute": round(float(bil_per_min), 3),
         "bilateral_beyond_blinking": beyond_blinking,
@@ -248,12 +263,12 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
             metrics["brow_with_eye_closure_fraction"] = round(float(with_brow.mean()), 4)
             metrics["other_babinski_sign"] = bool(with_brow.any())
 
-        # A stray twitch on the other side counts as one only beside enough events on this one (twice min_events,
-        # the number below which the finding is borderline): one event against three is not a stray. Strays are
-        # counted in episodes: a false eye twitch with the mouth movement beside it is one stray, not two.
-        other = uni & (events.side != side)
-        strays = len(episode_spans(events.onset_s[other], events.offset_s[other], cfg.coupling_window_s)[0])
-        stray = strays <= cfg.unilateral_stray_events and n_side[side] >= 2 * cfg.min_events
+        # A stray twitch on the other side counts as one only beside enough twitches on this one (twice min_events,
+        # the number below which the finding is borderline): one against three is not a stray. Both sides are
+        # counted in twitches: a false eye twitch with the mouth movement beside it is one stray, not two.
+        twitches = metrics["unilateral_twitches"]
+        stray = (twitches["right" if side == "left" else "left"] <= cfg.unilateral_stray_events
+                 and twitches[side] >= 2 * cfg.min_events)
         criteria["unilateral"] = bool(n_uni >= cfg.min_events and (abs(li) >= cfg.unilateral_min_li or stray))
         # Fewer than three intervals cannot show a rhythm either way: not assessed (None), and not held against
         # the pattern (a metronomic rhythm, the mimicker this excludes, needs intervals to be seen).

@@ -138,16 +138,18 @@ def criteria_rows(results: Results) -> list[dict]:
     unknown = "not assessed" if s["pattern"] == "insufficient_data" else None
     no_side = "no one-sided twitching" if s.get("side") is None and m["laterality_index"] == 0 else None
     n = m.get("unilateral_events", {})
+    tw = m.get("unilateral_twitches", {})
     li = m["laterality_index"]
     rows = [{
         "name": "One-sided",
         "status": unknown or ("met" if c["unilateral"] else "not met"),
         "measurement": f"laterality index {li:+.2f} ({n.get('left', 0)} left vs {n.get('right', 0)} right "
-                       "eye and mouth events)",
-        "rule": f"|(left − right) / (left + right)| ≥ {cfg.unilateral_min_li:g} (or at most "
+                       f"eye and mouth events; {tw.get('left', 0)} vs {tw.get('right', 0)} twitches, an eye "
+                       "twitch and its mouth movement counted once)",
+        "rule": f"|(left − right) / (left + right)| ≥ {cfg.unilateral_min_li:g} of events (or at most "
                 f"{cfg.unilateral_stray_events} twitch{'' if cfg.unilateral_stray_events == 1 else 'es'} on the "
-                f"other side, eye and mouth together counted once, beside {2 * cfg.min_events} or more events), "
-                f"with at least {cfg.min_events} events; +1 is all left, −1 all right",
+                f"other side beside {2 * cfg.min_events} or more), with at least {cfg.min_events} events; +1 is "
+                "all left, −1 all right",
     }]
     cv = m.get("interval_cv")
     rows.append({
