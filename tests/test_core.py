@@ -401,6 +401,24 @@ def test_a_twitch_just_after_a_blink_is_not_covered_by_it_and_an_unequal_reopeni
     assert list(zip(events.side, events.onset_frame, events.offset_frame)) == [("bilateral", 153, 156)]
 
 
+def test_a_fast_twitch_just_after_a_blink_on_a_moving_face_is_timed_from_its_own_foot():
+    # Both eyes move on their own (smoothed noise, so the local threshold is raised and rises are timed). The
+    # blink's frames, no evidence of a one-sided twitch, are not the foot of the twitch 0.05 s after it: timed from
+    # before the blink, it would be a slow movement and dropped.
+    t = np.arange(0, 20, 1 / FPS)
+    lags = np.arange(-12, 13)
+    kernel = np.exp(-0.5 * (lags / 3) ** 2) / np.exp(-0.5 * (lags / 3) ** 2).sum()
+    noise = np.pad(np.random.default_rng(0).normal(0, 0.25, (len(t), 2)), ((12, 12), (0, 0)), mode="symmetric")
+    eye = np.clip(np.stack([np.convolve(noise[:, j], kernel, mode="valid") for j in (0, 1)], axis=1), 0, None)
+    for side in (0, 1):
+        eye[:, side] += _pulse(t, 10.0, 0.2, 0.8)
+    eye[:, 0] += _pulse(t, 10.25, 0.3, 0.3)
+    events = unilateral(detect_events(_signals(t, eye=eye)))
+    near = events[(events.onset_s > 10.1) & (events.onset_s < 10.5)]
+    assert near.side.tolist() == ["left"]
+    np.testing.assert_allclose(near.onset_s, [10.27], atol=0.04)
+
+
 def test_a_slow_one_sided_smirk_on_a_moving_face_is_no_twitch_but_a_fast_pull_of_the_same_size_is():
     # Both corners move on their own while the person talks (independent, smoothed, ~0.01 iod).
     rng = np.random.default_rng(1)
