@@ -45,6 +45,7 @@ from twitchcam.landmarker import detect_landmarks
 from twitchcam.landmarks import Landmarks
 from twitchcam.live import run_session
 from twitchcam.pipeline import analyze_landmarks
+from twitchcam.signals import compute_signals
 from twitchcam.stream import StreamingAnalyzer
 from twitchcam.testing import as_twitches, make_landmarks
 from twitchcam.video import VideoWriter, iter_frames
@@ -246,6 +247,14 @@ def match_rate(live: Events, offline: Events) -> tuple[int, int]:
     return len(used), max(len(live), len(offline))
 
 
+def live_and_offline(lm: Landmarks, cfg: Config, chunk: int = 8) -> tuple[Events, Events]:
+    """The events the streaming analyzer reports on ``lm`` pushed ``chunk`` frames at a time, and the offline ones."""
+    analyzer = StreamingAnalyzer(cfg)
+    live = Events.concatenate([analyzer.push(lm[s:s + chunk]).events for s in range(0, len(lm), chunk)]
+                              + [analyzer.finish().events])
+    return live, analyze_landmarks(lm, cfg).events
+
+
 def bench_agreement(args) -> None:
     print("live vs offline on generated landmarks (3 x 90 s, HFS course, head motion): events with the same side, "
           "region and kind and onsets within one frame")
@@ -255,13 +264,10 @@ def bench_agreement(args) -> None:
         for seed in range(3):
             lm = make_landmarks(90, 30, as_twitches(regular_course("left", 90, seed=seed)),
                                 head_yaw_deg=10, head_roll_deg=4, zoom=0.05, noise_px=noise, seed=seed)
-            offline = analyze_landmarks(lm, cfg)
-            analyzer = StreamingAnalyzer(cfg)
-            live = Events.concatenate([analyzer.push(lm[s:s + 8]).events for s in range(0, len(lm), 8)]
-                                      + [analyzer.finish().events])
-            m, n = match_rate(live, offline.events)
+            live, offline = live_and_offline(lm, cfg)
+            m, n = match_rate(live, offline)
             matched, total = matched + m, total + n
-        eye_noise = offline.signals.noise["eye_closure"].mean()
+        eye_noise = compute_signals(lm, cfg).noise["eye_closure"].mean()
         print(f"  jitter {noise:.2f} px (eye-closure noise {eye_noise:.3f}; real footage ~0.013): "
               f"{matched}/{total} = {matched / max(total, 1):.1%}")
     # Real faces: the landmarks benchmarks/accuracy.py cached of the real clips, untouched and injected.
@@ -274,14 +280,10 @@ def bench_agreement(args) -> None:
           "(its landmarks, 8-frame chunks): the same match")
     matched = total = 0
     for path in cached:
-        lm = Landmarks.load(path)
-        offline = analyze_landmarks(lm, cfg)
-        analyzer = StreamingAnalyzer(cfg)
-        live = Events.concatenate([analyzer.push(lm[s:s + 8]).events for s in range(0, len(lm), 8)]
-                                  + [analyzer.finish().events])
-        m, n = match_rate(live, offline.events)
+        live, offline = live_and_offline(Landmarks.load(path), cfg)
+        m, n = match_rate(live, offline)
         matched, total = matched + m, total + n
-        print(f"  {path.stem.removesuffix('_image'):<40} offline {len(offline.events):>3} live {len(live):>3} "
+        print(f"  {path.stem.removesuffix('_image'):<40} offline {len(offline):>3} live {len(live):>3} "
               f"matched {m:>3}")
     print(f"  real faces in all: {matched}/{total} = {matched / max(total, 1):.1%}")
 
