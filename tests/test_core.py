@@ -9,7 +9,7 @@ from twitchcam.config import Config
 from twitchcam.courses import regular_course
 from twitchcam.events import Events, _runs, detect_events, one_sided_levels
 from twitchcam.landmarks import Landmarks
-from twitchcam.pattern import classify_pattern
+from twitchcam.pattern import classify_pattern, count_twitches
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.signals import compute_signals
 from twitchcam.testing import Twitch, as_twitches, make_landmarks
@@ -492,6 +492,16 @@ def test_opposite_movement_of_the_other_side_is_no_evidence_of_a_twitch():
     for onset in (3.0, 8.0, 13.0):
         lost[(t >= onset - 0.2) & (t < onset + 0.02)] = np.nan
     assert len(unilateral(detect_events(_signals(t, mouth=lost)))) == 0
+    # A fall of both corners (a smile relaxing over 0.25 s) just before a pull is no opposite movement.
+    relaxing = np.zeros((len(t), 2))
+    for onset in (3.0, 8.0, 13.0):
+        smile = 0.06 * np.where((t > onset - 1.0) & (t <= onset - 0.25), 1.0, np.clip((onset - t) / 0.25, 0, 1)
+                                * (t > onset - 1.0))
+        relaxing += smile[:, None]
+        relaxing[:, 0] += _pulse(t, onset, 0.3, 0.06)
+    events = unilateral(detect_events(_signals(t, mouth=relaxing)))
+    assert events.side.tolist() == ["left"] * 3
+    np.testing.assert_allclose(events.onset_s, [3.0, 8.0, 13.0], atol=0.05)
     # The same pulls on a face that holds its other corner in, below its rest place (pursed lips while talking),
     # are twitches: the other corner sits still, whatever its level.
     held = np.zeros((len(t), 2))
@@ -551,6 +561,24 @@ def test_one_stray_twitch_on_the_other_side_leaves_a_pattern_one_sided_and_three
     few = analyze_landmarks(make_landmarks(30, FPS, left[:6] + stray))
     assert few.summary.metrics["unilateral_twitches"] == {"left": 3, "right": 1}
     assert few.summary.criteria["unilateral"] is False and few.pattern == "unilateral_other"
+
+
+def test_twitches_count_an_eye_event_and_the_mouth_event_with_it_once():
+    events = Events.from_columns(
+        onset_s=[1.0, 1.1, 5.0, 5.6, 9.0, 12.0], offset_s=[1.3, 1.3, 7.0, 6.5, 9.2, 12.2],
+        side=["left", "left", "left", "left", "left", "right"],
+        region=["periocular", "perioral", "periocular", "perioral", "perioral", "periocular"],
+        kind=["clonic", "clonic", "tonic", "clonic", "clonic", "clonic"], peak=np.ones(6))
+    # Left: a clonic eye twitch with its mouth movement (onsets 0.1 s apart), a tonic spasm whose mouth joins it
+    # 0.6 s later (overlapping it), and a mouth movement on its own.
+    assert count_twitches(events, "left", 0.3) == 3
+    assert count_twitches(events, "right", 0.3) == 1
+    assert count_twitches(Events.empty(), "left", 0.3) == 0
+    # A chain of right eye twitches 0.5 s apart, each with its mouth movement 0.25 s later, is three twitches.
+    chain = Events.from_columns(
+        onset_s=[2.0, 2.25, 2.5, 2.75, 3.0, 3.25], offset_s=[2.1, 2.35, 2.6, 2.85, 3.1, 3.35], side=["right"] * 6,
+        region=["periocular", "perioral"] * 3, kind=["clonic"] * 6, peak=np.ones(6))
+    assert count_twitches(chain, "right", 0.3) == 3
 
 
 def test_a_recording_without_frames_is_insufficient_data():

@@ -5,7 +5,9 @@ video, and the report and compare commands."""
 import base64
 import dataclasses
 import io
+import json
 import re
+import shutil
 import struct
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,7 +24,7 @@ from twitchcam.events import one_sided_levels
 from twitchcam.folder import read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
 from twitchcam.regions import REGIONS, SIDES
-from twitchcam.report import dropped_frames, render_report
+from twitchcam.report import criteria_rows, dropped_frames, render_report
 from twitchcam.severity import (
     NEAR_COMPLETE_CLOSURE,
     episode_spans,
@@ -66,6 +68,19 @@ def browser():
 
 
 # --- severity proxies: the documented mapping, boundary by boundary ---------------------------------------------
+
+def test_the_one_sided_row_counts_twitches_also_for_a_summary_written_before_they_were_counted(hfs_dir, tmp_path):
+    twitches = read_results(hfs_dir).summary["metrics"]["unilateral_twitches"]
+    assert twitches["left"] > 0 and twitches["right"] == 0
+    expected = f"{twitches['left']} vs {twitches['right']} twitches"
+    assert expected in criteria_rows(read_results(hfs_dir))[0]["measurement"]
+    older = tmp_path / "older"
+    shutil.copytree(hfs_dir, older)
+    summary = json.loads((older / "summary.json").read_text())
+    del summary["metrics"]["unilateral_twitches"]
+    (older / "summary.json").write_text(json.dumps(summary))
+    assert expected in criteria_rows(read_results(older))[0]["measurement"]
+
 
 def test_jrs_frequency_mapping():
     assert jrs_frequency(0, 0.0, False, None) == 0

@@ -212,10 +212,11 @@ class Config:
         Minimum absolute laterality index, (left - right) / (left + right) over unilateral events, to call the
         pattern one-sided.
     unilateral_stray_events : int
-        Twitches on the other side that leave a pattern one-sided whatever its laterality index, beside at least
-        twice ``min_events`` twitches on the affected side, an eye twitch and a mouth movement starting within
-        ``coupling_window_s`` of it counted once on both sides: a stray twitch, as one false detection in a
-        recording of a moving face can be, does not make eight one-sided twitches two-sided.
+        Twitches (the name is older than the count) on the other side that leave a pattern one-sided whatever
+        its laterality index, beside at least twice ``min_events`` twitches on the affected side, an eye twitch
+        and a mouth movement overlapping it or starting within ``coupling_window_s`` of it counted once on both
+        sides (:func:`twitchcam.pattern.count_twitches`): a stray twitch, as one false detection in a recording
+        of a moving face can be, does not make eight one-sided twitches two-sided.
     bilateral_min_closures : int
         Bilateral eye closures longer than a blink needed (besides ``bilateral_min_per_min``) for closures beyond
         normal blinking, the ``bilateral`` pattern of blepharospasm: a few long blinks or an emotional squint are

@@ -289,13 +289,12 @@ def detect_events(signals: Signals, config: Config | None = None,
     # moved the opposite way since the run began (_moved_apart).
     col, start, stop = _column_runs(active, gap)
     frames, cols, runs, firsts = _run_frames(col, start, stop)
-    no_evidence = turned[frames] | _moved_apart(sig, other, col, start, frames, cols, runs,
-                                                int(round(cfg.coupling_window_s / dt)), cfg.opposite_max_frac)
-    no_evidence |= (_COLUMN_REGION[cols] == "periocular") & bilateral_mask[frames]
-    # NaN where a run's frame is no evidence; 0 elsewhere (frames outside runs stay 0: only rise_times looks there,
-    # for a run's foot).
-    evidence = np.zeros_like(sig)
-    evidence[frames[no_evidence], cols[no_evidence]] = np.nan
+    apart = _moved_apart(sig, other, col, start, frames, cols, runs, int(round(cfg.coupling_window_s / dt)),
+                         cfg.opposite_max_frac)
+    # NaN where a frame is no evidence: turned far, an eye's frames in a bilateral closure (the frames a bridge
+    # below may join into a run too), and a run's frames where the other side moved apart.
+    evidence = np.where(turned[:, None] | ((_COLUMN_REGION == "periocular") & bilateral_mask[:, None]), np.nan, 0.0)
+    evidence[frames[apart], cols[apart]] = np.nan
     # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
     busy = (moving > asym_floor).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):  # a threshold set to 0 makes every score inf
@@ -460,9 +459,10 @@ def _moved_apart(sig: np.ndarray, other: np.ndarray, col: np.ndarray, start: np.
 
     Movement is measured from the frame before the run, not from rest: a talking mouth's corners sit in or out of
     their rest places, and a pull starts from where they are. The other side's mouth corner or brow is measured
-    from its highest level over the ``lead`` frames before that too: in a sideways shift of the mouth it may move
-    a few frames first. Without a measured frame before the run (it starts the recording, or follows a frame
-    without a face) both are measured from rest. A run that did not rise (it began in a blink, its eye reopening to
+    from its highest level over the ``lead`` frames before that too (in a sideways shift of the mouth it may move
+    a few frames first), less what this side fell by since then (a fall of both is common movement). Without a
+    measured frame before the run (it starts the recording, or follows a frame without a face) both are measured
+    from rest. A run that did not rise (it began in a blink, its eye reopening to
     a tonic spasm's level) is not judged so.
 
     Parameters
@@ -491,7 +491,13 @@ def _moved_apart(sig: np.ndarray, other: np.ndarray, col: np.ndarray, start: np.
         back = np.maximum(before[:, None] - np.arange(lead + 1)[None, :], -1)
         seen = np.where((back >= 0) & (np.arange(lead + 1)[None, :] <= span[:, None]),
                         other[np.maximum(back, 0), col[:, None]], np.nan)
-        ref_other = np.max(np.where(np.isnan(seen), -np.inf, seen), axis=1, initial=-np.inf)
+        filled = np.where(np.isnan(seen), -np.inf, seen)
+        highest = np.argmax(filled, axis=1) if len(start) else np.zeros(0, np.int64)
+        ref_other = np.max(filled, axis=1, initial=-np.inf)
+        # What this side itself fell by since the other side's highest frame is a movement of both (a smile
+        # relaxing, talking), not the other side's opposite one.
+        own_then = sig[np.maximum(back[np.arange(len(start)), highest], 0), col]
+        ref_other = ref_other - np.fmax(own_then - own, 0)
         known = np.isfinite(own) & np.isfinite(ref_other)
         own, ref_other = np.where(known, own, 0.0), np.where(known, ref_other, 0.0)
         moved = sig[frames, cols] - own[runs]

@@ -137,14 +137,27 @@ def _coupling(eye_onsets: np.ndarray, mouth_onsets: np.ndarray, window_s: float)
 def count_twitches(events: Events, side: str, window_s: float) -> int:
     """One-sided eye and mouth twitches of a side, an eye twitch and the mouth movement with it counted once.
 
-    Each periocular event is a twitch, and so is each perioral event whose onset is not within ``window_s`` of a
-    periocular onset of the same side (the coupling of :func:`_coupling`).
+    Each periocular event is a twitch, and so is each perioral event that neither overlaps a periocular event of
+    the same side nor starts within ``window_s`` of one (the coupling the detector judges synkinesis by).
+
+    Parameters
+    ----------
+    events : Events
+    side : str
+        ``left`` or ``right``.
+    window_s : float
+        ``coupling_window_s``, s.
+
+    Returns
+    -------
+    int
     """
     mine = events.side == side
-    eye = events.onset_s[mine & (events.region == "periocular")]
-    mouth = events.onset_s[mine & (events.region == "perioral")]
-    with_eye = (np.abs(mouth[:, None] - eye[None, :]) <= window_s).any(axis=1)
-    return int(len(eye) + np.sum(~with_eye))
+    eye, mouth = mine & (events.region == "periocular"), mine & (events.region == "perioral")
+    e_on, e_off = events.onset_s[eye], events.offset_s[eye]
+    m_on, m_off = events.onset_s[mouth][:, None], events.offset_s[mouth][:, None]
+    with_eye = ((np.abs(m_on - e_on) <= window_s) | ((m_on <= e_off) & (m_off >= e_on))).any(axis=1)
+    return int(eye.sum() + np.sum(~with_eye))
 
 
 def video_facts(signals: Signals) -> dict:
@@ -185,7 +198,8 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
     Returns
     -------
     Summary
-        ``metrics`` holds ``laterality_index``, ``interval_cv`` (None when fewer than three intervals),
+        ``metrics`` holds ``laterality_index``, ``unilateral_events`` and ``unilateral_twitches`` per side
+        (:func:`count_twitches`), ``interval_cv`` (None when fewer than three intervals),
         ``eye_mouth_coupling`` (None without perioral events), ``eye_mouth_lag_s``, ``eye_first``,
         ``events_per_minute`` per side, ``episodes``, ``blinks_per_minute``, ``tonic_fraction``,
         ``longest_spasm_s``, ``time_in_spasm_fraction``, and brow measures (``other_babinski_sign``).

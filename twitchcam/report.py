@@ -20,6 +20,7 @@ import numpy as np
 
 from . import __version__
 from .folder import Results, read_results
+from .pattern import count_twitches
 from .regions import side_order
 from .severity import JRS_FREQUENCY_LEVELS, JRS_SEVERITY_LEVELS, SLIGHT_CLOSURE, SMC_GRADES, SideMeasures, measure_side
 from .vocabulary import SIDE_COLOURS
@@ -138,7 +139,9 @@ def criteria_rows(results: Results) -> list[dict]:
     unknown = "not assessed" if s["pattern"] == "insufficient_data" else None
     no_side = "no one-sided twitching" if s.get("side") is None and m["laterality_index"] == 0 else None
     n = m.get("unilateral_events", {})
-    tw = m.get("unilateral_twitches", {})
+    # A summary written before twitches were counted: counted here from its events, by the same rule.
+    tw = m.get("unilateral_twitches") or {side: count_twitches(results.events, side, cfg.coupling_window_s)
+                                          for side in ("left", "right")}
     li = m["laterality_index"]
     rows = [{
         "name": "One-sided",
