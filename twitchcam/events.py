@@ -162,12 +162,27 @@ def _runs(active: np.ndarray, values: list[np.ndarray], max_gap: int = 0):
         start, stop = start[np.concatenate(([True], ~joined))], stop[np.concatenate((~joined, [True]))]
     if not len(start):
         return start, stop, [np.zeros(0) for _ in values]
-    inside = np.zeros(len(active) + 1, np.int64)
-    np.add.at(inside, start, 1)
-    np.add.at(inside, stop + 1, -1)
-    inside = np.cumsum(inside[:-1]) > 0
+    inside = _covered(len(active), start, stop)
     peaks = [np.maximum.reduceat(np.where(inside & np.isfinite(v), v, -np.inf), start) for v in values]
     return start, stop, peaks
+
+
+def _covered(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Which of ``n`` frames lie in any of the spans ``start``-``stop`` (inclusive; clipped to the frames).
+
+    Parameters
+    ----------
+    n : int
+    start, stop : ndarray of int, shape (n_spans,)
+
+    Returns
+    -------
+    ndarray, shape (n,), bool
+    """
+    edges = np.zeros(n + 1, np.int64)
+    np.add.at(edges, np.clip(start, 0, n), 1)
+    np.add.at(edges, np.clip(stop + 1, 0, n), -1)
+    return np.cumsum(edges[:-1]) > 0
 
 
 def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
@@ -210,18 +225,13 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
     u_start, u_stop, _ = _runs(uneven, [])
     # Longer than the gap the runs below are joined across (merge_gap_s in whole frames), or they would join again.
     lasting = u_stop - u_start + 1 > gap
-    cut = np.zeros(len(t) + 1, np.int64)
-    np.add.at(cut, u_start[lasting], 1)
-    np.add.at(cut, u_stop[lasting] + 1, -1)
-    closed &= np.cumsum(cut[:-1]) == 0
+    closed &= ~_covered(len(t), u_start[lasting], u_stop[lasting])
     start, stop, (p_left, p_right) = _runs(closed, [closure[:, 0], closure[:, 1]], gap)
     weak, strong = np.minimum(p_left, p_right), np.maximum(p_left, p_right)
     keep = ((weak >= cfg.bilateral_on_frac) & (weak >= cfg.bilateral_ratio * strong)
             & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
     start, stop = start[keep], stop[keep]
-    mask = np.zeros(len(t), bool)
-    for a, b in zip(start, stop):
-        mask[max(a - gap, 0):b + gap + 1] = True
+    mask = _covered(len(t), start - gap, stop + gap)
     return _columns(t, start, stop, "bilateral", "periocular", strong[keep], np.full(len(start), np.nan), True,
                     cfg), mask
 
@@ -240,7 +250,8 @@ def detect_events(signals: Signals, config: Config | None = None,
     signature of a tracking or alignment error: one brow up and the other down, the mouth shifted sideways), are no
     evidence. Eyes closing together to within ``bilateral_ratio`` of each other are one bilateral event (a blink
     when brief), and the brief asymmetries at their start and end are not unilateral events; one eye closed less
-    than ``uneven_closure_ratio`` times the other for longer than ``merge_gap_s`` is no part of such a closure.
+    than ``uneven_closure_ratio`` times the other for more frames than ``merge_gap_s`` spans is no part of such a
+    closure.
     Symmetric mouth and brow movements (talking, smiling) have no asymmetry and give no event. A mouth-corner or
     brow movement together with an eye event of the same side (overlapping it or starting within
     ``coupling_window_s``) counts from ``coupled_min_score`` of its threshold: it is that twitch's spread in the
@@ -462,8 +473,8 @@ def _moved_apart(sig: np.ndarray, other: np.ndarray, col: np.ndarray, start: np.
     from its highest level over the ``lead`` frames before that too (in a sideways shift of the mouth it may move
     a few frames first), less what this side fell by since then (a fall of both is common movement). Without a
     measured frame before the run (it starts the recording, or follows a frame without a face) both are measured
-    from rest. A run that did not rise (it began in a blink, its eye reopening to
-    a tonic spasm's level) is not judged so.
+    from rest. A run that did not rise (it began in a blink, its eye reopening to a tonic spasm's level) is not
+    judged so.
 
     Parameters
     ----------

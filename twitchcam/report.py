@@ -147,7 +147,7 @@ def criteria_rows(results: Results) -> list[dict]:
         "name": "One-sided",
         "status": unknown or ("met" if c["unilateral"] else "not met"),
         "measurement": f"laterality index {li:+.2f} ({n.get('left', 0)} left vs {n.get('right', 0)} right "
-                       f"eye and mouth events; {tw.get('left', 0)} vs {tw.get('right', 0)} twitches, an eye "
+                       f"eye and mouth events; {tw['left']} vs {tw['right']} twitches, an eye "
                        "twitch and its mouth movement counted once)",
         "rule": f"|(left − right) / (left + right)| ≥ {cfg.unilateral_min_li:g} of events (or at most "
                 f"{cfg.unilateral_stray_events} twitch{'' if cfg.unilateral_stray_events == 1 else 'es'} on the "
