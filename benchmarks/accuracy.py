@@ -100,17 +100,22 @@ def suite(seed_base: int) -> list[Case]:
     ]
 
 
-def real_suite(clips: tuple[str, ...], seed_base: int) -> list[Case]:
-    """Untouched and injected cases of real clips: each clip as it is, and with left and right HFS injected."""
+def real_suite(clips: tuple[str, ...], seed_base: int, repeats: int = 1) -> list[Case]:
+    """Untouched and injected cases of real clips: each clip as it is, and with left and right HFS injected.
+
+    ``repeats`` > 1 injects each clip that many times, with other seeds (other twitch times, amplitudes and
+    intervals on the same footage; named ``..._r1``, ``..._r2``): more cases to tune on without another clip.
+    """
     cases = []
     for k, clip in enumerate(clips):
         stem = Path(clip).stem
         cases.append(Case(f"real_{stem}", clip, None, kind="real"))
         if clip in NO_INJECTION:
             continue
-        for j, side in enumerate(("left", "right")):
-            cases.append(Case(f"inj_{stem}_hfs_{side}", clip, "hfs", side, seed=seed_base + 2 * k + j,
-                              duration_s=INJECTED_S, kind="injected"))
+        for r in range(repeats):
+            for j, side in enumerate(("left", "right")):
+                cases.append(Case(f"inj_{stem}_hfs_{side}" + (f"_r{r}" if r else ""), clip, "hfs", side,
+                                  seed=seed_base + 100 * r + 2 * k + j, duration_s=INJECTED_S, kind="injected"))
     return cases
 
 
@@ -120,10 +125,13 @@ DATA_CASES = [Case("data_single_face", "single_face.mp4", None),
               Case("data_noface_face", "noface_face.mov", None, truth_pattern="insufficient_data")]
 
 
-def sets(real_dir: Path | None) -> dict[str, list[Case]]:
-    """The tuning and hold-out sets; without ``real_dir`` only their synthetic cases."""
+def sets(real_dir: Path | None, repeats: int = 1) -> dict[str, list[Case]]:
+    """The tuning and hold-out sets; without ``real_dir`` only their synthetic cases.
+
+    ``repeats`` injects the tuning clips that many times (:func:`real_suite`); the hold-out always once.
+    """
     real = real_dir is not None
-    return {"tuning": suite(0) + DATA_CASES + (real_suite(TUNING_CLIPS, 2000) if real else []),
+    return {"tuning": suite(0) + DATA_CASES + (real_suite(TUNING_CLIPS, 2000, repeats) if real else []),
             "holdout": suite(1000) + (real_suite(HOLDOUT_CLIPS, 3000) if real else [])}
 
 
@@ -293,6 +301,8 @@ def main() -> int:
     parser.add_argument("--kinds", default="real,injected,synthetic",
                         help="comma-separated kinds of case to run (default: %(default)s)")
     parser.add_argument("--json", help="also write the results as JSON to this file")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="inject each tuning clip this many times, with other seeds (default: 1)")
     args = parser.parse_args()
     real_dir = args.real if all((args.real / clip).exists() for clip in TUNING_CLIPS + HOLDOUT_CLIPS) else None
     if real_dir is None:
@@ -304,7 +314,7 @@ def main() -> int:
     results = {}
     t0 = time.perf_counter()
     for set_name in names:
-        cases = [c for c in sets(real_dir)[set_name] if c.kind in kinds]
+        cases = [c for c in sets(real_dir, args.repeats)[set_name] if c.kind in kinds]
         if args.cases:
             cases = [c for c in cases if any(s in c.name for s in args.cases.split(","))]
         n = len(cases)

@@ -167,6 +167,13 @@ def _runs(active: np.ndarray, values: list[np.ndarray], max_gap: int = 0):
     return start, stop, peaks
 
 
+def _recent_min(x: np.ndarray, lead: int) -> np.ndarray:
+    """The least finite value of each column over each frame and the ``lead`` frames before it (inf if none)."""
+    filled = np.where(np.isfinite(x), x, np.inf)
+    padded = np.concatenate([np.full((lead, x.shape[1]), np.inf), filled])
+    return np.lib.stride_tricks.sliding_window_view(padded, lead + 1, axis=0).min(axis=-1)
+
+
 def _covered(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """Which of ``n`` frames lie in any of the spans ``start``-``stop`` (inclusive; clipped to the frames).
 
@@ -203,17 +210,19 @@ def _columns(t, start, stop, side, region, peak, score, bilateral, cfg) -> dict:
 def _bilateral_closures(t, closure, gap, dt, cfg):
     """Synchronous closures of both eyes: both closed, to within ``bilateral_ratio`` of each other.
 
-    Stretches where one eye is closed less than ``uneven_closure_ratio`` times the other for more frames than
-    ``merge_gap_s`` spans are cut out first: they are one eye's closure, not part of the closure of both. The
-    mask still covers ``gap`` frames of them next to each remaining closure (its uneven onset or offset).
+    Stretches of one eye's own closure are cut out first, when they last more frames than ``merge_gap_s`` spans:
+    one eye closed less than ``uneven_closure_ratio`` times the other, or the more closed eye closing again over
+    the last ``coupling_window_s`` while the other follows it less than ``uneven_closure_ratio`` as far and stays
+    less than ``bilateral_ratio`` as closed. The mask leaves them out too: an eye's run in them begins where
+    they do, not ``gap`` frames later.
 
     Returns
     -------
     dict
         Columns of the bilateral events (see :meth:`Events.from_columns`).
     mask : ndarray, shape (n_frames,), bool
-        Frames covered by a bilateral closure, widened by ``gap`` frames; unilateral runs inside it are the
-        unequal onsets and offsets of the same closure, not twitches.
+        Frames covered by a bilateral closure, widened by ``gap`` frames (not into the stretches cut out of
+        it): an eye's asymmetry in them is the unequal onset or offset of the same closure, not a twitch.
     """
     both = np.fmin(closure[:, 0], closure[:, 1])
     closed = both > cfg.bilateral_off_frac
@@ -221,17 +230,29 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
     # within the closure of both (a twitch while the other eye squints, or just after a blink): it is cut out, so
     # the blink does not cover it. Whole-array: a live session calls this every second.
     with np.errstate(invalid="ignore"):
-        uneven = closed & (both < cfg.uneven_closure_ratio * np.fmax(closure[:, 0], closure[:, 1]))
+        strong = np.fmax(closure[:, 0], closure[:, 1])
+        uneven = closed & (both < cfg.uneven_closure_ratio * strong)
+        # So is the more closed eye closing again while the other follows it less than uneven_closure_ratio as far
+        # and stays less than bilateral_ratio as closed: a twitch while both eyes are half shut (looking down, a
+        # squint, a slow reopening), which MediaPipe's mesh drags the other eye along with. In a blink both close
+        # together, and at its end both reopen.
+        rise = closure - _recent_min(closure, int(round(cfg.coupling_window_s / dt)))
+        left_more = closure[:, 0] >= closure[:, 1]
+        rise_more = np.where(left_more, rise[:, 0], rise[:, 1])
+        rise_less = np.where(left_more, rise[:, 1], rise[:, 0])
+        uneven |= (closed & (both < cfg.bilateral_ratio * strong) & (rise_more > cfg.bilateral_off_frac)
+                   & (rise_less < cfg.uneven_closure_ratio * rise_more))
     u_start, u_stop, _ = _runs(uneven, [])
     # Longer than the gap the runs below are joined across (merge_gap_s in whole frames), or they would join again.
     lasting = u_stop - u_start + 1 > gap
-    closed &= ~_covered(len(t), u_start[lasting], u_stop[lasting])
+    own = _covered(len(t), u_start[lasting], u_stop[lasting])
+    closed &= ~own
     start, stop, (p_left, p_right) = _runs(closed, [closure[:, 0], closure[:, 1]], gap)
     weak, strong = np.minimum(p_left, p_right), np.maximum(p_left, p_right)
     keep = ((weak >= cfg.bilateral_on_frac) & (weak >= cfg.bilateral_ratio * strong)
             & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
     start, stop = start[keep], stop[keep]
-    mask = _covered(len(t), start - gap, stop + gap)
+    mask = _covered(len(t), start - gap, stop + gap) & ~own
     return _columns(t, start, stop, "bilateral", "periocular", strong[keep], np.full(len(start), np.nan), True,
                     cfg), mask
 
@@ -249,13 +270,13 @@ def detect_events(signals: Signals, config: Config | None = None,
     run began and the other side has moved the opposite way, by more than ``opposite_max_frac`` of the rise (the
     signature of a tracking or alignment error: one brow up and the other down, the mouth shifted sideways), are no
     evidence. Eyes closing together to within ``bilateral_ratio`` of each other are one bilateral event (a blink
-    when brief), and the brief asymmetries at their start and end are not unilateral events; one eye closed less
-    than ``uneven_closure_ratio`` times the other for more frames than ``merge_gap_s`` spans is no part of such a
-    closure.
+    when brief), and the brief asymmetries at their start and end are not unilateral events (an eye's run does
+    not begin or go on in them); one eye's own closure within it, for more frames than ``merge_gap_s`` spans, is
+    no part of such a closure (:func:`_bilateral_closures`).
     Symmetric mouth and brow movements (talking, smiling) have no asymmetry and give no event. A mouth-corner or
     brow movement together with an eye event of the same side (overlapping it or starting within
-    ``coupling_window_s``) counts from ``coupled_min_score`` of its threshold: it is that twitch's spread in the
-    facial nerve's territory. A brow event counts only so (the "other Babinski sign"): brows alone move with
+    ``coupling_window_s``) counts from ``coupled_min_score`` of its threshold, and from a single frame: it is that
+    twitch's spread in the facial nerve's territory, which the eye's event already dates. A brow event counts only so (the "other Babinski sign"): brows alone move with
     talking. A movement that rises slower than ``twitch_max_rise_s`` needs ``slow_min_score``.
 
     Each event's ``score`` is the largest ratio of its asymmetry to the local threshold (1 = just at threshold).
@@ -295,15 +316,17 @@ def detect_events(signals: Signals, config: Config | None = None,
     on, asym_floor, moving = _thresholds(signals, cfg, spreads)
     asym_thr = np.maximum(asym_floor, moving)
     active = (excess > asym_thr / 2) & (sig > on / 2)
-    # During a bilateral closure the eyes' unequal speed is no evidence of a twitch: a run qualifies on its frames
-    # outside it (a tonic spasm with a blink in the middle still does). Nor is a frame where the other side has
-    # moved the opposite way since the run began (_moved_apart).
+    # During a bilateral closure the eyes' unequal speed is no evidence of a twitch, and no part of an eye's run
+    # either: a run that began in it would be dated from the blink, not from the twitch after it. A tonic spasm
+    # with a blink in the middle is joined across it below (the bridge). Nor is a frame where the other side has
+    # moved the opposite way since the run began evidence (_moved_apart).
+    active[:, _COLUMN_REGION == "periocular"] &= ~bilateral_mask[:, None]
     col, start, stop = _column_runs(active, gap)
     frames, cols, runs, firsts = _run_frames(col, start, stop)
     apart = _moved_apart(sig, other, col, start, frames, cols, runs, int(round(cfg.coupling_window_s / dt)),
                          cfg.opposite_max_frac)
-    # NaN where a frame is no evidence: turned far, an eye's frames in a bilateral closure (the frames a bridge
-    # below may join into a run too), and a run's frames where the other side moved apart.
+    # NaN where a frame is no evidence: turned far, an eye's frames in a bilateral closure (which a bridge below
+    # may join into a run, whose rise is then timed), and a run's frames where the other side moved apart.
     evidence = np.where(turned[:, None] | ((_COLUMN_REGION == "periocular") & bilateral_mask[:, None]), np.nan, 0.0)
     evidence[frames[apart], cols[apart]] = np.nan
     # Where the local spread has raised the threshold, the face is moving (talking, laughing, turning).
@@ -337,11 +360,12 @@ def detect_events(signals: Signals, config: Config | None = None,
         rise = rise_times(t, excess[:, c], start[runs], stop[runs], peak_x=excess[:, c] + evidence[:, c])
         keep[runs[rise > cfg.twitch_max_rise_s + dt]] = False
     # With an eye twitch of the same side, a weaker movement of the mouth corner or brow is its synkinesis (CN VII):
-    # it counts from coupled_min_score. A brow moves with talking, so it counts only so (the "other Babinski sign":
-    # brow up while the eye closes).
+    # it counts from coupled_min_score, and from one frame (a brief pull that MediaPipe follows for a frame at 30
+    # fps; the eye's event shows it was no noise). A brow moves with talking, so it counts only so (the "other
+    # Babinski sign": brow up while the eye closes).
     side = _COLUMN_SIDE[col]
     twitch = keep & eye
-    coupled = long_enough & (score >= cfg.coupled_min_score) & _near(
+    coupled = (peak >= on[col]) & (score >= cfg.coupled_min_score) & _near(
         t[start], t[stop], side, t[start[twitch]], t[stop[twitch]], side[twitch], cfg.coupling_window_s)
     region = _COLUMN_REGION[col]
     keep = np.where(eye, keep, np.where(region == "brow", coupled, keep | coupled))

@@ -292,8 +292,11 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
                                       and coupling >= cfg.min_coupling_frac)
 
     notes: list[str] = []
-    n_major = n_side[side] if side else 0
-    both_sides = min(n_side.values()) >= cfg.min_events
+    # Counted in twitches, as the stray rule counts them: a false eye twitch with the mouth movement beside it is
+    # one twitch, and two such are not "both sides" beside five.
+    twitches = metrics["unilateral_twitches"]
+    n_major = twitches[side] if side else 0
+    both_sides = min(twitches.values()) >= cfg.min_events
     finding = None
     if video["measured_fraction"] < cfg.min_face_found_frac or found_s < cfg.min_analyzable_s:
         pattern = "insufficient_data"

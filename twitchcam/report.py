@@ -198,8 +198,10 @@ def red_flags(results: Results) -> list[str]:
                      f"laterality index {m['laterality_index']:+.2f}). Hemifacial spasm is bilateral in fewer than "
                      "5% of patients, and then asynchronous.")
     ev = results.events
-    n_side = m.get("unilateral_events", {})
-    if n_side.get("left", 0) >= results.config.min_events and n_side.get("right", 0) >= results.config.min_events:
+    # In twitches, as the pattern counts both sides (a summary from before they were counted: from its events).
+    window = results.config.coupling_window_s
+    n_side = m.get("unilateral_twitches") or {side: count_twitches(ev, side, window) for side in ("left", "right")}
+    if min(n_side.get("left", 0), n_side.get("right", 0)) >= results.config.min_events:
         flags.append("Twitches on both sides of the face.")
     if m.get("eye_first") is False:
         flags.append("The mouth twitched before the eye: typical hemifacial spasm starts around the eye "
