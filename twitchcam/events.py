@@ -276,8 +276,9 @@ def detect_events(signals: Signals, config: Config | None = None,
     Symmetric mouth and brow movements (talking, smiling) have no asymmetry and give no event. A mouth-corner or
     brow movement together with an eye event of the same side (overlapping it or starting within
     ``coupling_window_s``) counts from ``coupled_min_score`` of its threshold, and from a single frame: it is that
-    twitch's spread in the facial nerve's territory, which the eye's event already dates. A brow event counts only so (the "other Babinski sign"): brows alone move with
-    talking. A movement that rises slower than ``twitch_max_rise_s`` needs ``slow_min_score``.
+    twitch's spread in the facial nerve's territory, which the eye's event already dates. A brow event counts only
+    so (the "other Babinski sign"): brows alone move with talking. A movement that rises slower than
+    ``twitch_max_rise_s`` needs ``slow_min_score``.
 
     Each event's ``score`` is the largest ratio of its asymmetry to the local threshold (1 = just at threshold).
 
