@@ -128,6 +128,20 @@ def test_hfs_course_is_hemifacial_spasm_on_its_side_despite_head_motion(side):
     assert m["eye_first"] is True
 
 
+def test_a_mouth_that_joins_an_eye_spasm_late_is_coupled_to_it():
+    # Left eye spasms of 1.2 s whose mouth corner joins 0.5 s in (beyond coupling_window_s of the eye's onset,
+    # within the spasm): synkinesis all the same, as the detector and the twitch count judge it.
+    onsets = np.array([2.0, 6.5, 9.0, 15.5, 19.0, 26.0])
+    eye = [Twitch(t, 1.2, "left", "periocular", 0.6) for t in onsets]
+    mouth = [Twitch(t + 0.5, 0.4, "left", "perioral", 0.08) for t in onsets]
+    analysis = analyze_landmarks(make_landmarks(30, FPS, eye + mouth, noise_px=0.2))
+    m = analysis.summary.metrics
+    assert m["unilateral_events"] == {"left": 12, "right": 0} and m["unilateral_twitches"]["left"] == 6
+    assert m["eye_mouth_coupling"] == 1.0
+    assert m["eye_mouth_lag_s"] == pytest.approx(0.5, abs=0.05)
+    assert analysis.summary.criteria["cn7_spread"] is True and analysis.pattern == "hemifacial_spasm"
+
+
 def test_rhythmic_unilateral_twitching_is_not_hfs():
     lm = make_landmarks(60, FPS, as_twitches(regular_course("left", 60, seed=1, rhythmic=True)), noise_px=0.3)
     analysis = analyze_landmarks(lm)

@@ -227,7 +227,8 @@ class Config:
         Minimum coefficient of variation of the intervals between episodes on the affected side to call the
         rhythm irregular (a metronomic rhythm has CV near 0; gamma-distributed intervals around 0.5-1).
     coupling_window_s : float
-        A perioral event is coupled to a periocular event of the same side when their onsets are within this.
+        A perioral event is coupled to a periocular event of the same side when it overlaps it or their onsets
+        are within this.
     min_coupling_frac : float
         CN VII spread needs at least this fraction of the affected side's perioral events coupled to periocular
         events (synkinetic co-contraction), besides both regions being involved.

@@ -17,7 +17,8 @@ each reported with the number behind it:
 ``cn7_spread``
     The spasm involves the facial-nerve (CN VII) distribution beyond the eye: the same side's periocular AND
     perioral regions both twitch, and the mouth twitches together with the eye (synkinesis: at least
-    ``min_coupling_frac`` of perioral events start within ``coupling_window_s`` of a periocular event).
+    ``min_coupling_frac`` of perioral events overlap a periocular event or start within ``coupling_window_s`` of
+    one).
 
 Otherwise the pattern is ``unilateral_other`` (one-sided but not all of the above: eye only, mouth only,
 rhythmic), ``bilateral`` (repeated forceful closures of both eyes beyond normal blinking, as in blepharospasm, or
@@ -123,13 +124,34 @@ def episode_spans(onset_s: np.ndarray, offset_s: np.ndarray, window_s: float) ->
     return on[np.r_[True, np.diff(group) > 0]], stop
 
 
-def _coupling(eye_onsets: np.ndarray, mouth_onsets: np.ndarray, window_s: float):
-    """Fraction of mouth onsets within ``window_s`` of an eye onset, and the median mouth-minus-eye lag (s)."""
-    if len(mouth_onsets) == 0 or len(eye_onsets) == 0:
-        return (None if len(mouth_onsets) == 0 else 0.0), None
-    diff = mouth_onsets[:, None] - eye_onsets[None, :]
-    nearest = diff[np.arange(len(mouth_onsets)), np.abs(diff).argmin(axis=1)]
-    coupled = np.abs(nearest) <= window_s
+def _coupling(eye_onset_s: np.ndarray, eye_offset_s: np.ndarray, mouth_onset_s: np.ndarray,
+              mouth_offset_s: np.ndarray, window_s: float):
+    """Fraction of mouth events with an eye event, and the median mouth-minus-eye onset lag (s).
+
+    A mouth event is with an eye event when it overlaps it or starts within ``window_s`` of its onset: the coupling
+    the detector and :func:`count_twitches` judge synkinesis by (the mouth may join a tonic spasm later). The lag
+    is to the nearest eye onset, over the coupled mouth events.
+
+    Parameters
+    ----------
+    eye_onset_s, eye_offset_s : ndarray, shape (n_eye,)
+    mouth_onset_s, mouth_offset_s : ndarray, shape (n_mouth,)
+        Seconds.
+    window_s : float
+
+    Returns
+    -------
+    fraction : float | None
+        None without mouth events.
+    lag_s : float | None
+        None without coupled mouth events.
+    """
+    if len(mouth_onset_s) == 0 or len(eye_onset_s) == 0:
+        return (None if len(mouth_onset_s) == 0 else 0.0), None
+    diff = mouth_onset_s[:, None] - eye_onset_s[None, :]
+    overlap = (mouth_onset_s[:, None] <= eye_offset_s[None, :]) & (mouth_offset_s[:, None] >= eye_onset_s[None, :])
+    coupled = ((np.abs(diff) <= window_s) | overlap).any(axis=1)
+    nearest = diff[np.arange(len(mouth_onset_s)), np.abs(diff).argmin(axis=1)]
     lag = float(np.median(nearest[coupled])) if coupled.any() else None
     return float(coupled.mean()), lag
 
@@ -246,13 +268,14 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
 
     if side is not None:
         mine = uni & (events.side == side)
-        eye = np.sort(events.onset_s[mine & (events.region == "periocular")])
-        mouth = np.sort(events.onset_s[mine & (events.region == "perioral")])
+        eye_rows, mouth_rows = mine & (events.region == "periocular"), mine & (events.region == "perioral")
+        eye, mouth = events.onset_s[eye_rows], events.onset_s[mouth_rows]  # sorted, as the events are
         episodes, _ = episode_spans(events.onset_s[mine], events.offset_s[mine], cfg.coupling_window_s)
         intervals = np.diff(episodes)
         if len(intervals) >= 3:
             metrics["interval_cv"] = round(float(intervals.std(ddof=1) / intervals.mean()), 4)
-        coupling, lag = _coupling(eye, mouth, cfg.coupling_window_s)
+        coupling, lag = _coupling(eye, events.offset_s[eye_rows], mouth, events.offset_s[mouth_rows],
+                                  cfg.coupling_window_s)
         metrics["eye_mouth_coupling"] = None if coupling is None else round(coupling, 4)
         metrics["eye_mouth_lag_s"] = None if lag is None else round(lag, 3)
         if len(eye) and len(mouth):
@@ -268,7 +291,6 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         metrics["time_in_spasm_fraction"] = round(float(in_spasm[signals.measured].mean()), 4) \
             if signals.measured.any() else None
 
-        eye_rows = mine & (events.region == "periocular")
         brow_rows = (events.region == "brow") & (events.side == side)
         if eye_rows.any():
             eye_on, eye_off = events.onset_s[eye_rows], events.offset_s[eye_rows]

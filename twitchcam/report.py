@@ -168,7 +168,8 @@ def criteria_rows(results: Results) -> list[dict]:
     elif coupling is None:
         measurement = "no mouth twitches on the affected side"
     else:
-        measurement = f"{coupling:.0%} of mouth twitches start within {cfg.coupling_window_s:g} s of an eye twitch"
+        measurement = (f"{coupling:.0%} of mouth twitches overlap an eye twitch or start within "
+                       f"{cfg.coupling_window_s:g} s of one")
         if lag is not None:
             measurement += f"; median lag {lag * 1000:+.0f} ms ({'mouth after eye' if lag >= 0 else 'mouth first'})"
     rows.append({
