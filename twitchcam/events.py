@@ -160,18 +160,11 @@ def _runs(active: np.ndarray, values: list[np.ndarray], max_gap: int = 0):
     if max_gap >= 1 and len(start) > 1:
         joined = start[1:] - stop[:-1] - 1 <= max_gap
         start, stop = start[np.concatenate(([True], ~joined))], stop[np.concatenate((~joined, [True]))]
-    if not len(start):
+    if not len(start) or not values:
         return start, stop, [np.zeros(0) for _ in values]
     inside = _covered(len(active), start, stop)
     peaks = [np.maximum.reduceat(np.where(inside & np.isfinite(v), v, -np.inf), start) for v in values]
     return start, stop, peaks
-
-
-def _recent_min(x: np.ndarray, lead: int) -> np.ndarray:
-    """The least finite value of each column over each frame and the ``lead`` frames before it (inf if none)."""
-    filled = np.where(np.isfinite(x), x, np.inf)
-    padded = np.concatenate([np.full((lead, x.shape[1]), np.inf), filled])
-    return np.lib.stride_tricks.sliding_window_view(padded, lead + 1, axis=0).min(axis=-1)
 
 
 def _covered(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -186,10 +179,10 @@ def _covered(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (n,), bool
     """
-    edges = np.zeros(n + 1, np.int64)
-    np.add.at(edges, np.clip(start, 0, n), 1)
-    np.add.at(edges, np.clip(stop + 1, 0, n), -1)
-    return np.cumsum(edges[:-1]) > 0
+    # Counts of span starts less span ends at each frame, summed: bincount, not np.add.at (several times faster).
+    edges = (np.bincount(np.clip(start, 0, n), minlength=n + 1)
+             - np.bincount(np.clip(stop + 1, 0, n), minlength=n + 1))
+    return np.cumsum(edges[:n]) > 0
 
 
 def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
@@ -235,13 +228,18 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
         # So is the more closed eye closing again while the other follows it less than uneven_closure_ratio as far
         # and stays less than bilateral_ratio as closed: a twitch while both eyes are half shut (looking down, a
         # squint, a slow reopening), which MediaPipe's mesh drags the other eye along with. In a blink both close
-        # together, and at its end both reopen.
-        rise = closure - _recent_min(closure, int(round(cfg.coupling_window_s / dt)))
-        left_more = closure[:, 0] >= closure[:, 1]
+        # together, and at its end both reopen. Judged on the few frames it could apply to (a live session runs
+        # this every second).
+        maybe = np.flatnonzero(closed & ~uneven & (both < cfg.bilateral_ratio * strong))
+    if len(maybe):
+        # Each eye's rise from its lowest level over the coupling_window_s before (the frames there are).
+        back = np.maximum(maybe[:, None] - np.arange(int(round(cfg.coupling_window_s / dt)) + 1), 0)
+        recent = closure[back]
+        rise = closure[maybe] - np.where(np.isnan(recent), np.inf, recent).min(axis=1)
+        left_more = closure[maybe, 0] >= closure[maybe, 1]
         rise_more = np.where(left_more, rise[:, 0], rise[:, 1])
         rise_less = np.where(left_more, rise[:, 1], rise[:, 0])
-        uneven |= (closed & (both < cfg.bilateral_ratio * strong) & (rise_more > cfg.bilateral_off_frac)
-                   & (rise_less < cfg.uneven_closure_ratio * rise_more))
+        uneven[maybe[(rise_more > cfg.bilateral_off_frac) & (rise_less < cfg.uneven_closure_ratio * rise_more)]] = True
     u_start, u_stop, _ = _runs(uneven, [])
     # Longer than the gap the runs below are joined across (merge_gap_s in whole frames), or they would join again.
     lasting = u_stop - u_start + 1 > gap
