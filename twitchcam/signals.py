@@ -196,7 +196,7 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
     # Sums scaled by 1/k rather than .mean(): the same numbers with less per-call overhead on a live chunk.
     k = rigid.shape[1]
     mu_x = rigid.sum(axis=1, keepdims=True) * (1 / k)
-    mu_y = reference.mean(axis=0)
+    mu_y = reference.sum(axis=0) * (1 / len(reference))
     xc = rigid - mu_x
     yc = reference - mu_y
     cov = np.matmul(yc.T[None], xc) * (1 / k)
@@ -378,12 +378,12 @@ def _measures(pts: np.ndarray, found: np.ndarray, head: HeadFrame, cfg: Config) 
     n = len(pts)
     # Both sides at once (each point group is stored left then right): half the calls on a live chunk.
     gap = (aligned[:, _BOTH_SIDES["upper"]] - aligned[:, _BOTH_SIDES["lower"]]).reshape(n, 2, -1, 3)
-    opening = np.sqrt(np.einsum("nspk,nspk->nsp", gap, gap)).mean(axis=2) / head.iod
+    opening = np.sqrt(np.einsum("nspk,nspk->nsp", gap, gap)).sum(axis=2) * (1 / (gap.shape[2] * head.iod))
     # Each mouth corner is measured along its own side's up-and-out direction.
     mouth_pos = np.einsum("nsk,sk->ns", aligned[:, _BOTH_SIDES["mouth"]], head.pull_directions) / head.iod
     # In the head-fixed frame the brow's own height is the measure; the eye corners move with the lids.
-    brow = aligned[:, _BOTH_SIDES["brow"]].reshape(n, 2, -1, 3).mean(axis=2)
-    brow_height = brow @ head.up / head.iod
+    brow = aligned[:, _BOTH_SIDES["brow"]].reshape(n, 2, -1, 3)
+    brow_height = brow.sum(axis=2) @ head.up * (1 / (brow.shape[2] * head.iod))
     pose = head_pose(rotation, head)
     pose[~measured] = np.nan
     return Measures(measured, opening, mouth_pos, brow_height, rotation_deg, scale, pose)
