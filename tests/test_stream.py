@@ -160,6 +160,20 @@ def test_a_twitch_of_the_eye_and_the_mouth_is_one_detection():
     assert analyzer.n_detections == 2
 
 
+def test_a_brief_mouth_pull_just_before_its_eye_twitch_is_reported_as_offline():
+    # A one-frame pull of the mouth corner 0.15 s before each eye twitch: weaker than a mouth event alone, it counts
+    # with the eye twitch (detect_events). Decided as soon as it ended, before the eye twitch was seen, it was lost.
+    moves = []
+    for t in (4.0, 9.0, 14.5, 20.0):
+        moves += [Twitch(t, 0.2, "left", "periocular", 0.6),
+                  Twitch(t - 0.15, 1 / 30, "left", "perioral", 0.04, ramp_s=1 / 60)]
+    lm = make_landmarks(26, 30, moves)
+    offline = analyze_landmarks(lm).events
+    live, _, _ = stream(lm, chunk=12)
+    assert offline.region.tolist() == ["perioral", "periocular"] * 4
+    assert match(live, offline) == (0, 0)
+
+
 @pytest.mark.parametrize("chunk", [1, 12])
 def test_a_long_twitch_followed_by_a_still_face_is_reported(chunk):
     # A run that has ended but is not final yet (its merge gap still open) when a timed detection comes: the signal

@@ -19,7 +19,8 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
   than ``merge_gap_s``), and at least every ``detect_every_s`` while movement goes on. Its
   :func:`~twitchcam.asymmetry.local_asymmetry` starts from the quiet frames the last detection found (one local pass
   where offline runs two from a global guess). An event is reported once it is final
-  (ended more than ``merge_gap_s`` ago, so no later run can merge with it), and decided once, at the first
+  (ended more than ``merge_gap_s`` ago, so no later run can merge with it; a mouth or brow movement also
+  ``coupling_window_s`` after its onset, so that an eye twitch it comes with is seen), and decided once, at the first
   detection after that. Events are therefore known shortly after they end, never while they last.
 
 State is bounded: the last ``history_s`` seconds of measures and signals, the last few block quantiles, the keys of
@@ -463,7 +464,11 @@ class StreamingAnalyzer:
         h = h[h[:, _T] >= now - self.detect_window_s]
         events = self._detect(h)
         index = h[:, _INDEX].astype(np.int64)
-        final_at = events.offset_frame + guard
+        # A mouth or brow movement counts with an eye twitch of its side that starts up to coupling_window_s after
+        # it (detect_events): it is final once that eye twitch would be in view too.
+        couple = int(round(self.config.coupling_window_s / self._dt))
+        final_at = np.where(events.region == "periocular", events.offset_frame,
+                            np.maximum(events.offset_frame, events.onset_frame + couple)) + guard
         # Each event is decided once, at the first detection after it became final: later statistics of the
         # history can neither add it late nor take it back.
         decide = final_at > self._detected_until
