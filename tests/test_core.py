@@ -95,6 +95,34 @@ def test_long_bilateral_closures_are_not_blinks():
     assert set(events.side) == {"bilateral"}
 
 
+def test_a_blink_is_timed_at_half_its_depth_so_a_slow_reopening_or_a_double_blink_is_still_a_blink():
+    # A blink closes both eyes to 0.8 for 0.2 s, and they reopen slowly: 0.3 closed for 0.5 s more, above
+    # bilateral_off_frac, so the closure of both spans 0.7 s. At half its depth it lasts 0.2 s: a blink, as the
+    # blink literature times one. So do two blinks 0.2 s apart between which the eyes only half reopen (one run,
+    # joined across the gap), and a wink-free minute of 12 such blinks is no pattern; a forceful 0.8-s closure
+    # (0.8 deep throughout) is not a blink.
+    t = np.arange(0, 60, 1 / FPS)
+    eye = np.zeros((len(t), 2))
+    for onset in np.arange(2, 58, 5.0):
+        for side in (0, 1):
+            eye[:, side] += _pulse(t, onset, 0.25, 0.5) + _pulse(t, onset, 0.75, 0.3)
+    signals = _signals(t, eye=eye)
+    events = detect_events(signals)
+    assert events.side.tolist() == ["bilateral"] * 12
+    assert set(events.kind) == {"blink"}
+    np.testing.assert_allclose(events.duration_s, 0.7, atol=0.05)
+    assert classify_pattern(events, signals).pattern == "none"
+    double = np.zeros((len(t), 2))
+    for side in (0, 1):
+        double[:, side] += _pulse(t, 5.0, 0.2, 0.8) + _pulse(t, 5.4, 0.2, 0.8) + _pulse(t, 5.15, 0.3, 0.3)
+    events = detect_events(_signals(t, eye=double))
+    assert list(zip(events.side, events.kind)) == [("bilateral", "blink")]
+    np.testing.assert_allclose(events.duration_s, 0.55, atol=0.05)
+    forceful = np.zeros((len(t), 2))
+    forceful[:, :] = _pulse(t, 5.0, 0.8, 0.8)[:, None]
+    assert detect_events(_signals(t, eye=forceful)).kind.tolist() == ["clonic"]
+
+
 def test_eye_and_mouth_twitch_together_is_two_rows():
     lm = make_landmarks(10, FPS, [Twitch(3.0, 0.3, "left", "periocular", 0.6),
                                   Twitch(3.05, 0.3, "left", "perioral", 0.1)])
@@ -630,6 +658,35 @@ def test_two_stray_twitches_beside_five_are_not_both_sides_of_the_face():
     assert analysis.pattern == "unilateral_other" and analysis.side == "left"
 
 
+def test_the_side_is_the_one_with_more_twitches_not_more_events():
+    # Left: two eye-and-mouth twitches (4 events). Right: three eye twitches (3 events). In events the left
+    # leads, in twitches (what the pattern counts) the right: three twitches there, a one-sided pattern of its own
+    # (unilateral_other: the left's two keep it from being one-sided), and too few to be a clear one.
+    left = [Twitch(t + lag, 0.2, "left", region, amplitude) for t in (4.0, 16.0)
+            for region, amplitude, lag in (("periocular", 0.6, 0.0), ("perioral", 0.08, 0.05))]
+    right = [Twitch(t, 0.2, "right", "periocular", 0.6) for t in (9.0, 13.5, 24.0)]
+    analysis = analyze_landmarks(make_landmarks(30, FPS, left + right))
+    summary = analysis.summary
+    assert summary.metrics["unilateral_events"] == {"left": 4, "right": 3}
+    assert summary.metrics["unilateral_twitches"] == {"left": 2, "right": 3}
+    assert (analysis.pattern, analysis.side) == ("unilateral_other", "right")
+    assert summary.confidence["twitches_on_side"] == 3 and summary.confidence["events_on_side"] == 3
+    assert any(reason.startswith("few twitches (3 on the right") for reason in summary.confidence["reasons"])
+
+
+def test_a_mouth_joining_a_tonic_spasm_lags_that_spasm_not_a_later_twitch():
+    from twitchcam.pattern import _coupling
+
+    # A tonic eye spasm 0-3 s, an eye twitch at 3.5 s; the mouth joins the spasm at 2.9 s, nearer the twitch's
+    # onset (0.6 s before it) than the spasm's (2.9 s after it).
+    coupling, lag = _coupling(np.array([0.0, 3.5]), np.array([3.0, 3.7]), np.array([2.9]), np.array([3.0]), 0.3)
+    assert (coupling, lag) == (1.0, pytest.approx(2.9))
+    # Not overlapping any: the nearest onset within the window, before or after.
+    coupling, lag = _coupling(np.array([0.0, 3.5]), np.array([0.2, 3.7]), np.array([3.3]), np.array([3.4]), 0.3)
+    assert (coupling, lag) == (1.0, pytest.approx(-0.2))
+    assert _coupling(np.array([0.0]), np.array([0.2]), np.array([3.3]), np.array([3.4]), 0.3) == (0.0, None)
+
+
 def test_twitches_count_an_eye_event_and_the_mouth_event_with_it_once():
     events = Events.from_columns(
         onset_s=[1.0, 1.1, 5.0, 5.6, 9.0, 12.0], offset_s=[1.3, 1.3, 7.0, 6.5, 9.2, 12.2],
@@ -663,4 +720,4 @@ def test_every_one_sided_event_has_a_score_and_the_summary_says_when_a_finding_i
     few = [tw for tw in as_twitches(regular_course("left", 60, seed=3)) if tw.onset_s < 8]
     borderline = analyze_landmarks(make_landmarks(60, FPS, few, noise_px=0.2))
     assert borderline.summary.confidence["level"] == "borderline"
-    assert any(reason.startswith("few events") for reason in borderline.summary.confidence["reasons"])
+    assert any(reason.startswith("few twitches") for reason in borderline.summary.confidence["reasons"])

@@ -155,9 +155,12 @@ class Config:
     uneven_closure_ratio : float
         Frames where one eye is closed less than ``uneven_closure_ratio`` times the other, for more frames than
         ``merge_gap_s`` spans, are no part of a closure of both eyes: a one-sided closure (a twitch while the
-        other eye squints, or just after a blink) is not covered by the blink next to it, apart from the
-        ``merge_gap_s`` next to the blink. A blink's eyes close and reopen at slightly different speeds, but for
-        a frame or two and, in the tuning clips' slow reopenings, to no less than ~0.6 of each other.
+        other eye squints, or just after a blink) is not covered by the blink next to it. So are frames where the
+        more closed eye closed again by more than ``bilateral_off_frac`` over the last ``coupling_window_s``
+        while the other followed it less than ``uneven_closure_ratio`` as far and stays less than
+        ``bilateral_ratio`` as closed (a twitch while both eyes are half shut). A blink's eyes close and reopen at
+        slightly different speeds, but for a frame or two and, in the tuning clips' slow reopenings, to no less
+        than ~0.6 of each other.
     noise_k : float
         Thresholds are raised to ``noise_k`` times the signal's robust frame-to-frame noise when the footage is
         noisier than the fixed thresholds assume.
@@ -201,13 +204,17 @@ class Config:
     merge_gap_s : float
         Supra-threshold runs of one side and region separated by less than this are one event.
     min_event_s : float
-        Shorter runs are discarded as landmark jitter.
+        Shorter runs are discarded as landmark jitter; a mouth-corner or brow movement with an eye twitch of its
+        side counts from a single frame (the eye's event shows it was no jitter).
     tonic_min_s : float
         Jankovic scale: contractions lasting at least this long are tonic, shorter ones clonic.
     blink_max_s : float
-        Bilateral eye closures up to this long are blinks (normal blinks last ~100-400 ms).
+        Closures of both eyes that stay beyond half their own depth for at most this long are blinks (normal
+        blinks last ~100-400 ms; a blink's slow reopening and two blinks in a row do not count toward it). Longer
+        ones, and ``tonic_min_s`` for tonic ones, are judged by the same width.
     min_events : int
-        Fewer unilateral events than this is pattern ``none`` (nothing to classify).
+        Fewer one-sided twitches than this on the leading side is pattern ``none`` (nothing to classify); an eye
+        twitch and the mouth movement with it count once (:func:`twitchcam.pattern.count_twitches`).
     unilateral_min_li : float
         Minimum absolute laterality index, (left - right) / (left + right) over unilateral events, to call the
         pattern one-sided.

@@ -6,7 +6,8 @@ Conventions
 - Intervals are inclusive: an event spans frames ``onset_frame`` to ``offset_frame`` including both, and
   ``onset_s``/``offset_s`` are those frames' presentation times.
 - ``kind`` follows the 1 s boundary of the Jankovic scale: ``clonic`` (brief twitch) below ``tonic_min_s``,
-  ``tonic`` (sustained spasm) from it. Bilateral eye closures no longer than ``blink_max_s`` are ``blink``.
+  ``tonic`` (sustained spasm) from it. A closure of both eyes is judged by how long it stays beyond half its
+  own depth (as blinks are timed): up to ``blink_max_s`` it is a ``blink``.
 - ``peak`` is a positive normalized amplitude: for ``periocular`` the eye closure as a fraction of that eye's
   resting opening (1 = fully closed); for ``perioral`` and ``brow`` the displacement in inter-ocular distances.
 - One row per region per side per event: a twitch that narrows the left eye and pulls the left mouth corner at
@@ -192,12 +193,52 @@ def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
     return kind
 
 
-def _columns(t, start, stop, side, region, peak, score, bilateral, cfg) -> dict:
-    """Columns of :meth:`Events.from_columns` for runs; ``side`` and ``region`` one for all or one per run."""
+def _columns(t, start, stop, side, region, peak, score, cfg, length_s=None) -> dict:
+    """Columns of :meth:`Events.from_columns` for runs; ``side`` and ``region`` one for all or one per run.
+
+    ``length_s`` (shape (n_runs,), s), given for closures of both eyes, is what their kind is judged by: the
+    half-depth width (:func:`_half_depth_width`). One-sided events are judged by their duration.
+    """
     n = len(start)
+    bilateral = length_s is not None
+    kind = _kinds(length_s if bilateral else t[stop] - t[start], bilateral, cfg)
     return {"onset_s": t[start], "offset_s": t[stop], "side": np.full(n, side, "U9"),
-            "region": np.full(n, region, "U10"), "kind": _kinds(t[stop] - t[start], bilateral, cfg), "peak": peak,
+            "region": np.full(n, region, "U10"), "kind": kind, "peak": peak,
             "onset_frame": start, "offset_frame": stop, "score": score}
+
+
+def _half_depth_width(t, depth, start, stop, dt):
+    """How long each run stays closed beyond half its own deepest closure, s: its longest such stretch.
+
+    A blink's duration is measured at half its amplitude, as in the blink literature: its lids close fast and
+    reopen slowly, so the frames where they are only a little lowered (where the run's span begins and ends) make
+    a normal blink look twice as long, and two blinks in a row joined into one run look like one long closure.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_frames,)
+        Time, s.
+    depth : ndarray, shape (n_frames,)
+        Closure of both eyes (the less closed eye's), dimensionless; NaN where not measured.
+    start, stop : ndarray of int, shape (n_runs,)
+        First and last frame of each run, inclusive; at least one run, none overlapping, in order.
+    dt : float
+        Frame interval, s: a stretch of one frame lasts that long.
+
+    Returns
+    -------
+    ndarray, shape (n_runs,)
+    """
+    inside = _covered(len(t), start, stop)
+    peak = np.maximum.reduceat(np.where(inside & np.isfinite(depth), depth, -np.inf), start)
+    # Each frame's run (frames outside every run get the run before theirs, and are masked by ``inside``).
+    run = np.clip(np.searchsorted(start, np.arange(len(t)), side="right") - 1, 0, len(start) - 1)
+    with np.errstate(invalid="ignore"):
+        deep = inside & (depth >= peak[run] / 2)
+    d_start, d_stop, _ = _runs(deep, [])
+    width = np.zeros(len(start))
+    np.maximum.at(width, run[d_start], t[d_stop] - t[d_start] + dt)
+    return width
 
 
 def _bilateral_closures(t, closure, gap, dt, cfg):
@@ -251,8 +292,9 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
             & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
     start, stop = start[keep], stop[keep]
     mask = _covered(len(t), start - gap, stop + gap) & ~own
-    return _columns(t, start, stop, "bilateral", "periocular", strong[keep], np.full(len(start), np.nan), True,
-                    cfg), mask
+    width = _half_depth_width(t, both, start, stop, dt) if len(start) else np.zeros(0)
+    return _columns(t, start, stop, "bilateral", "periocular", strong[keep], np.full(len(start), np.nan), cfg,
+                    width), mask
 
 
 def detect_events(signals: Signals, config: Config | None = None,
@@ -267,10 +309,10 @@ def detect_events(signals: Signals, config: Config | None = None,
     while the face talks, laughs or turns and falls back when it is calm. Frames where this side has risen since the
     run began and the other side has moved the opposite way, by more than ``opposite_max_frac`` of the rise (the
     signature of a tracking or alignment error: one brow up and the other down, the mouth shifted sideways), are no
-    evidence. Eyes closing together to within ``bilateral_ratio`` of each other are one bilateral event (a blink
-    when brief), and the brief asymmetries at their start and end are not unilateral events (an eye's run does
-    not begin or go on in them); one eye's own closure within it, for more frames than ``merge_gap_s`` spans, is
-    no part of such a closure (:func:`_bilateral_closures`).
+    evidence. Eyes closing together to within ``bilateral_ratio`` of each other are one bilateral event (a blink when
+    brief), and the brief asymmetries at their start and end are not unilateral events (an eye's run does not begin or
+    go on in them, except that the halves of a one-sided run around a blink are joined); one eye's own closure within
+    it, for more frames than ``merge_gap_s`` spans, is no part of such a closure (:func:`_bilateral_closures`).
     Symmetric mouth and brow movements (talking, smiling) have no asymmetry and give no event. A mouth-corner or
     brow movement together with an eye event of the same side (overlapping it or starting within
     ``coupling_window_s``) counts from ``coupled_min_score`` of its threshold, and from a single frame: it is that
@@ -368,7 +410,7 @@ def detect_events(signals: Signals, config: Config | None = None,
         t[start], t[stop], side, t[start[twitch]], t[stop[twitch]], side[twitch], cfg.coupling_window_s)
     region = _COLUMN_REGION[col]
     keep = np.where(eye, keep, np.where(region == "brow", coupled, keep | coupled))
-    unilateral = _columns(t, start[keep], stop[keep], side[keep], region[keep], peak[keep], score[keep], False, cfg)
+    unilateral = _columns(t, start[keep], stop[keep], side[keep], region[keep], peak[keep], score[keep], cfg)
     columns = {name: np.concatenate([bilateral[name], unilateral[name]]) for name in bilateral}
     events = Events.from_columns(**columns)
     return events[~_echoes(events, cfg.coupling_window_s)]
@@ -496,8 +538,8 @@ def _moved_apart(sig: np.ndarray, other: np.ndarray, col: np.ndarray, start: np.
     from its highest level over the ``lead`` frames before that too (in a sideways shift of the mouth it may move
     a few frames first), less what this side fell by since then (a fall of both is common movement). Without a
     measured frame before the run (it starts the recording, or follows a frame without a face) both are measured
-    from rest. A run that did not rise (it began in a blink, its eye reopening to a tonic spasm's level) is not
-    judged so.
+    from rest. A run that did not rise (it begins just after a blink, its eye reopening from the blink to a tonic
+    spasm's level) is not judged so.
 
     Parameters
     ----------

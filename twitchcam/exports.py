@@ -126,7 +126,8 @@ def write_bids_events(results: Results, out_dir: str | Path) -> list[Path]:
         "kind": {"Description": "Kind of contraction, by the 1 s boundary of the Jankovic scale.",
                  "Levels": {"clonic": f"brief twitch, shorter than {results.config.tonic_min_s:g} s",
                             "tonic": f"sustained spasm, {results.config.tonic_min_s:g} s or longer",
-                            "blink": f"both eyes closing together for at most {results.config.blink_max_s:g} s"}},
+                            "blink": f"both eyes closing together, for at most {results.config.blink_max_s:g} s "
+                                     "beyond half their depth"}},
         "peak": {"Description": "Peak amplitude. periocular: eye closure as a fraction of that eye's resting "
                                 "opening (1 = fully closed). perioral: mouth-corner pull up and out, and brow: brow "
                                 "elevation, both in inter-ocular distances (outer eye corners)."},

@@ -28,8 +28,9 @@ either side: blinks, a few long blinks, an emotional squint or a wink or two are
 
 One-sided evidence is judged on its own: bilateral closures never outvote it (they are reported beside it, as a
 red flag). Bilateral closures count only beyond normal blinking: at least ``bilateral_min_closures`` closures
-longer than a blink (``blink_max_s``) and at least ``bilateral_min_per_min`` of them per minute. A normal face
-blinks ~17 times a minute at rest and ~26 in conversation, 100-400 ms each; some blinks are longer.
+longer than a blink (``blink_max_s``, timed at half their depth) and at least ``bilateral_min_per_min`` of them per
+minute. A normal face blinks ~17 times a minute at rest and ~26 in conversation, 100-400 ms each; some blinks are
+longer.
 
 ``confidence`` says how sure the finding is: ``clear``, or ``borderline`` with the reasons (few events, events near
 the threshold, much head motion, much expression); see :func:`assess_confidence`.
@@ -130,7 +131,7 @@ def _coupling(eye_onset_s: np.ndarray, eye_offset_s: np.ndarray, mouth_onset_s: 
 
     A mouth event is with an eye event when it overlaps it or starts within ``window_s`` of its onset: the coupling
     the detector and :func:`count_twitches` judge synkinesis by (the mouth may join a tonic spasm later). The lag
-    is to the nearest eye onset, over the coupled mouth events.
+    is over the coupled mouth events, each to the onset of the eye event it overlaps, or else the nearest one.
 
     Parameters
     ----------
@@ -150,9 +151,13 @@ def _coupling(eye_onset_s: np.ndarray, eye_offset_s: np.ndarray, mouth_onset_s: 
         return (None if len(mouth_onset_s) == 0 else 0.0), None
     diff = mouth_onset_s[:, None] - eye_onset_s[None, :]
     overlap = (mouth_onset_s[:, None] <= eye_offset_s[None, :]) & (mouth_offset_s[:, None] >= eye_onset_s[None, :])
-    coupled = ((np.abs(diff) <= window_s) | overlap).any(axis=1)
-    nearest = diff[np.arange(len(mouth_onset_s)), np.abs(diff).argmin(axis=1)]
-    lag = float(np.median(nearest[coupled])) if coupled.any() else None
+    near = np.abs(diff) <= window_s
+    coupled = (near | overlap).any(axis=1)
+    # Each coupled mouth event's lag is to the eye event it is coupled with: one it overlaps if any (a mouth
+    # joining a tonic spasm late lags the spasm's onset, not a later twitch's), else the nearest onset.
+    rank = np.where(overlap, 0.0, np.where(near, 1.0, 2.0)) * (1 + 2 * np.abs(diff).max()) + np.abs(diff)
+    partner = diff[np.arange(len(mouth_onset_s)), rank.argmin(axis=1)]
+    lag = float(np.median(partner[coupled])) if coupled.any() else None
     return float(coupled.mean()), lag
 
 
@@ -240,7 +245,12 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
     bil_per_min = n_bil / minutes
     beyond_blinking = bool(n_bil >= cfg.bilateral_min_closures and bil_per_min >= cfg.bilateral_min_per_min)
     li = (n_side["left"] - n_side["right"]) / n_uni if n_uni else 0.0
-    side = "left" if li > 0 else "right" if li < 0 else None
+    twitches = {s: count_twitches(events, s, cfg.coupling_window_s) for s in ("left", "right")}
+    # The side with more twitches (an eye twitch and the mouth movement with it counted once, as the pattern
+    # counts them below), by events when the twitches are even: two eye-and-mouth pairs are not more than three
+    # eye twitches.
+    lead = np.sign(twitches["left"] - twitches["right"]) or np.sign(li)
+    side = "left" if lead > 0 else "right" if lead < 0 else None
 
     metrics: dict = {
         "laterality_index": round(float(li), 4),
@@ -251,7 +261,7 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         "events_per_minute": {s: round(float(np.sum(events.side == s)) / minutes, 3)
                               for s in ("left", "right", "bilateral")},
         "unilateral_events": n_side,
-        "unilateral_twitches": {s: count_twitches(events, s, cfg.coupling_window_s) for s in ("left", "right")},
+        "unilateral_twitches": twitches,
         "bilateral_closures": n_bil,
         "bilateral_closures_per_minute": round(float(bil_per_min), 3),
         "bilateral_beyond_blinking": beyond_blinking,
@@ -302,7 +312,6 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         # A stray twitch on the other side counts as one only beside enough twitches on this one (twice min_events,
         # the number below which the finding is borderline): one against three is not a stray. Both sides are
         # counted in twitches: a false eye twitch with the mouth movement beside it is one stray, not two.
-        twitches = metrics["unilateral_twitches"]
         stray = (twitches["right" if side == "left" else "left"] <= cfg.unilateral_stray_events
                  and twitches[side] >= 2 * cfg.min_events)
         criteria["unilateral"] = bool(n_uni >= cfg.min_events and (abs(li) >= cfg.unilateral_min_li or stray))
@@ -316,7 +325,6 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
     notes: list[str] = []
     # Counted in twitches, as the stray rule counts them: a false eye twitch with the mouth movement beside it is
     # one twitch, and two such are not "both sides" beside five.
-    twitches = metrics["unilateral_twitches"]
     n_major = twitches[side] if side else 0
     both_sides = min(twitches.values()) >= cfg.min_events
     finding = None
@@ -348,14 +356,14 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
                       config: Config, criteria: dict, spread: np.ndarray) -> dict:
     """How sure a finding is, and why it may be borderline.
 
-    A finding is ``borderline`` when it rests on few events (fewer than twice ``min_events`` on the affected
-    side), on events near their threshold (median ``score`` below :data:`CLEAR_SCORE`), or on a recording with
-    much head motion (95th percentile of the rotation above :data:`BORDERLINE_ROTATION_DEG`) or much expression
-    (talking, laughing: the asymmetry thresholds were raised by the local spread in more than
-    :data:`BORDERLINE_EXPRESSIVE_FRAC` of the frames). ``none`` is borderline when one-sided events were seen but
-    too few to make a pattern. Hemifacial spasm is borderline too when its rhythm was not assessed (``criteria``
-    with ``irregular`` None: fewer than three intervals between episodes). ``insufficient_data`` has no confidence
-    of its own.
+    A finding is ``borderline`` when it rests on few twitches (fewer than twice ``min_events`` on the affected side,
+    an eye twitch and the mouth movement with it counted once, :func:`count_twitches`), on events near their
+    threshold (median ``score`` below :data:`CLEAR_SCORE`), or on a recording with much head motion (95th percentile
+    of the rotation above :data:`BORDERLINE_ROTATION_DEG`) or much expression (talking, laughing: the asymmetry
+    thresholds were raised by the local spread in more than :data:`BORDERLINE_EXPRESSIVE_FRAC` of the frames).
+    ``none`` is borderline when one-sided events were seen but too few to make a pattern. Hemifacial spasm is
+    borderline too when its rhythm was not assessed (``criteria`` with ``irregular`` None: fewer than three
+    intervals between episodes). ``insufficient_data`` has no confidence of its own.
 
     Parameters
     ----------
@@ -375,8 +383,9 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
     -------
     dict
         ``level`` (``clear`` | ``borderline`` | ``not_assessed``), ``reasons`` (plain sentences), and the numbers:
-        ``events_on_side``, ``median_score``, ``near_threshold_fraction`` (events with score below
-        :data:`CLEAR_SCORE`), ``head_rotation_p95_deg``, ``expressive_fraction``.
+        ``events_on_side``, ``twitches_on_side`` (:func:`count_twitches`; None without a side), ``median_score``,
+        ``near_threshold_fraction`` (events with score below :data:`CLEAR_SCORE`), ``head_rotation_p95_deg``,
+        ``expressive_fraction``.
     """
     uni = np.isin(events.side, ("left", "right")) & np.isin(events.region, ("periocular", "perioral"))
     mine = uni & (events.side == side) if side else uni
@@ -392,6 +401,7 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
         "level": "clear",
         "reasons": [],
         "events_on_side": int(mine.sum()),
+        "twitches_on_side": count_twitches(events, side, config.coupling_window_s) if side else None,
         "median_score": round(float(np.median(scores)), 3) if len(scores) else None,
         "near_threshold_fraction": round(float(np.mean(scores < CLEAR_SCORE)), 4) if len(scores) else None,
         "head_rotation_p95_deg": video["head_rotation_p95_deg"],
@@ -402,8 +412,9 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
         return out
     reasons = out["reasons"]
     if pattern in ("hemifacial_spasm", "unilateral_other"):
-        if mine.sum() < 2 * config.min_events:
-            reasons.append(f"few events ({int(mine.sum())} on the {side} side)")
+        if out["twitches_on_side"] < 2 * config.min_events:
+            reasons.append(f"few twitches ({out['twitches_on_side']} on the {side} side, an eye twitch and its mouth "
+                           "movement counted once)")
         if len(scores) and np.median(scores) < CLEAR_SCORE:
             reasons.append(f"events near their threshold (median score {np.median(scores):.2f})")
     elif uni.any() and pattern == "none":

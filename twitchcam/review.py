@@ -207,8 +207,11 @@ def start_review(events: Events, events_sha256: str, source: str = "") -> Review
 
 
 def derive_kind(side: str, duration_s: float, config: Config) -> str:
-    """The kind the detector gives an event of this side and duration: ``tonic`` from ``tonic_min_s``, else
-    ``clonic``; a bilateral eye closure no longer than ``blink_max_s`` is a ``blink``.
+    """The kind of an event of this side and duration: ``tonic`` from ``tonic_min_s``, else ``clonic``; a
+    bilateral eye closure no longer than ``blink_max_s`` is a ``blink``.
+
+    For an event whose times a reviewer changed. The detector times a closure of both eyes at half its depth
+    (:mod:`twitchcam.events`), which the reviewer's onset and offset do not carry: here it is their span.
     """
     if side == "bilateral" and duration_s <= config.blink_max_s:
         return "blink"
