@@ -213,11 +213,14 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
     var_x = np.einsum("tkl,tkl->t", xc, xc) * (1 / k)
     s = np.einsum("tkl,tkl->t", rot, cov) / var_x
     aligned = s[:, None, None] * np.matmul(points - mu_x, rot.transpose(0, 2, 1)) + mu_y
-    cos = np.clip((np.einsum("tkk->t", rot) - 1) / 2, -1, 1)
+    # np.minimum/np.maximum, not np.clip: the same values with a tenth of its call overhead on a live chunk.
+    cos = np.minimum(np.maximum((np.einsum("tkk->t", rot) - 1) / 2, -1.0), 1.0)
     rotation_deg = np.degrees(np.arccos(cos))
-    aligned[~valid] = np.nan
-    rotation_deg[~valid] = np.nan
-    s = np.where(valid, 1 / s, np.nan)
+    s = 1 / s
+    if not valid.all():
+        aligned[~valid] = np.nan
+        rotation_deg[~valid] = np.nan
+        s[~valid] = np.nan
     return aligned, rotation_deg, s, rot
 
 
@@ -374,7 +377,9 @@ def _measures(pts: np.ndarray, found: np.ndarray, head: HeadFrame, cfg: Config) 
     aligned, rotation_deg, scale, rotation = align_to_reference(pts, pts[:, _SLICES["rigid"]], head.reference)
     # A face turned far from its usual pose is tracked poorly: its frames are not measured rather than misread.
     measured = found & (rotation_deg <= cfg.max_head_rotation_deg)
-    aligned[~measured] = np.nan
+    unmeasured = not measured.all()
+    if unmeasured:
+        aligned[~measured] = np.nan
     n = len(pts)
     # Both sides at once (each point group is stored left then right): half the calls on a live chunk.
     gap = (aligned[:, _BOTH_SIDES["upper"]] - aligned[:, _BOTH_SIDES["lower"]]).reshape(n, 2, -1, 3)
@@ -385,7 +390,8 @@ def _measures(pts: np.ndarray, found: np.ndarray, head: HeadFrame, cfg: Config) 
     brow = aligned[:, _BOTH_SIDES["brow"]].reshape(n, 2, -1, 3)
     brow_height = brow.sum(axis=2) @ head.up * (1 / (brow.shape[2] * head.iod))
     pose = head_pose(rotation, head)
-    pose[~measured] = np.nan
+    if unmeasured:
+        pose[~measured] = np.nan
     return Measures(measured, opening, mouth_pos, brow_height, rotation_deg, scale, pose)
 
 
@@ -410,7 +416,7 @@ def head_pose(rotation: np.ndarray, head: HeadFrame) -> np.ndarray:
     """
     # The antisymmetric part's entries (R21 - R12, R02 - R20, R10 - R01) / 2, gathered in two operations.
     omega = 0.5 * (rotation[:, _SKEW_ROW, _SKEW_COL] - rotation[:, _SKEW_COL, _SKEW_ROW])
-    return np.degrees(np.arcsin(np.clip(omega @ head.axes.T, -1, 1)))
+    return np.degrees(np.arcsin(np.minimum(np.maximum(omega @ head.axes.T, -1.0), 1.0)))
 
 
 _SKEW_ROW, _SKEW_COL = np.array([2, 0, 1]), np.array([1, 2, 0])
