@@ -175,6 +175,25 @@ def test_a_brief_mouth_pull_just_before_its_eye_twitch_is_reported_as_offline():
 
 
 @pytest.mark.parametrize("chunk", [1, 12])
+def test_a_lone_brief_mouth_twitch_is_reported_once_its_coupling_window_has_passed(chunk):
+    # A mouth or brow event waits coupling_window_s after its onset for an eye twitch; nothing moves after it, so
+    # the detection that decides it must come by itself, not at the end of the session (or never, once the
+    # event has left the detection window).
+    lm = make_landmarks(40, 30, [Twitch(5.0, 0.1, "left", "perioral", 0.08)])
+    offline = analyze_landmarks(lm).events
+    analyzer = StreamingAnalyzer()
+    updates = [analyzer.push(lm[s:s + chunk]) for s in range(0, len(lm), chunk)]
+    assert len(analyzer.finish().events) == 0
+    live = Events.concatenate([u.events for u in updates])
+    assert offline.region.tolist() == ["perioral"] and match(live, offline) == (0, 0)
+    # Reported at the first push at or after onset + coupling_window_s + merge_gap_s + one frame.
+    reported_at = (next(i for i, u in enumerate(updates) if len(u.events)) + 1) * chunk - 1
+    cfg = Config()
+    due = offline.onset_frame[0] + round(cfg.coupling_window_s * 30) + round(cfg.merge_gap_s * 30) + 1
+    assert due <= reported_at < due + chunk
+
+
+@pytest.mark.parametrize("chunk", [1, 12])
 def test_a_long_twitch_followed_by_a_still_face_is_reported(chunk):
     # A run that has ended but is not final yet (its merge gap still open) when a timed detection comes: the signal
     # stays armed until the run is final, so a later detection reports it. Before, it was disarmed then and, with

@@ -214,6 +214,9 @@ class StreamingAnalyzer:
         self._on = np.repeat(list(cfg.on_thresholds.values()), 2)  # SIGNAL_NAMES order, both sides each
         self._reach, self._level = self._on, START_LEVEL_FRAC * self._on  # set again with the noise
         self._emitted: dict[tuple, int] = {}  # (side, region, onset_frame) -> offset_frame of emitted events
+        # The frame from which a mouth or brow event seen by the last detection is final (it waits
+        # coupling_window_s for an eye twitch; see _schedule_events), or None: a detection is due then.
+        self._due_at: int | None = None
 
     @property
     def ready(self) -> bool:
@@ -457,7 +460,8 @@ class StreamingAnalyzer:
         ended = ((self._armed & (self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
                  and not running.any())
         quiet = not above[-guard:].any()
-        if not (final or (self._active and (ended or quiet or now >= self._next_detection_t))):
+        due = self._due_at is not None and newest >= self._due_at
+        if not (final or due or (self._active and (ended or quiet or now >= self._next_detection_t))):
             return _NO_EVENTS
         # detect_events on the last detect_window_s of the history: its local statistics need a few seconds
         # around each event, and its cost grows with the window.
@@ -469,6 +473,10 @@ class StreamingAnalyzer:
         couple = int(round(self.config.coupling_window_s / self._dt))
         final_at = np.where(events.region == "periocular", events.offset_frame,
                             np.maximum(events.offset_frame, events.onset_frame + couple)) + guard
+        # A mouth or brow event not final yet asks for a detection when it is: its own run may have ended and no
+        # signal may move by then.
+        waiting = (final_at > newest) & (events.region != "periocular")
+        self._due_at = int(final_at[waiting].min()) if waiting.any() and not final else None
         # Each event is decided once, at the first detection after it became final: later statistics of the
         # history can neither add it late nor take it back.
         decide = final_at > self._detected_until
