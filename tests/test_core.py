@@ -121,6 +121,15 @@ def test_a_blink_is_timed_at_half_its_depth_so_a_slow_reopening_or_a_double_blin
     forceful = np.zeros((len(t), 2))
     forceful[:, :] = _pulse(t, 5.0, 0.8, 0.8)[:, None]
     assert detect_events(_signals(t, eye=forceful)).kind.tolist() == ["clonic"]
+    # A frame without a face in it does not cut it short.
+    eye = forceful.copy()
+    eye[np.flatnonzero(t >= 5.4)[0]] = np.nan
+    assert detect_events(_signals(t, eye=eye)).kind.tolist() == ["clonic"]
+    # Eyes held half shut (0.45) for 3 s with a blink in it: a closure that long is tonic, however brief its
+    # deepest moment.
+    held = np.zeros((len(t), 2))
+    held[:, :] = (_pulse(t, 5.0, 3.0, 0.45) + _pulse(t, 6.0, 0.2, 0.55))[:, None]
+    assert detect_events(_signals(t, eye=held)).kind.tolist() == ["tonic"]
 
 
 def test_eye_and_mouth_twitch_together_is_two_rows():

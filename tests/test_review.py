@@ -26,7 +26,7 @@ from twitchcam.config import Config
 from twitchcam.courses import regular_course
 from twitchcam.folder import read_events_csv, read_results, write_analysis
 from twitchcam.pipeline import analyze_landmarks
-from twitchcam.review import REJECT_REASONS, ReviewError, apply_decision, reviewed_events
+from twitchcam.review import REJECT_REASONS, ReviewError, apply_decision, derive_kind, reviewed_events
 from twitchcam.review_files import load_review, open_review, record_decision, reviewed_summary, write_review
 from twitchcam.testing import Twitch, as_twitches, make_landmarks
 
@@ -93,6 +93,17 @@ def _validate(out: Path) -> None:
 
 
 # ---- the record ------------------------------------------------------------------------------------------------
+def test_moving_the_edges_of_a_blink_keeps_it_a_blink_until_it_lasts_a_tonic_spasm():
+    # The detector times a blink at half its depth, so a blink's span may exceed blink_max_s (0.5 s); a reviewer
+    # who moves its edges does not make it a spasm. A bilateral closure without a kind is judged by its span.
+    cfg = Config()
+    assert derive_kind("bilateral", 0.63, cfg, previous="blink") == "blink"
+    assert derive_kind("bilateral", 1.2, cfg, previous="blink") == "tonic"
+    assert derive_kind("bilateral", 0.63, cfg, previous="clonic") == "clonic"
+    assert derive_kind("bilateral", 0.4, cfg) == "blink"
+    assert derive_kind("left", 0.3, cfg, previous="clonic") == "clonic"
+
+
 def test_decisions_replay_validate_and_keep_the_original(folder):
     review, results = open_review(folder)
     assert review.decisions == () and review.progress()["pending"] == len(results.events) == 18

@@ -209,9 +209,9 @@ class Config:
     tonic_min_s : float
         Jankovic scale: contractions lasting at least this long are tonic, shorter ones clonic.
     blink_max_s : float
-        Closures of both eyes that stay beyond half their own depth for at most this long are blinks (normal
-        blinks last ~100-400 ms; a blink's slow reopening and two blinks in a row do not count toward it). Longer
-        ones, and ``tonic_min_s`` for tonic ones, are judged by the same width.
+        Closures of both eyes shorter than ``tonic_min_s`` that stay beyond half their own depth for at most
+        this long are blinks (normal blinks last ~100-400 ms; a blink's slow reopening and two blinks in a row do
+        not count toward it); longer ones are clonic, and from ``tonic_min_s`` on tonic.
     min_events : int
         Fewer one-sided twitches than this on the leading side is pattern ``none`` (nothing to classify); an eye
         twitch and the mouth movement with it count once (:func:`twitchcam.pattern.count_twitches`).

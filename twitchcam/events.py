@@ -6,8 +6,9 @@ Conventions
 - Intervals are inclusive: an event spans frames ``onset_frame`` to ``offset_frame`` including both, and
   ``onset_s``/``offset_s`` are those frames' presentation times.
 - ``kind`` follows the 1 s boundary of the Jankovic scale: ``clonic`` (brief twitch) below ``tonic_min_s``,
-  ``tonic`` (sustained spasm) from it. A closure of both eyes is judged by how long it stays beyond half its
-  own depth (as blinks are timed): up to ``blink_max_s`` it is a ``blink``.
+  ``tonic`` (sustained spasm) from it. A closure of both eyes shorter than that is a ``blink`` when it stays
+  beyond half its own depth for at most ``blink_max_s`` (its half-amplitude duration, one common way to time a
+  blink), else ``clonic``.
 - ``peak`` is a positive normalized amplitude: for ``periocular`` the eye closure as a fraction of that eye's
   resting opening (1 = fully closed); for ``perioral`` and ``brow`` the displacement in inter-ocular distances.
 - One row per region per side per event: a twitch that narrows the left eye and pulls the left mouth corner at
@@ -207,10 +208,11 @@ def _columns(t, start, stop, side, region, peak, score, cfg, length_s=None) -> d
             "onset_frame": start, "offset_frame": stop, "score": score}
 
 
-def _half_depth_width(t, depth, start, stop, dt):
-    """How long each run stays closed beyond half its own deepest closure, s: its longest such stretch.
+def _half_depth_width(t, depth, start, stop, tonic_min_s):
+    """How long each run stays closed beyond half its own deepest closure, s: its longest such stretch; a run
+    spanning ``tonic_min_s`` or more, its span.
 
-    A blink's duration is measured at half its amplitude, as in the blink literature: its lids close fast and
+    A blink is timed at half its amplitude (one common measure of blink duration): its lids close fast and
     reopen slowly, so the frames where they are only a little lowered (where the run's span begins and ends) make
     a normal blink look twice as long, and two blinks in a row joined into one run look like one long closure.
 
@@ -222,23 +224,29 @@ def _half_depth_width(t, depth, start, stop, dt):
         Closure of both eyes (the less closed eye's), dimensionless; NaN where not measured.
     start, stop : ndarray of int, shape (n_runs,)
         First and last frame of each run, inclusive; at least one run, none overlapping, in order.
-    dt : float
-        Frame interval, s: a stretch of one frame lasts that long.
+    tonic_min_s : float
+        Runs spanning at least this long are judged by their span.
 
     Returns
     -------
     ndarray, shape (n_runs,)
+        Seconds.
     """
     inside = _covered(len(t), start, stop)
     peak = np.maximum.reduceat(np.where(inside & np.isfinite(depth), depth, -np.inf), start)
     # Each frame's run (frames outside every run get the run before theirs, and are masked by ``inside``).
     run = np.clip(np.searchsorted(start, np.arange(len(t)), side="right") - 1, 0, len(start) - 1)
+    # A frame without a face inside a run does not cut its stretch: it is unknown, not open.
     with np.errstate(invalid="ignore"):
-        deep = inside & (depth >= peak[run] / 2)
+        deep = inside & ((depth >= peak[run] / 2) | np.isnan(depth))
     d_start, d_stop, _ = _runs(deep, [])
     width = np.zeros(len(start))
-    np.maximum.at(width, run[d_start], t[d_stop] - t[d_start] + dt)
-    return width
+    # Timed as durations are (last frame's time less the first's).
+    np.maximum.at(width, run[d_start], t[d_stop] - t[d_start])
+    # A closure lasting a tonic spasm's length is judged by its span: a long half closure with one deeper moment
+    # in it (a squint, eyes held half shut) is no blink.
+    span = t[stop] - t[start]
+    return np.where(span >= tonic_min_s, span, width)
 
 
 def _bilateral_closures(t, closure, gap, dt, cfg):
@@ -292,7 +300,7 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
             & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
     start, stop = start[keep], stop[keep]
     mask = _covered(len(t), start - gap, stop + gap) & ~own
-    width = _half_depth_width(t, both, start, stop, dt) if len(start) else np.zeros(0)
+    width = _half_depth_width(t, both, start, stop, cfg.tonic_min_s) if len(start) else np.zeros(0)
     return _columns(t, start, stop, "bilateral", "periocular", strong[keep], np.full(len(start), np.nan), cfg,
                     width), mask
 

@@ -314,7 +314,9 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         # counted in twitches: a false eye twitch with the mouth movement beside it is one stray, not two.
         stray = (twitches["right" if side == "left" else "left"] <= cfg.unilateral_stray_events
                  and twitches[side] >= 2 * cfg.min_events)
-        criteria["unilateral"] = bool(n_uni >= cfg.min_events and (abs(li) >= cfg.unilateral_min_li or stray))
+        # The laterality index toward the side (events may lead on the other side when the twitches lead here).
+        toward = li if side == "left" else -li
+        criteria["unilateral"] = bool(n_uni >= cfg.min_events and (toward >= cfg.unilateral_min_li or stray))
         # Fewer than three intervals cannot show a rhythm either way: not assessed (None), and not held against
         # the pattern (a metronomic rhythm, the mimicker this excludes, needs intervals to be seen).
         criteria["irregular"] = (None if metrics["interval_cv"] is None

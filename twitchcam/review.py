@@ -206,14 +206,17 @@ def start_review(events: Events, events_sha256: str, source: str = "") -> Review
     return Review(events_sha256, source, original, (), replay(original, (), Config()))
 
 
-def derive_kind(side: str, duration_s: float, config: Config) -> str:
+def derive_kind(side: str, duration_s: float, config: Config, previous: str | None = None) -> str:
     """The kind of an event of this side and duration: ``tonic`` from ``tonic_min_s``, else ``clonic``; a
     bilateral eye closure no longer than ``blink_max_s`` is a ``blink``.
 
-    For an event whose times a reviewer changed. The detector times a closure of both eyes at half its depth
-    (:mod:`twitchcam.events`), which the reviewer's onset and offset do not carry: here it is their span.
+    For an event whose times a reviewer changed. The detector times a closure of both eyes shorter than
+    ``tonic_min_s`` at half its depth (:mod:`twitchcam.events`), which the reviewer's onset and offset do not
+    carry: a ``previous`` kind of ``blink`` therefore stays one while the span is shorter than ``tonic_min_s``
+    (moving a blink's edges does not make it a spasm); otherwise the span decides.
     """
-    if side == "bilateral" and duration_s <= config.blink_max_s:
+    if side == "bilateral" and (duration_s <= config.blink_max_s
+                                or (previous == "blink" and duration_s < config.tonic_min_s)):
         return "blink"
     return "tonic" if duration_s >= config.tonic_min_s else "clonic"
 
@@ -248,7 +251,7 @@ def _changed(ev: ReviewEvent, changes: dict, config: Config) -> ReviewEvent:
             values[key] = str(value)
     new = dataclasses.replace(ev, **values, kind_chosen=ev.kind_chosen or "kind" in changes)
     if not new.kind_chosen:
-        new = dataclasses.replace(new, kind=derive_kind(new.side, new.offset_s - new.onset_s, config))
+        new = dataclasses.replace(new, kind=derive_kind(new.side, new.offset_s - new.onset_s, config, ev.kind))
     _check(new)
     return new
 

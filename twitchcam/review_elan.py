@@ -118,8 +118,12 @@ def import_decisions(review: Review, imported: Events, source: str) -> list[dict
             value = round(float(getattr(imported, key)[i]), 3)
             if abs(value - getattr(ev, key)) > _SAME_TIME_S:
                 changes[key] = value
-        if str(imported.kind[i]) != ev.kind:
-            changes["kind"] = str(imported.kind[i])
+        kind = str(imported.kind[i])
+        # Moved edges re-derive the kind (review.derive_kind): the file's kind is kept if that would change it.
+        if kind != ev.kind or (changes and derive_kind(ev.side, changes.get("offset_s", ev.offset_s)
+                                                       - changes.get("onset_s", ev.onset_s), Config(), ev.kind)
+                               != kind):
+            changes["kind"] = kind
         if changes:
             decisions.append({"action": "edit", "event": ev.id, "changes": changes, "note": note})
         elif ev.status in ("pending", "rejected"):

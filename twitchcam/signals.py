@@ -193,7 +193,7 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
     rotation : ndarray, shape (n_frames, 3, 3)
         Each frame's rotation onto the reference (``aligned = scale * rotation @ (point - centre) + ...``).
     """
-    # Sums scaled by 1/k rather than .mean(): the same numbers with less per-call overhead on a live chunk.
+    # Sums scaled by 1/k rather than .mean(): equal to rounding, with less per-call overhead on a live chunk.
     k = rigid.shape[1]
     mu_x = rigid.sum(axis=1, keepdims=True) * (1 / k)
     mu_y = reference.sum(axis=0) * (1 / len(reference))
