@@ -683,6 +683,23 @@ def test_the_side_is_the_one_with_more_twitches_not_more_events():
     assert any(reason.startswith("few twitches (3 on the right") for reason in summary.confidence["reasons"])
 
 
+def test_the_laterality_index_is_asked_toward_the_side_the_twitches_choose():
+    # Left: three tonic eye spasms, each with 12 mouth events in it (3 twitches, 39 events). Right: four eye
+    # twitches (4 twitches, 4 events). The twitches choose the right, the events lean left (index +0.81): not a
+    # one-sided pattern, but both sides twitching.
+    rows = []
+    for onset in (2.0, 10.0, 18.0):
+        rows.append((onset, onset + 3.0, "left", "periocular", "tonic"))
+        rows += [(onset + 0.25 * k, onset + 0.25 * k + 0.1, "left", "perioral", "clonic") for k in range(12)]
+    rows += [(onset, onset + 0.2, "right", "periocular", "clonic") for onset in (6.0, 14.0, 22.0, 27.0)]
+    rows.sort()
+    events = Events.from_columns(*map(list, zip(*rows)), peak=np.ones(len(rows)))
+    summary = classify_pattern(events, compute_signals(make_landmarks(30, FPS, [])))
+    assert summary.metrics["unilateral_twitches"] == {"left": 3, "right": 4}
+    assert summary.metrics["laterality_index"] == pytest.approx(35 / 43, abs=1e-4)
+    assert summary.criteria["unilateral"] is False and summary.pattern == "bilateral"
+
+
 def test_a_mouth_joining_a_tonic_spasm_lags_that_spasm_not_a_later_twitch():
     from twitchcam.pattern import _coupling
 
