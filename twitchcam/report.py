@@ -149,10 +149,11 @@ def criteria_rows(results: Results) -> list[dict]:
         "measurement": f"laterality index {li:+.2f} ({n.get('left', 0)} left vs {n.get('right', 0)} right "
                        f"eye and mouth events; {tw['left']} vs {tw['right']} twitches, an eye "
                        "twitch and its mouth movement counted once)",
-        "rule": f"|(left − right) / (left + right)| ≥ {cfg.unilateral_min_li:g} of events (or at most "
-                f"{cfg.unilateral_stray_events} twitch{'' if cfg.unilateral_stray_events == 1 else 'es'} on the "
-                f"other side beside {2 * cfg.min_events} or more), with at least {cfg.min_events} events; +1 is "
-                "all left, −1 all right",
+        "rule": f"(left − right) / (left + right) of events ≥ {cfg.unilateral_min_li:g} toward the side with "
+                f"more twitches (or at most {cfg.unilateral_stray_events} "
+                f"twitch{'' if cfg.unilateral_stray_events == 1 else 'es'} on the other side beside "
+                f"{2 * cfg.min_events} or more), with at least {cfg.min_events} events; +1 is all left, −1 all "
+                "right",
     }]
     cv = m.get("interval_cv")
     rows.append({
