@@ -70,6 +70,7 @@ _T, _FOUND, _MEASURED = 0, 1, 2
 _MEASURE_COLS = {"eye_opening": slice(3, 5), "mouth_position": slice(5, 7), "brow_height": slice(7, 9)}
 _SIGNAL_COLS = {"eye_closure": slice(9, 11), "mouth_pull": slice(11, 13), "brow_raise": slice(13, 15)}
 _SIGNALS = slice(9, 15)  # all three signals, in SIGNAL_NAMES order
+_EYE_COLUMNS = np.array([True, True, False, False, False, False])  # of the signals' six columns
 _ROT, _SCALE, _INDEX = 15, 16, 17
 _POSE = slice(18, 21)
 _N_COLS = 21
@@ -456,10 +457,13 @@ class StreamingAnalyzer:
         # A signal that reached its threshold has been below a run's start level for longer than merge_gap_s: a
         # run of it has ended. The detection waits while another such signal still moves (the mouth after the
         # eye, the other eye after a blink), at most detect_every_s: one detection for the movement, not two.
-        running = self._armed & (self._last_above + guard > newest)  # reached a threshold, its run not over
-        ended = ((self._armed & (self._last_above > self._detected_until) & (self._last_above + guard <= newest)).any()
+        # A mouth or brow run is final coupling_window_s after its onset at the earliest (it waits for an eye twitch
+        # of its side; see below): its detection waits that much longer, so the movement still needs only one.
+        wait = guard + np.where(_EYE_COLUMNS, 0, int(round(self.config.coupling_window_s / self._dt)))
+        running = self._armed & (self._last_above + wait > newest)  # reached a threshold, its run not over
+        ended = ((self._armed & (self._last_above > self._detected_until) & (self._last_above + wait <= newest)).any()
                  and not running.any())
-        quiet = not above[-guard:].any()
+        quiet = not above[-guard:].any() and not running.any()
         due = self._due_at is not None and newest >= self._due_at
         if not (final or due or (self._active and (ended or quiet or now >= self._next_detection_t))):
             return _NO_EVENTS
