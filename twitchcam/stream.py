@@ -464,7 +464,9 @@ class StreamingAnalyzer:
         ended = ((self._armed & (self._last_above > self._detected_until) & (self._last_above + wait <= newest)).any()
                  and not running.any())
         quiet = not above[-guard:].any() and not running.any()
-        due = self._due_at is not None and newest >= self._due_at
+        # A mouth or brow event waiting for its coupling window asks for a detection of its own only when no signal
+        # that reached its threshold still moves (that signal's own detection will come, and decide it).
+        due = self._due_at is not None and newest >= self._due_at and not running.any()
         if not (final or due or (self._active and (ended or quiet or now >= self._next_detection_t))):
             return _NO_EVENTS
         # detect_events on the last detect_window_s of the history: its local statistics need a few seconds
