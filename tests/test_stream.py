@@ -181,10 +181,8 @@ def test_a_lone_brief_mouth_twitch_is_reported_once_its_coupling_window_has_pass
     # event has left the detection window).
     lm = make_landmarks(40, 30, [Twitch(5.0, 0.1, "left", "perioral", 0.08)])
     offline = analyze_landmarks(lm).events
-    analyzer = StreamingAnalyzer()
-    updates = [analyzer.push(lm[s:s + chunk]) for s in range(0, len(lm), chunk)]
-    assert len(analyzer.finish().events) == 0
-    live = Events.concatenate([u.events for u in updates])
+    live, _, updates = stream(lm, chunk=chunk)
+    assert len(updates[-1].events) == 0  # none left for finish()
     assert offline.region.tolist() == ["perioral"] and match(live, offline) == (0, 0)
     # Reported once it is final (onset + coupling_window_s + merge_gap_s + one frame), within a chunk and the
     # frames the run lasted (the detection waits from the run's last frame).

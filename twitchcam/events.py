@@ -187,30 +187,33 @@ def _covered(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     return np.cumsum(edges[:n]) > 0
 
 
-def _kinds(duration_s: np.ndarray, bilateral: bool, cfg: Config) -> np.ndarray:
-    kind = np.where(duration_s >= cfg.tonic_min_s, "tonic", "clonic")
-    if bilateral:
-        kind = np.where(duration_s <= cfg.blink_max_s, "blink", kind)
+def _kinds(duration_s: np.ndarray, cfg: Config, width_s: np.ndarray | None = None) -> np.ndarray:
+    """Tonic from ``tonic_min_s`` of duration, else clonic; with ``width_s`` (closures of both eyes) a blink when
+    the half-depth width is at most ``blink_max_s``: a closure lasting a tonic spasm's length is none, however
+    brief its deepest moment (a squint, eyes held half shut).
+    """
+    tonic = duration_s >= cfg.tonic_min_s
+    kind = np.where(tonic, "tonic", "clonic")
+    if width_s is not None:
+        kind = np.where(~tonic & (width_s <= cfg.blink_max_s), "blink", kind)
     return kind
 
 
-def _columns(t, start, stop, side, region, peak, score, cfg, length_s=None) -> dict:
+def _columns(t, start, stop, side, region, peak, score, cfg, width_s=None) -> dict:
     """Columns of :meth:`Events.from_columns` for runs; ``side`` and ``region`` one for all or one per run.
 
-    ``length_s`` (shape (n_runs,), s), given for closures of both eyes, is what their kind is judged by: the
-    half-depth width (:func:`_half_depth_width`). One-sided events are judged by their duration.
+    ``width_s`` (shape (n_runs,), s), given for closures of both eyes, is their half-depth width
+    (:func:`_half_depth_width`), which tells a blink (:func:`_kinds`).
     """
     n = len(start)
-    bilateral = length_s is not None
-    kind = _kinds(length_s if bilateral else t[stop] - t[start], bilateral, cfg)
+    kind = _kinds(t[stop] - t[start], cfg, width_s)
     return {"onset_s": t[start], "offset_s": t[stop], "side": np.full(n, side, "U9"),
             "region": np.full(n, region, "U10"), "kind": kind, "peak": peak,
             "onset_frame": start, "offset_frame": stop, "score": score}
 
 
-def _half_depth_width(t, depth, start, stop, tonic_min_s):
-    """How long each run stays closed beyond half its own deepest closure, s: its longest such stretch; a run
-    spanning ``tonic_min_s`` or more, its span.
+def _half_depth_width(t, depth, start, stop):
+    """How long each run stays closed beyond half its own deepest closure, s: its longest such stretch.
 
     A blink is timed at half its amplitude (one common measure of blink duration): its lids close fast and
     reopen slowly, so the frames where they are only a little lowered (where the run's span begins and ends) make
@@ -224,8 +227,6 @@ def _half_depth_width(t, depth, start, stop, tonic_min_s):
         Closure of both eyes (the less closed eye's), dimensionless; NaN where not measured.
     start, stop : ndarray of int, shape (n_runs,)
         First and last frame of each run, inclusive; at least one run, none overlapping, in order.
-    tonic_min_s : float
-        Runs spanning at least this long are judged by their span.
 
     Returns
     -------
@@ -243,10 +244,7 @@ def _half_depth_width(t, depth, start, stop, tonic_min_s):
     width = np.zeros(len(start))
     # Timed as durations are (last frame's time less the first's).
     np.maximum.at(width, run[d_start], t[d_stop] - t[d_start])
-    # A closure lasting a tonic spasm's length is judged by its span: a long half closure with one deeper moment
-    # in it (a squint, eyes held half shut) is no blink.
-    span = t[stop] - t[start]
-    return np.where(span >= tonic_min_s, span, width)
+    return width
 
 
 def _bilateral_closures(t, closure, gap, dt, cfg):
@@ -300,7 +298,7 @@ def _bilateral_closures(t, closure, gap, dt, cfg):
             & ((t[stop] - t[start] + dt) >= cfg.min_event_s))
     start, stop = start[keep], stop[keep]
     mask = _covered(len(t), start - gap, stop + gap) & ~own
-    width = _half_depth_width(t, both, start, stop, cfg.tonic_min_s) if len(start) else np.zeros(0)
+    width = _half_depth_width(t, both, start, stop) if len(start) else np.zeros(0)
     return _columns(t, start, stop, "bilateral", "periocular", strong[keep], np.full(len(start), np.nan), cfg,
                     width), mask
 

@@ -151,12 +151,12 @@ def _coupling(eye_onset_s: np.ndarray, eye_offset_s: np.ndarray, mouth_onset_s: 
         return (None if len(mouth_onset_s) == 0 else 0.0), None
     diff = mouth_onset_s[:, None] - eye_onset_s[None, :]
     overlap = (mouth_onset_s[:, None] <= eye_offset_s[None, :]) & (mouth_offset_s[:, None] >= eye_onset_s[None, :])
-    near = np.abs(diff) <= window_s
-    coupled = (near | overlap).any(axis=1)
-    # Each coupled mouth event's lag is to the eye event it is coupled with: one it overlaps if any (a mouth
-    # joining a tonic spasm late lags the spasm's onset, not a later twitch's), else the nearest onset.
-    rank = np.where(overlap, 0.0, np.where(near, 1.0, 2.0)) * (1 + 2 * np.abs(diff).max()) + np.abs(diff)
-    partner = diff[np.arange(len(mouth_onset_s)), rank.argmin(axis=1)]
+    distance = np.abs(diff)
+    coupled = ((distance <= window_s) | overlap).any(axis=1)
+    # Each coupled mouth event's lag is to the eye event it is coupled with: the nearest one it overlaps if any (a
+    # mouth joining a tonic spasm late lags the spasm's onset, not a later twitch's), else the nearest onset.
+    partner = np.where(overlap.any(axis=1), np.where(overlap, distance, np.inf).argmin(axis=1), distance.argmin(axis=1))
+    partner = diff[np.arange(len(mouth_onset_s)), partner]
     lag = float(np.median(partner[coupled])) if coupled.any() else None
     return float(coupled.mean()), lag
 
@@ -349,13 +349,13 @@ def classify_pattern(events: Events, signals: Signals, config: Config | None = N
         pattern = "none"
     out_side = side if pattern in ("hemifacial_spasm", "unilateral_other") else None
     _, spread = local_asymmetry(signals, cfg) if asymmetry is None else asymmetry
-    confidence = assess_confidence(pattern, out_side, events, signals, video, cfg, criteria, spread)
+    confidence = assess_confidence(pattern, out_side, events, signals, video, cfg, criteria, spread, twitches)
     return Summary(pattern, out_side, criteria, metrics, video, finding or describe(pattern, out_side), notes,
                    confidence)
 
 
 def assess_confidence(pattern: str, side: str | None, events: Events, signals: Signals, video: dict,
-                      config: Config, criteria: dict, spread: np.ndarray) -> dict:
+                      config: Config, criteria: dict, spread: np.ndarray, twitches: dict) -> dict:
     """How sure a finding is, and why it may be borderline.
 
     A finding is ``borderline`` when it rests on few twitches (fewer than twice ``min_events`` on the affected side,
@@ -380,12 +380,14 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
         The criteria of the finding (``irregular`` None: the rhythm was not assessed).
     spread : ndarray, shape (n_frames, 3)
         The local spread of each region's asymmetry (:func:`twitchcam.asymmetry.local_asymmetry`).
+    twitches : dict of str to int
+        One-sided twitches per side (:func:`count_twitches`), as the pattern counted them.
 
     Returns
     -------
     dict
         ``level`` (``clear`` | ``borderline`` | ``not_assessed``), ``reasons`` (plain sentences), and the numbers:
-        ``events_on_side``, ``twitches_on_side`` (:func:`count_twitches`; None without a side), ``median_score``,
+        ``events_on_side``, ``twitches_on_side`` (from ``twitches``; None without a side), ``median_score``,
         ``near_threshold_fraction`` (events with score below :data:`CLEAR_SCORE`), ``head_rotation_p95_deg``,
         ``expressive_fraction``.
     """
@@ -403,7 +405,7 @@ def assess_confidence(pattern: str, side: str | None, events: Events, signals: S
         "level": "clear",
         "reasons": [],
         "events_on_side": int(mine.sum()),
-        "twitches_on_side": count_twitches(events, side, config.coupling_window_s) if side else None,
+        "twitches_on_side": twitches[side] if side else None,
         "median_score": round(float(np.median(scores)), 3) if len(scores) else None,
         "near_threshold_fraction": round(float(np.mean(scores < CLEAR_SCORE)), 4) if len(scores) else None,
         "head_rotation_p95_deg": video["head_rotation_p95_deg"],

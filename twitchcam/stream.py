@@ -459,7 +459,8 @@ class StreamingAnalyzer:
         # eye, the other eye after a blink), at most detect_every_s: one detection for the movement, not two.
         # A mouth or brow run is final coupling_window_s after its onset at the earliest (it waits for an eye twitch
         # of its side; see below): its detection waits that much longer, so the movement still needs only one.
-        wait = guard + np.where(_EYE_COLUMNS, 0, int(round(self.config.coupling_window_s / self._dt)))
+        couple = int(round(self.config.coupling_window_s / self._dt))
+        wait = guard + np.where(_EYE_COLUMNS, 0, couple)
         running = self._armed & (self._last_above + wait > newest)  # reached a threshold, its run not over
         ended = ((self._armed & (self._last_above > self._detected_until) & (self._last_above + wait <= newest)).any()
                  and not running.any())
@@ -476,7 +477,6 @@ class StreamingAnalyzer:
         index = h[:, _INDEX].astype(np.int64)
         # A mouth or brow movement counts with an eye twitch of its side that starts up to coupling_window_s after
         # it (detect_events): it is final once that eye twitch would be in view too.
-        couple = int(round(self.config.coupling_window_s / self._dt))
         final_at = np.where(events.region == "periocular", events.offset_frame,
                             np.maximum(events.offset_frame, events.onset_frame + couple)) + guard
         # A mouth or brow event not final yet asks for a detection when it is: its own run may have ended and no
