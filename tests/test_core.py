@@ -97,10 +97,10 @@ def test_long_bilateral_closures_are_not_blinks():
 
 def test_a_blink_is_timed_at_half_its_depth_so_a_slow_reopening_or_a_double_blink_is_still_a_blink():
     # A blink closes both eyes to 0.8 for 0.2 s, and they reopen slowly: 0.3 closed for 0.5 s more, above
-    # bilateral_off_frac, so the closure of both spans 0.7 s. At half its depth it lasts 0.2 s: a blink, as the
-    # blink literature times one. So do two blinks 0.2 s apart between which the eyes only half reopen (one run,
-    # joined across the gap), and a wink-free minute of 12 such blinks is no pattern; a forceful 0.8-s closure
-    # (0.8 deep throughout) is not a blink.
+    # bilateral_off_frac, so the closure of both spans 0.7 s. At half its depth it lasts 0.2 s: a blink, timed as
+    # blinks often are. So do two blinks 0.2 s apart between which the eyes only half reopen (one run, joined
+    # across the gap), and a minute of 12 such blinks is no pattern; a forceful 0.8-s closure (0.8 deep
+    # throughout) is not a blink.
     t = np.arange(0, 60, 1 / FPS)
     eye = np.zeros((len(t), 2))
     for onset in np.arange(2, 58, 5.0):
