@@ -132,28 +132,31 @@ def local_asymmetry(signals: Signals, config: Config,
     t = signals.t
     if not len(t):
         return np.zeros((0, len(REGIONS))), np.zeros((0, len(REGIONS)))
-    difference = np.column_stack([signals.region_signal(r)[:, 0] - signals.region_signal(r)[:, 1] for r in REGIONS])
+    sides = np.concatenate([signals.region_signal(r) for r in REGIONS], axis=1)
+    difference = sides[:, 0::2] - sides[:, 1::2]
     fixed = _fixed_thresholds(config)
     blocks = group_blocks(t, config.baseline_block_s)
     # The first guess of the quiet frames is global (the whole window's median and spread): a local first guess
     # would let a long spasm at the end of a live window pull the trend and the spread along with it.
     with np.errstate(invalid="ignore"):
         centred = np.abs(difference - nanquantile_sorted(difference, 50, axis=0))
-        quiet = centred <= np.maximum(2.5 * 1.4826 * np.nan_to_num(nanquantile_sorted(centred, 50, axis=0)),
+        # np.fmax with 0 reads a column without any value as no spread (np.nan_to_num's value here, cheaper).
+        quiet = centred <= np.maximum(2.5 * 1.4826 * np.fmax(nanquantile_sorted(centred, 50, axis=0), 0.0),
                                       fixed / 2)
     passes = LOCAL_PASSES
     if quiet_prior is not None and len(quiet_prior):
         quiet[:len(quiet_prior)] = quiet_prior
         passes = 1
     design = _pose_design(signals.head_pose_deg)
-    for _ in range(passes):
+    for k in range(passes):
         residual = difference - _fit_pose(difference, design, quiet)
         calm = np.where(quiet, residual, np.nan)
         asymmetry = residual - rolling_baseline(calm, t, config.asym_trend_s, blocks.block_s, 50.0, blocks)
         deviation = np.where(quiet, np.abs(asymmetry), np.nan)
-        spread = np.nan_to_num(1.4826 * rolling_baseline(deviation, t, config.asym_window_s, blocks.block_s, 50.0,
-                                                           blocks))
-        quiet = quiet_frames(asymmetry, spread, config)
+        spread = np.fmax(1.4826 * rolling_baseline(deviation, t, config.asym_window_s, blocks.block_s, 50.0, blocks),
+                         0.0)
+        if k < passes - 1:  # the last pass's quiet frames are the caller's to compute, if it needs them
+            quiet = quiet_frames(asymmetry, spread, config)
     return asymmetry, spread
 
 

@@ -30,25 +30,29 @@ def nanquantile_sorted(a: np.ndarray, q: float | np.ndarray, axis: int = -1) -> 
     ndarray
         ``a``'s shape without ``axis``; NaN where a row has no finite value.
     """
-    a = np.sort(a if axis in (-1, a.ndim - 1) else np.moveaxis(a, axis, -1), axis=-1)
+    if axis not in (-1, a.ndim - 1):
+        # swapaxes is the same view as moveaxis for a table, at a fraction of its call overhead.
+        a = a.swapaxes(axis, -1) if a.ndim == 2 else np.moveaxis(a, axis, -1)
+    a = np.sort(a, axis=-1)
     # Rows of one flat table, gathered by plain indexing: fewer numpy calls than take_along_axis on the small
     # arrays of a live session's detections.
     shape, m = a.shape[:-1], a.shape[-1]
     if m == 0:
         return np.full(shape, np.nan)
     flat = a.reshape(-1, m)
-    count = m - np.count_nonzero(np.isnan(flat), axis=1)
+    # NaN sorts last and is the only value unequal to itself: each row's count of values that are not NaN.
+    count = np.add.reduce(flat == flat, axis=1, dtype=np.intp)
     last = np.maximum(count - 1, 0)
-    if np.ndim(q):
+    if isinstance(q, np.ndarray) and q.ndim:
         q = np.broadcast_to(q, shape).reshape(-1)
     pos = q / 100 * last
-    lo = pos.astype(np.int64)  # floor, pos being >= 0
+    lo = pos.astype(np.intp)  # floor, pos being >= 0
     start = np.arange(0, flat.size, m)
     values = flat.reshape(-1)
     a_lo = values[start + lo]
-    a_hi = values[start + np.minimum(lo + 1, last)]
-    out = a_lo + (pos - lo) * (a_hi - a_lo)
-    out[count == 0] = np.nan
+    out = a_lo + (pos - lo) * (values[start + np.minimum(lo + 1, last)] - a_lo)
+    if not count.all():
+        out[count == 0] = np.nan
     return out.reshape(shape)
 
 

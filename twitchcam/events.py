@@ -96,6 +96,17 @@ class Events:
             object.__setattr__(table, name, getattr(self, name)[index])
         return table
 
+    def with_frames(self, onset_frame: np.ndarray, offset_frame: np.ndarray) -> Events:
+        """The same events with other frame indices, shape (n_events,) each, int64.
+
+        A live window's events in the frames of its stream; the rows are those of a checked table, so they are not
+        checked again.
+        """
+        table = self[:]
+        object.__setattr__(table, "onset_frame", onset_frame)
+        object.__setattr__(table, "offset_frame", offset_frame)
+        return table
+
     @property
     def duration_s(self) -> np.ndarray:
         """Duration of each event in seconds, shape (n_events,)."""

@@ -201,7 +201,9 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
     yc = reference - mu_y
     cov = np.matmul(yc.T[None], xc) * (1 / k)
     valid = np.isfinite(cov).all(axis=(1, 2))
-    cov[~valid] = np.eye(3)
+    all_valid = bool(valid.all())
+    if not all_valid:
+        cov[~valid] = np.eye(3)
     # A face's rigid points are never a mirror image of the reference, so det(cov) > 0 and no reflection
     # correction is needed.
     # For a few frames (a live chunk) one LAPACK call beats the iteration's fixed numpy overhead.
@@ -217,7 +219,7 @@ def align_to_reference(points: np.ndarray, rigid: np.ndarray, reference: np.ndar
     cos = np.minimum(np.maximum((np.einsum("tkk->t", rot) - 1) / 2, -1.0), 1.0)
     rotation_deg = np.degrees(np.arccos(cos))
     s = 1 / s
-    if not valid.all():
+    if not all_valid:
         aligned[~valid] = np.nan
         rotation_deg[~valid] = np.nan
         s[~valid] = np.nan
@@ -314,7 +316,8 @@ def _subset(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
     pts = flat[:, _SUBSET_COLUMNS].astype(np.float64).reshape(n, len(_SUBSET), 3)
     # NaN anywhere in a frame propagates into its sum: one cheap reduction instead of a full isfinite pass.
     found = landmarks.face_found & np.isfinite(pts.sum(axis=(1, 2)))
-    pts[~found] = np.nan
+    if not found.all():
+        pts[~found] = np.nan
     return pts, found
 
 

@@ -38,6 +38,7 @@ frame indices count the frames pushed, so frames dropped before analysis are sim
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -201,6 +202,7 @@ class StreamingAnalyzer:
         self._baseline_cache: tuple[int, np.ndarray] = (-1, self._last_baseline)
         self._noise = {name: np.zeros(2) for name in SIGNAL_NAMES}
         self._dt = 1 / 30  # frame interval, seconds; measured with the noise
+        self._set_frame_counts()
         self._noise_known = False
         self._next_detection_t = -np.inf
         self._active = False  # a signal reached its threshold, and its run (or a later detection) is not over
@@ -213,7 +215,7 @@ class StreamingAnalyzer:
         # Scheduling only: detect_events starts every run where a signal exceeds half its region's threshold,
         # max(*_on_*, noise_k * noise), so frames below that cannot hold an event and need no detection.
         self._on = np.repeat(list(cfg.on_thresholds.values()), 2)  # SIGNAL_NAMES order, both sides each
-        self._reach, self._level = self._on, START_LEVEL_FRAC * self._on  # set again with the noise
+        self._set_levels(self._on)  # set again with the noise
         self._emitted: dict[tuple, int] = {}  # (side, region, onset_frame) -> offset_frame of emitted events
         # The frame from which a mouth or brow event seen by the last detection is final (it waits
         # coupling_window_s for an eye twitch; see _schedule_events), or None: a detection is due then.
@@ -350,7 +352,7 @@ class StreamingAnalyzer:
         return base
 
     def _append_rows(self, n: int) -> np.ndarray:
-        """Extend the history by ``n`` rows of NaN and return them (a view to fill in)."""
+        """Extend the history by ``n`` rows and return them (a view; not initialised: the caller fills every column)."""
         used = len(self._hist)
         start = self._hist_start
         if start + used + n > len(self._buffer):
@@ -359,7 +361,6 @@ class StreamingAnalyzer:
             buffer[:used] = self._hist
             self._buffer, start = buffer, 0
         end = start + used + n
-        self._buffer[end - n:end] = np.nan
         self._hist_start = start
         self._hist = self._buffer[start:end]
         return self._hist[used:]
@@ -379,13 +380,21 @@ class StreamingAnalyzer:
         rows[:, _SCALE] = m.head_scale
         rows[:, _POSE] = m.head_pose_deg
         rows[:, _INDEX] = np.arange(first, first + n)
-        blocks = self._block_of(lm.t)
-        base = np.empty((n, 6))
-        completed = False
-        # A chunk's frames are in time order: its blocks are the range from its first frame's to its last's.
-        for b in range(int(blocks[0]), int(blocks[-1]) + 1):
-            completed |= self._complete_blocks(max(b, self._warmup_blocks))
-            base[blocks == b] = self._baseline_of_block(b)
+        block_s = self.config.baseline_block_s
+        first_block = math.floor((float(lm.t[0]) - self._t0) / block_s)  # as _block_of, for one frame
+        last_block = math.floor((float(lm.t[-1]) - self._t0) / block_s)
+        if first_block == last_block:
+            # Most chunks lie within one block: one resting level for all their frames.
+            completed = self._complete_blocks(max(first_block, self._warmup_blocks))
+            base = self._baseline_of_block(first_block)[None, :]  # broadcast over the chunk's frames
+        else:
+            base = np.empty((n, 6))
+            completed = False
+            blocks = self._block_of(lm.t)
+            # A chunk's frames are in time order: its blocks are the range from its first frame's to its last's.
+            for b in range(first_block, last_block + 1):
+                completed |= self._complete_blocks(max(b, self._warmup_blocks))
+                base[blocks == b] = self._baseline_of_block(b)
         eye_closure, mouth_pull, brow_raise = relative_to_rest(m, base[:, 0:2], base[:, 2:4], base[:, 4:6])
         rows[:, _SIGNAL_COLS["eye_closure"]] = eye_closure
         rows[:, _SIGNAL_COLS["mouth_pull"]] = mouth_pull
@@ -408,13 +417,29 @@ class StreamingAnalyzer:
         self._noise = {name: noise[2 * i:2 * i + 2] for i, name in enumerate(SIGNAL_NAMES)}
         if len(h) > 1:
             self._dt = float(np.median(np.diff(h[:, _T])))
+            self._set_frame_counts()
         self._noise_known = True
         self._noise_t = float(h[-1, _T])
         # The level a run of each signal column reaches, and the level it starts at (START_LEVEL_FRAC of it): a
         # bilateral closure reaches bilateral_on_frac in both eyes. They change with the noise only.
         reach = np.maximum(self._on, self.config.noise_k * noise)
         reach[:2] = np.minimum(reach[:2], self.config.bilateral_on_frac)
+        self._set_levels(reach)
+
+    def _set_levels(self, reach: np.ndarray) -> None:
+        """The level a run of each signal column reaches, shape (6,), and the level it starts at."""
         self._reach, self._level = reach, START_LEVEL_FRAC * reach
+        self._reach_positive = bool((reach > 0).all())
+
+    def _set_frame_counts(self) -> None:
+        """The frame counts of the scheduling durations at the current frame interval (they change with it only)."""
+        cfg = self.config
+        # An event is final this many frames after it ended: merge_gap_s, and one frame.
+        self._guard = int(round(cfg.merge_gap_s / self._dt)) + 1
+        self._couple = int(round(cfg.coupling_window_s / self._dt))
+        # How long after its last frame at a run's start level each signal column's run may still go on: a mouth
+        # or brow run waits coupling_window_s longer for an eye twitch (see _schedule_events).
+        self._wait = self._guard + np.where(_EYE_COLUMNS, 0, self._couple)
 
     def _window_signals(self, rows: np.ndarray) -> Signals:
         """The history rows as a Signals object for detect_events."""
@@ -435,18 +460,22 @@ class StreamingAnalyzer:
         h = self._hist
         if not len(h):
             return _NO_EVENTS
-        guard = int(round(self.config.merge_gap_s / self._dt)) + 1
-        reach, level = self._reach, self._level
-        recent = h[-max(self.n_frames - self._gated_from, guard):]
-        new = recent[:, _INDEX] >= self._gated_from
-        with np.errstate(invalid="ignore"):
-            above = recent[:, _SIGNALS] > level
-            self._armed |= (recent[new][:, _SIGNALS] >= reach).any(axis=0)
-        frames = recent[:, _INDEX].astype(np.int64)
-        newest = int(frames[-1])
+        guard, couple, wait = self._guard, self._couple, self._wait
+        n_new = min(self.n_frames - self._gated_from, len(h))
+        recent = h[-max(n_new, guard):]
+        # Comparisons with NaN (frames without a face) are False, without a warning.
+        above = recent[:, _SIGNALS] > self._level
+        newest = self.n_frames - 1
         seen = above.any(axis=0)
-        self._last_above[seen] = np.maximum(self._last_above[seen],
-                                            frames[len(frames) - 1 - np.argmax(above[::-1], axis=0)][seen])
+        moving = bool(seen.any())
+        # A frame at a threshold is above its run's start level (half of it) unless that threshold is 0: at rest,
+        # nothing can arm.
+        if n_new and (moving or not self._reach_positive):
+            self._armed |= (recent[-n_new:, _SIGNALS] >= self._reach).any(axis=0)
+        if moving:
+            frames = recent[:, _INDEX].astype(np.int64)
+            self._last_above[seen] = np.maximum(self._last_above[seen],
+                                                frames[len(frames) - 1 - np.argmax(above[::-1], axis=0)][seen])
         now = float(h[-1, _T])
         # Only movement that reached a threshold can hold an event: smaller ones (a signal hovering near a run's
         # start level, the face at rest) start no detections.
@@ -454,13 +483,13 @@ class StreamingAnalyzer:
             self._active = True
             self._next_detection_t = now + self.detect_every_s
         self._gated_from = self.n_frames
+        if not (final or self._active or self._due_at is not None):
+            return _NO_EVENTS  # the face at rest: nothing can be due
         # A signal that reached its threshold has been below a run's start level for longer than merge_gap_s: a
         # run of it has ended. The detection waits while another such signal still moves (the mouth after the
         # eye, the other eye after a blink), at most detect_every_s: one detection for the movement, not two.
         # A mouth or brow run is final coupling_window_s after its onset at the earliest (it waits for an eye twitch
         # of its side; see below): its detection waits that much longer, so the movement still needs only one.
-        couple = int(round(self.config.coupling_window_s / self._dt))
-        wait = guard + np.where(_EYE_COLUMNS, 0, couple)
         running = self._armed & (self._last_above + wait > newest)  # reached a threshold, its run not over
         ended = ((self._armed & (self._last_above > self._detected_until) & (self._last_above + wait <= newest)).any()
                  and not running.any())
@@ -472,9 +501,9 @@ class StreamingAnalyzer:
             return _NO_EVENTS
         # detect_events on the last detect_window_s of the history: its local statistics need a few seconds
         # around each event, and its cost grows with the window.
-        h = h[h[:, _T] >= now - self.detect_window_s]
+        h = h[np.searchsorted(h[:, _T], now - self.detect_window_s):]  # time increases
         events = self._detect(h)
-        index = h[:, _INDEX].astype(np.int64)
+        oldest = int(h[0, _INDEX])
         # A mouth or brow movement counts with an eye twitch of its side that starts up to coupling_window_s after
         # it (detect_events): it is final once that eye twitch would be in view too.
         final_at = np.where(events.region == "periocular", events.offset_frame,
@@ -488,14 +517,14 @@ class StreamingAnalyzer:
         decide = final_at > self._detected_until
         if not final:
             decide &= final_at <= newest
-        if index[0] > 0:
+        if oldest > 0:
             # A run cut by the start of the history began more than history_s ago: it cannot be reported whole.
-            decide &= events.onset_frame > index[0]
+            decide &= events.onset_frame > oldest
         events = events[decide]
         events = events[~self._reported(events)]
         for side, region, onset, offset in zip(events.side, events.region, events.onset_frame, events.offset_frame):
             self._emitted[(side, region, int(onset))] = int(offset)
-        self._emitted = {k: v for k, v in self._emitted.items() if v >= index[0]}
+        self._emitted = {k: v for k, v in self._emitted.items() if v >= oldest}
         self._detected_until = newest
         self._next_detection_t = now + self.detect_every_s
         # A signal whose run reached its threshold stays armed until that run is final (above its start level, or
@@ -525,5 +554,4 @@ class StreamingAnalyzer:
         asymmetry, spread = local_asymmetry(signals, cfg, prior)
         self._quiet = (int(index[0]), quiet_frames(asymmetry, spread, cfg))
         events = detect_events(signals, cfg, (asymmetry, spread))
-        return Events(events.onset_s, events.offset_s, events.side, events.region, events.kind, events.peak,
-                      index[events.onset_frame], index[events.offset_frame], events.score)
+        return events.with_frames(index[events.onset_frame], index[events.offset_frame])
