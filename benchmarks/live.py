@@ -16,7 +16,8 @@ next to the cost of one small numpy operation on this machine for scale.
 
 ``--agreement``: share of offline events (twitchcam.pipeline.analyze_landmarks) that the streaming analyzer
 reports with the same side, region and kind and an onset within one frame, on generated landmarks at several
-levels of landmark jitter, and on the real clips' landmarks that ``benchmarks/accuracy.py`` cached.
+levels of landmark jitter, and on the real clips' landmarks that ``benchmarks/accuracy.py`` cached; then live and
+offline events against the truth on the tuning clips' cases (never the hold-out's).
 
 ``--budget``: CPU time per frame of each stage alone (decoding the Motion-JPEG input, encoding the recording, the
 landmark model, the streaming core, drawing the window, showing it), per size, and the cores they need at 30 fps:
@@ -286,6 +287,46 @@ def bench_agreement(args) -> None:
         print(f"  {path.stem.removesuffix('_image'):<40} offline {len(offline):>3} live {len(live):>3} "
               f"matched {m:>3}")
     print(f"  real faces in all: {matched}/{total} = {matched / max(total, 1):.1%}")
+    bench_truth(cfg)
+
+
+def bench_truth(cfg: Config) -> None:
+    """Live and offline events against the truth, on the tuning clips only: the hold-out is for accuracy.py's
+    one look."""
+    from accuracy import REAL, TUNING_CLIPS, WORK, Case, labelled_winks, with_winks
+
+    from twitchcam.folder import read_events_csv
+    from twitchcam.scoring import detection_score, match_events
+
+    clips = {Path(c).stem: c for c in TUNING_CLIPS}
+    counts = {"live": np.zeros(3, int), "offline": np.zeros(3, int)}
+    false = {"live": 0, "offline": 0}
+    minutes = 0.0
+    for path in sorted((WORK / "landmarks").glob("*_image.npz")):
+        name = path.stem.removesuffix("_image")
+        stem = name.removeprefix("real_").removeprefix("inj_").split("_hfs_")[0]
+        if not name.startswith(("real_", "inj_")) or stem not in clips:
+            continue
+        lm = Landmarks.load(path)
+        events = dict(zip(("live", "offline"), live_and_offline(lm, cfg)))
+        truth_csv = WORK / "videos" / f"{name}_truth" / "events.csv"
+        if name.startswith("inj_") and truth_csv.exists():
+            for k, ev in events.items():
+                counts[k] += match_events(ev, read_events_csv(truth_csv)).counts()
+        elif name.startswith("real_"):
+            # The labelled winks of an untouched clip are true one-sided events, and their mouth and brow with them.
+            winks = labelled_winks(Case(name, clips[stem], None, kind="real"), REAL, lm.t)
+            minutes += (lm.t[-1] - lm.t[0]) / 60
+            for k, ev in events.items():
+                tp, n_pred, _ = match_events(ev[~with_winks(ev, winks)], winks).counts()
+                false[k] += n_pred - tp
+    print("live and offline against the truth, tuning clips only (injected cases cached by benchmarks/accuracy.py, "
+          "with --repeats if it was run so; one-sided events, as it scores them)")
+    for k in counts:
+        d = detection_score(*counts[k])
+        print(f"  {k:>7}: injected P {d.precision:.3f} R {d.recall:.3f} F1 {d.f1:.3f} ({counts[k][0]} of "
+              f"{counts[k][2]} true found, {counts[k][1]} reported) | untouched clips: {false[k]} false one-sided "
+              f"events in {minutes:.1f} min")
 
 
 def main():
