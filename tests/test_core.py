@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from twitchcam.asymmetry import pose_asymmetry
-from twitchcam.baselines import rolling_baseline
+from twitchcam.baselines import nanquantile_sorted, rolling_baseline
 from twitchcam.config import Config
 from twitchcam.courses import regular_course
 from twitchcam.events import Events, _runs, detect_events, one_sided_levels
@@ -254,6 +254,18 @@ def test_thresholds_come_from_config():
     assert len(detect_events(compute_signals(lm), Config(eye_on_frac=0.2))) == 1
     assert len(detect_events(compute_signals(lm), Config(eye_on_frac=0.4))) == 0
     assert len(detect_events(compute_signals(lm), Config(eye_asym_frac=0.4))) == 0
+
+
+@pytest.mark.parametrize("q", [50, 80.0, np.float64(80.0), [80.0, 50.0], (80, 50), np.array([80.0, 50.0])])
+def test_nanquantile_sorted_is_nanpercentile_for_every_form_of_q(q):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 1][5:] = np.nan  # a column with few values
+    # A sequence gives each column its own percentile.
+    per_column = np.broadcast_to(np.asarray(q, float), 2)
+    expected = [np.nanpercentile(x[:, j], per_column[j]) for j in range(2)]
+    np.testing.assert_allclose(nanquantile_sorted(x, q, axis=0), expected, rtol=0, atol=1e-12)
 
 
 def test_rolling_baseline_ignores_a_tonic_spasm():

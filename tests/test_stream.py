@@ -204,3 +204,21 @@ def test_a_long_twitch_followed_by_a_still_face_is_reported(chunk):
         offline = analyze_landmarks(lm).events
         assert live.side.tolist() == offline.side.tolist() == ["left"], length
         assert match(live, offline) == (0, 0)
+
+
+def test_float32_times_give_what_their_float64_values_give():
+    # Chunks spanning two baseline blocks: each frame must get its own block's resting level, however the times
+    # are stored (a chunk's first and last block are found one way, its frames' blocks another).
+    lm = make_landmarks(30, 30, as_twitches(regular_course("left", 30, seed=1)), noise_px=0.15, seed=1)
+    t32 = (np.arange(len(lm)) / 30 + 1000 / 3).astype(np.float32)
+    results = []
+    for t in (t32, t32.astype(np.float64)):
+        lm_t = Landmarks(t, lm.xyz, lm.face_found, lm.n_faces, lm.frame_size)
+        events, analyzer, updates = stream(lm_t, 45, config=Config(baseline_block_s=0.3))
+        results.append((events, np.concatenate([u.signals.mouth_pull for u in updates]), analyzer.n_detections))
+    (ev32, mouth32, n32), (ev64, mouth64, n64) = results
+    np.testing.assert_array_equal(mouth32, mouth64)
+    assert np.nanmax(np.abs(mouth64)) < 0.2  # the course's mouth pulls; rows left unwritten held 3 or more
+    np.testing.assert_array_equal(ev32.onset_frame, ev64.onset_frame)
+    np.testing.assert_array_equal(ev32.region, ev64.region)
+    assert n32 == n64

@@ -21,7 +21,7 @@ def nanquantile_sorted(a: np.ndarray, q: float | np.ndarray, axis: int = -1) -> 
     Parameters
     ----------
     a : ndarray
-    q : float or ndarray
+    q : float or array_like
         Percentile, 0-100; an array broadcastable to the result's shape gives each row its own.
     axis : int
 
@@ -43,8 +43,10 @@ def nanquantile_sorted(a: np.ndarray, q: float | np.ndarray, axis: int = -1) -> 
     # NaN sorts last and is the only value unequal to itself: each row's count of values that are not NaN.
     count = np.add.reduce(flat == flat, axis=1, dtype=np.intp)
     last = np.maximum(count - 1, 0)
-    if isinstance(q, np.ndarray) and q.ndim:
-        q = np.broadcast_to(q, shape).reshape(-1)
+    if not isinstance(q, float | int):  # a python or numpy float passes as it is, at no cost
+        q = np.asarray(q, np.float64)
+        if q.ndim:
+            q = np.broadcast_to(q, shape).reshape(-1)
     pos = q / 100 * last
     lo = pos.astype(np.intp)  # floor, pos being >= 0
     start = np.arange(0, flat.size, m)

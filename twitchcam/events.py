@@ -102,6 +102,9 @@ class Events:
         A live window's events in the frames of its stream; the rows are those of a checked table, so they are not
         checked again.
         """
+        if len(onset_frame) != len(self) or len(offset_frame) != len(self):
+            raise ValueError(f"Events.with_frames needs {len(self)} onset and offset frames, got "
+                             f"{len(onset_frame)} and {len(offset_frame)}")
         table = self[:]
         object.__setattr__(table, "onset_frame", onset_frame)
         object.__setattr__(table, "offset_frame", offset_frame)

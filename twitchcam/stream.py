@@ -315,7 +315,8 @@ class StreamingAnalyzer:
     # -- measures, baselines, signals ----------------------------------------------------------------------------
 
     def _block_of(self, t):
-        return np.floor((np.asarray(t) - self._t0) / self.config.baseline_block_s).astype(np.int64)
+        # In float64 whatever the frames' time type, as the chunk's first and last block are (_measure_chunk).
+        return np.floor((np.asarray(t, np.float64) - self._t0) / self.config.baseline_block_s).astype(np.int64)
 
     def _complete_blocks(self, until: int) -> bool:
         """Compute the quantiles of every block before ``until`` from the history; forget blocks no longer needed.
