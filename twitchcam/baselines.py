@@ -43,7 +43,7 @@ def nanquantile_sorted(a: np.ndarray, q: float | np.ndarray, axis: int = -1) -> 
     # NaN sorts last and is the only value unequal to itself: each row's count of values that are not NaN.
     count = np.add.reduce(flat == flat, axis=1, dtype=np.intp)
     last = np.maximum(count - 1, 0)
-    if not isinstance(q, float | int):  # a python or numpy float passes as it is, at no cost
+    if not isinstance(q, float | int):  # a Python number (or np.float64) is used as it is: no array call
         q = np.asarray(q, np.float64)
         if q.ndim:
             q = np.broadcast_to(q, shape).reshape(-1)
