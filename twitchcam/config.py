@@ -82,6 +82,8 @@ RANGES = {
     "opposite_max_frac": (0.0, 100.0),
     "twitch_max_rise_s": (0.0, 10.0),
     "slow_min_score": (0.0, 100.0),
+    "brief_max_s": (0.0, 10.0),
+    "brief_min_score": (0.0, 100.0),
     "deep_closure_frac": (0.0, 1.0),
     "coupled_min_score": (0.0, 100.0),
     "merge_gap_s": (0.0, 10.0),
@@ -194,6 +196,12 @@ class Config:
     slow_min_score : float
         Score (asymmetry over the local threshold) a slowly rising movement needs to be an event, unless it is an
         eye closing by at least ``deep_closure_frac``.
+    brief_max_s : float
+        A one-sided eye closure lasting at most this long (its run's span plus one frame interval) that rises
+        within ``twitch_max_rise_s`` has a clonic twitch's shape, brief and fast, which no expression has (a
+        squint or a smile is slower and lasts): it is an event from ``brief_min_score``.
+    brief_min_score : float
+        Score a brief, fast one-sided eye closure (``brief_max_s``) needs to be an event; other movements need 1.
     deep_closure_frac : float
         A one-sided eye closure at least this deep is an event however slowly it rises, and from
         ``coupled_min_score`` of the local threshold: a tonic spasm builds up over a few hundred milliseconds, and
@@ -270,6 +278,8 @@ class Config:
     opposite_max_frac: float = 0.5
     twitch_max_rise_s: float = 0.06
     slow_min_score: float = 2.0
+    brief_max_s: float = 0.35
+    brief_min_score: float = 0.8
     deep_closure_frac: float = 0.4
     coupled_min_score: float = 0.5
     merge_gap_s: float = 0.08

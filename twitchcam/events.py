@@ -338,7 +338,8 @@ def detect_events(signals: Signals, config: Config | None = None,
     ``coupling_window_s``) counts from ``coupled_min_score`` of its threshold, and from a single frame: it is that
     twitch's spread in the facial nerve's territory, which the eye's event already dates. A brow event counts only
     so (the "other Babinski sign"): brows alone move with talking. A movement that rises slower than
-    ``twitch_max_rise_s`` needs ``slow_min_score``.
+    ``twitch_max_rise_s`` needs ``slow_min_score``; a one-sided eye closure that rises within it and lasts at most
+    ``brief_max_s`` (a clonic twitch's shape) counts from ``brief_min_score``.
 
     Each event's ``score`` is the largest ratio of its asymmetry to the local threshold (1 = just at threshold).
 
@@ -413,13 +414,18 @@ def detect_events(signals: Signals, config: Config | None = None,
     # closes the eye deeply (a tonic spasm builds up more slowly; so does a wink, a true one-sided closure). One
     # frame interval is added to the limit: a rise is timed in whole frames. Timed only where it decides (a loop
     # over runs): kept, on a moving face, not clear, not deep.
-    judged = np.flatnonzero(keep & (busy > 0) & (score < cfg.slow_min_score) & ~deep)
+    # A brief one-sided eye closure that rises fast has a clonic twitch's shape, which no expression has (a squint
+    # or a smile is slower and lasts): it counts from brief_min_score, on a calm face or a moving one.
+    brief = (long_enough & eye & ~keep & (score >= cfg.brief_min_score)
+             & (t[stop] - t[start] + dt <= cfg.brief_max_s))
+    judged = np.flatnonzero((keep & (busy > 0) & (score < cfg.slow_min_score) & ~deep) | brief)
     for c in np.unique(col[judged]):
         runs = judged[col[judged] == c]
         # The peak is taken on the frames that are evidence (a blink's uneven onset at a run's end is not the run's
         # peak); the rise to it on the excess itself (the masked frames of a blink just before are not its foot).
         rise = rise_times(t, excess[:, c], start[runs], stop[runs], peak_x=excess[:, c] + evidence[:, c])
-        keep[runs[rise > cfg.twitch_max_rise_s + dt]] = False
+        # Kept movements that rose slowly are dropped, brief closures that rose fast are kept.
+        keep[runs] = rise <= cfg.twitch_max_rise_s + dt
     # With an eye twitch of the same side, a weaker movement of the mouth corner or brow is its synkinesis (CN VII):
     # it counts from coupled_min_score, and from one frame (a brief pull that MediaPipe follows for a frame at 30
     # fps; the eye's event shows it was no noise). A brow moves with talking, so it counts only so (the "other
