@@ -556,6 +556,24 @@ def test_a_brief_fast_eye_closure_counts_below_the_local_threshold_but_a_slow_or
     assert not len(unilateral(detect_events(_signals(t, eye=slow))))
 
 
+def test_a_wavering_mouth_pull_and_brow_raise_in_a_tonic_spasm_are_one_event_each():
+    # A tonic spasm of the left eye for 1.5 s; the mouth corner and the brow go with it, each easing off for a
+    # moment halfway (under their run's start level for 0.17 s, 5 frames).
+    t = np.arange(0, 20, 1 / FPS)
+    eye, mouth, brow = np.zeros((len(t), 2)), np.zeros((len(t), 2)), np.zeros((len(t), 2))
+    eye[:, 0] += _pulse(t, 5.0, 1.5, 0.6, ramp_s=0.1)
+    for x in (mouth, brow):
+        x[:, 0] += _pulse(t, 5.1, 0.5, 0.05, ramp_s=0.06) + _pulse(t, 5.72, 0.5, 0.05, ramp_s=0.06)
+    signals = _signals(t, eye=eye, mouth=mouth, brow=brow)
+    events = detect_events(signals)
+    assert list(zip(events.region, events.kind, events.onset_s.round(2), events.offset_s.round(2))) == [
+        ("periocular", "tonic", 5.03, 6.47), ("brow", "tonic", 5.13, 6.2), ("perioral", "tonic", 5.13, 6.2)]
+    # Joined across an eye's gap only, each would be two clonic movements.
+    split = detect_events(signals, Config(mouth_brow_merge_gap_s=0.08))
+    assert split.region.tolist() == ["periocular", "brow", "perioral", "brow", "perioral"]
+    assert split.kind.tolist() == ["tonic"] + ["clonic"] * 4
+
+
 def test_a_wink_is_one_sided_event_however_slow_and_one_or_two_winks_are_no_pattern():
     t = np.arange(0, 20, 1 / FPS)
     eye = np.zeros((len(t), 2))

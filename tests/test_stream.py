@@ -222,3 +222,19 @@ def test_float32_times_give_what_their_float64_values_give():
     np.testing.assert_array_equal(ev32.onset_frame, ev64.onset_frame)
     np.testing.assert_array_equal(ev32.region, ev64.region)
     assert n32 == n64
+
+
+@pytest.mark.parametrize("chunk", [1, 12])
+def test_a_wavering_mouth_pull_in_a_tonic_spasm_is_reported_once_whole(chunk):
+    # The mouth corner eases off for a moment halfway through the spasm: the first half must not be reported
+    # before the second can join it (mouth_brow_merge_gap_s, longer than an eye's merge_gap_s), even by a
+    # detection in that moment (detections every 0.1 s while the spasm goes on).
+    twitches = [Twitch(5.0, 1.5, "left", "periocular", 0.6), Twitch(5.1, 0.5, "left", "perioral", 0.06),
+                Twitch(5.72, 0.5, "left", "perioral", 0.06)]
+    lm = make_landmarks(20, 30, twitches, noise_px=0.1, seed=2)
+    live, _, _ = stream(lm, chunk, detect_every_s=0.1)
+    offline = analyze_landmarks(lm).events
+    mouth = live[live.region == "perioral"]
+    assert mouth.side.tolist() == ["left"] and mouth.kind.tolist() == ["tonic"]
+    np.testing.assert_array_equal(mouth.onset_frame, offline[offline.region == "perioral"].onset_frame)
+    np.testing.assert_array_equal(mouth.offset_frame, offline[offline.region == "perioral"].offset_frame)

@@ -87,6 +87,7 @@ RANGES = {
     "deep_closure_frac": (0.0, 1.0),
     "coupled_min_score": (0.0, 100.0),
     "merge_gap_s": (0.0, 10.0),
+    "mouth_brow_merge_gap_s": (0.0, 10.0),
     "min_event_s": (0.0, 10.0),
     "tonic_min_s": (0.01, 60.0),
     "blink_max_s": (0.0, 10.0),
@@ -210,7 +211,10 @@ class Config:
         A mouth-corner or brow movement together with an eye twitch of the same side is an event from this
         fraction of its asymmetry threshold (synkinesis); a brow movement is an event only so.
     merge_gap_s : float
-        Supra-threshold runs of one side and region separated by less than this are one event.
+        Supra-threshold runs of one eye separated by less than this are one event.
+    mouth_brow_merge_gap_s : float
+        The same for a mouth corner or a brow: a sustained pull or raise (a tonic spasm's) wavers in the landmarks
+        more than an eye's closure does, and its pieces are one movement.
     min_event_s : float
         Shorter runs are discarded as landmark jitter; a mouth-corner or brow movement with an eye twitch of its
         side counts from a single frame (the eye's event shows it was no jitter).
@@ -283,6 +287,7 @@ class Config:
     deep_closure_frac: float = 0.4
     coupled_min_score: float = 0.5
     merge_gap_s: float = 0.08
+    mouth_brow_merge_gap_s: float = 0.2
     min_event_s: float = 0.05
     tonic_min_s: float = 1.0
     blink_max_s: float = 0.5

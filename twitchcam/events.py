@@ -383,7 +383,8 @@ def detect_events(signals: Signals, config: Config | None = None,
     # with a blink in the middle is joined across it below (the bridge). Nor is a frame where the other side has
     # moved the opposite way since the run began evidence (_moved_apart).
     active[:, _COLUMN_REGION == "periocular"] &= ~bilateral_mask[:, None]
-    col, start, stop = _column_runs(active, gap)
+    col, start, stop = _column_runs(active, np.where(_COLUMN_REGION == "periocular", gap,
+                                                     int(round(cfg.mouth_brow_merge_gap_s / dt))))
     frames, cols, runs, firsts = _run_frames(col, start, stop)
     apart = _moved_apart(sig, other, col, start, frames, cols, runs, int(round(cfg.coupling_window_s / dt)),
                          cfg.opposite_max_frac)
@@ -624,13 +625,15 @@ def _run_peaks(values: np.ndarray, firsts: np.ndarray) -> np.ndarray:
     return np.maximum.reduceat(np.where(np.isfinite(values), values, -np.inf), firsts)
 
 
-def _column_runs(active: np.ndarray, max_gap: int):
+def _column_runs(active: np.ndarray, max_gap: int | np.ndarray):
     """:func:`_runs` of every column of ``active`` at once.
 
     Parameters
     ----------
     active : ndarray, shape (n_frames, n_columns), bool
-    max_gap : int
+    max_gap : int or ndarray of int, shape (n_columns,)
+        Runs of a column separated by at most this many False frames are one run: one for all columns, or each
+        column's own.
 
     Returns
     -------
@@ -638,12 +641,18 @@ def _column_runs(active: np.ndarray, max_gap: int):
         Column, first and last frame of each run, by column then time.
     """
     n, k = active.shape
+    gaps = np.broadcast_to(max_gap, (k,))
     # The columns one after the other, each followed by more inactive frames than a run can bridge.
-    pad = max_gap + 1
+    pad = int(gaps.max()) + 1
     flat = np.zeros((k, n + pad), bool)
     flat[:, :n] = active.T
-    start, stop, _ = _runs(flat.reshape(-1), [], max_gap)
+    start, stop, _ = _runs(flat.reshape(-1), [])
     column = start // (n + pad)
+    if len(start) > 1:
+        # Joined across each column's own gap (the padding keeps columns apart).
+        joined = start[1:] - stop[:-1] - 1 <= gaps[column[1:]]
+        first, last = np.concatenate(([True], ~joined)), np.concatenate((~joined, [True]))
+        start, stop, column = start[first], stop[last], column[first]
     return column, start - column * (n + pad), stop - column * (n + pad)
 
 

@@ -19,8 +19,9 @@ functions as :func:`twitchcam.pipeline.analyze_landmarks`, never a second implem
   than ``merge_gap_s``), and at least every ``detect_every_s`` while movement goes on. Its
   :func:`~twitchcam.asymmetry.local_asymmetry` starts from the quiet frames the last detection found (one local pass
   where offline runs two from a global guess). An event is reported once it is final
-  (ended more than ``merge_gap_s`` ago, so no later run can merge with it; a mouth or brow movement also
-  ``coupling_window_s`` after its onset, so that an eye twitch it comes with is seen), and decided once, at the first
+  (ended more than ``merge_gap_s`` ago, ``mouth_brow_merge_gap_s`` for a mouth corner or brow, so no later run can
+  merge with it; a mouth or brow movement also ``coupling_window_s`` after its onset, so that an eye twitch it
+  comes with is seen), and decided once, at the first
   detection after that. Events are therefore known shortly after they end, never while they last.
 
 State is bounded: the last ``history_s`` seconds of measures and signals, the last few block quantiles, the keys of
@@ -435,12 +436,15 @@ class StreamingAnalyzer:
     def _set_frame_counts(self) -> None:
         """The frame counts of the scheduling durations at the current frame interval (they change with it only)."""
         cfg = self.config
-        # An event is final this many frames after it ended: merge_gap_s, and one frame.
+        # An event is final this many frames after it ended: the gap a later run of it may join across
+        # (merge_gap_s, mouth_brow_merge_gap_s for a mouth corner or brow), and one frame.
         self._guard = int(round(cfg.merge_gap_s / self._dt)) + 1
+        self._guard_mouth_brow = int(round(cfg.mouth_brow_merge_gap_s / self._dt)) + 1
         self._couple = int(round(cfg.coupling_window_s / self._dt))
         # How long after its last frame at a run's start level each signal column's run may still go on: a mouth
         # or brow run waits coupling_window_s longer for an eye twitch (see _schedule_events).
-        self._wait = self._guard + np.where(_EYE_COLUMNS, 0, self._couple)
+        self._wait = np.where(_EYE_COLUMNS, self._guard,
+                              max(self._guard + self._couple, self._guard_mouth_brow))
 
     def _window_signals(self, rows: np.ndarray) -> Signals:
         """The history rows as a Signals object for detect_events."""
@@ -454,9 +458,10 @@ class StreamingAnalyzer:
     def _schedule_events(self, final: bool) -> Events:
         """Run detect_events on the history when due, and return the events that became final since the last run.
 
-        An event is final once it has ended at least ``merge_gap_s`` plus one frame before the newest frame: no
-        later run can merge with it any more. This relies on detect_events deciding an event from the frames of
-        its run (widened by ``merge_gap_s``) and from statistics of the whole window, not on its thresholds.
+        An event is final once it has ended at least ``merge_gap_s`` (a mouth corner's or brow's:
+        ``mouth_brow_merge_gap_s``) plus one frame before the newest frame: no later run can merge with it any
+        more. This relies on detect_events deciding an event from the frames of its run (widened by that gap) and
+        from statistics of the whole window, not on its thresholds.
         """
         h = self._hist
         if not len(h):
@@ -506,9 +511,11 @@ class StreamingAnalyzer:
         events = self._detect(h)
         oldest = int(h[0, _INDEX])
         # A mouth or brow movement counts with an eye twitch of its side that starts up to coupling_window_s after
-        # it (detect_events): it is final once that eye twitch would be in view too.
-        final_at = np.where(events.region == "periocular", events.offset_frame,
-                            np.maximum(events.offset_frame, events.onset_frame + couple)) + guard
+        # it (detect_events): it is final once that eye twitch would be in view too, and once no later run of its
+        # own can join it (mouth_brow_merge_gap_s).
+        final_at = np.where(events.region == "periocular", events.offset_frame + guard,
+                            np.maximum(events.offset_frame + self._guard_mouth_brow,
+                                       events.onset_frame + couple + guard))
         # A mouth or brow event not final yet asks for a detection when it is: its own run may have ended and no
         # signal may move by then.
         waiting = (final_at > newest) & (events.region != "periocular")
