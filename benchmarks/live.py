@@ -298,7 +298,13 @@ def bench_truth(cfg: Config) -> None:
     from twitchcam.folder import read_events_csv
     from twitchcam.scoring import detection_score, match_events
 
+    if not REAL.is_dir():
+        # Its annotations label the winks of an untouched clip, which are true events: without them they would
+        # count as false.
+        print(f"  against the truth: skipped, no real clips' folder at {REAL}")
+        return
     clips = {Path(c).stem: c for c in TUNING_CLIPS}
+    n_cases = 0
     counts = {"live": np.zeros(3, int), "offline": np.zeros(3, int)}
     false = {"live": 0, "offline": 0}
     minutes = 0.0
@@ -307,21 +313,28 @@ def bench_truth(cfg: Config) -> None:
         stem = name.removeprefix("real_").removeprefix("inj_").split("_hfs_")[0]
         if not name.startswith(("real_", "inj_")) or stem not in clips:
             continue
+        truth_csv = WORK / "videos" / f"{name}_truth" / "events.csv"
+        if name.startswith("inj_") and not truth_csv.exists():
+            print(f"  {name}: no truth cached ({truth_csv}), not scored")
+            continue
         lm = Landmarks.load(path)
         events = dict(zip(("live", "offline"), live_and_offline(lm, cfg)))
-        truth_csv = WORK / "videos" / f"{name}_truth" / "events.csv"
-        if name.startswith("inj_") and truth_csv.exists():
+        n_cases += 1
+        if name.startswith("inj_"):
             for k, ev in events.items():
                 counts[k] += match_events(ev, read_events_csv(truth_csv)).counts()
         elif name.startswith("real_"):
             # The labelled winks of an untouched clip are true one-sided events, and their mouth and brow with them.
             winks = labelled_winks(Case(name, clips[stem], None, kind="real"), REAL, lm.t)
-            minutes += (lm.t[-1] - lm.t[0]) / 60
+            minutes += (lm.t[-1] - lm.t[0] + np.median(np.diff(lm.t))) / 60  # as a video's duration
             for k, ev in events.items():
                 tp, n_pred, _ = match_events(ev[~with_winks(ev, winks)], winks).counts()
                 false[k] += n_pred - tp
-    print("live and offline against the truth, tuning clips only (injected cases cached by benchmarks/accuracy.py, "
-          "with --repeats if it was run so; one-sided events, as it scores them)")
+    if not n_cases:
+        print("  against the truth: no tuning case cached (run benchmarks/accuracy.py --set tuning first)")
+        return
+    print(f"live and offline against the truth on {n_cases} tuning cases only (untouched and injected, cached by "
+          "benchmarks/accuracy.py, with --repeats if it was run so; one-sided events, as it scores them)")
     for k in counts:
         d = detection_score(*counts[k])
         print(f"  {k:>7}: injected P {d.precision:.3f} R {d.recall:.3f} F1 {d.f1:.3f} ({counts[k][0]} of "

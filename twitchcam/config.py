@@ -83,7 +83,7 @@ RANGES = {
     "twitch_max_rise_s": (0.0, 10.0),
     "slow_min_score": (0.0, 100.0),
     "brief_max_s": (0.0, 10.0),
-    "brief_min_score": (0.0, 100.0),
+    "brief_min_score": (0.0, 1.0),
     "deep_closure_frac": (0.0, 1.0),
     "coupled_min_score": (0.0, 100.0),
     "merge_gap_s": (0.0, 10.0),
@@ -193,16 +193,20 @@ class Config:
         raised the asymmetry threshold), a one-sided movement that takes longer than this plus one frame interval
         (rises are timed in whole frames) to rise from 20 % to 80 % of its peak (a smirk, a cheek puff, the uneven
         start of an expression) is an event only when its score reaches ``slow_min_score``. Tonic spasms build up
-        more slowly but strongly.
+        more slowly but strongly. A brief eye closure that rises within it counts from ``brief_min_score``,
+        whether the face moves or not (``brief_max_s``).
     slow_min_score : float
         Score (asymmetry over the local threshold) a slowly rising movement needs to be an event, unless it is an
         eye closing by at least ``deep_closure_frac``.
     brief_max_s : float
         A one-sided eye closure lasting at most this long (its run's span plus one frame interval) that rises
-        within ``twitch_max_rise_s`` has a clonic twitch's shape, brief and fast, which no expression has (a
-        squint or a smile is slower and lasts): it is an event from ``brief_min_score``.
+        within ``twitch_max_rise_s``, while the other eye closes less than ``bilateral_ratio`` as far, has a clonic
+        twitch's shape, brief and fast, which no expression has (a squint or a smile is slower and lasts): it is
+        an event from ``brief_min_score``, on a calm face or a moving one.
     brief_min_score : float
-        Score a brief, fast one-sided eye closure (``brief_max_s``) needs to be an event; other movements need 1.
+        Score a brief, fast one-sided eye closure (``brief_max_s``) needs to be an event, where other one-sided
+        movements need 1 (a deep eye closure and a movement coupled to an eye twitch ``coupled_min_score``, a slow
+        one on a moving face ``slow_min_score``). At 1 the rule changes nothing.
     deep_closure_frac : float
         A one-sided eye closure at least this deep is an event however slowly it rises, and from
         ``coupled_min_score`` of the local threshold: a tonic spasm builds up over a few hundred milliseconds, and

@@ -383,8 +383,7 @@ def detect_events(signals: Signals, config: Config | None = None,
     # with a blink in the middle is joined across it below (the bridge). Nor is a frame where the other side has
     # moved the opposite way since the run began evidence (_moved_apart).
     active[:, _COLUMN_REGION == "periocular"] &= ~bilateral_mask[:, None]
-    col, start, stop = _column_runs(active, np.where(_COLUMN_REGION == "periocular", gap,
-                                                     int(round(cfg.mouth_brow_merge_gap_s / dt))))
+    col, start, stop = _column_runs(active, np.where(_EYE_COLUMN, gap, int(round(cfg.mouth_brow_merge_gap_s / dt))))
     frames, cols, runs, firsts = _run_frames(col, start, stop)
     apart = _moved_apart(sig, other, col, start, frames, cols, runs, int(round(cfg.coupling_window_s / dt)),
                          cfg.opposite_max_frac)
@@ -416,9 +415,14 @@ def detect_events(signals: Signals, config: Config | None = None,
     # frame interval is added to the limit: a rise is timed in whole frames. Timed only where it decides (a loop
     # over runs): kept, on a moving face, not clear, not deep.
     # A brief one-sided eye closure that rises fast has a clonic twitch's shape, which no expression has (a squint
-    # or a smile is slower and lasts): it counts from brief_min_score, on a calm face or a moving one.
+    # or a smile is slower and lasts): it counts from brief_min_score, on a calm face or a moving one, when the
+    # other eye closes less than bilateral_ratio as far meanwhile. An incomplete blink of unequal eyes (both under
+    # bilateral_on_frac, so no closure of both) has that shape too, with both eyes closing.
     brief = (long_enough & eye & ~keep & (score >= cfg.brief_min_score)
              & (t[stop] - t[start] + dt <= cfg.brief_max_s))
+    for k in np.flatnonzero(brief):  # a few runs
+        with_it = other[start[k]:stop[k] + 1, col[k]]
+        brief[k] = bool(np.isfinite(with_it).any()) and np.nanmax(with_it) < cfg.bilateral_ratio * peak[k]
     judged = np.flatnonzero((keep & (busy > 0) & (score < cfg.slow_min_score) & ~deep) | brief)
     for c in np.unique(col[judged]):
         runs = judged[col[judged] == c]
@@ -499,6 +503,7 @@ def one_sided_levels(signals: Signals, config: Config | None = None,
 _COLUMN_REGION = np.repeat(np.array(REGIONS, dtype="U10"), 2)
 _COLUMN_SIDE = np.tile(np.array(["left", "right"], dtype="U9"), len(REGIONS))
 _OTHER_SIDE = np.arange(2 * len(REGIONS)) ^ 1
+_EYE_COLUMN = _COLUMN_REGION == "periocular"
 #: The sign that makes a region's asymmetry (left minus right) the excess of each column's side over the other.
 _LEFT_LEADS = np.tile([1.0, -1.0], len(REGIONS))
 
@@ -641,7 +646,7 @@ def _column_runs(active: np.ndarray, max_gap: int | np.ndarray):
         Column, first and last frame of each run, by column then time.
     """
     n, k = active.shape
-    gaps = np.broadcast_to(max_gap, (k,))
+    gaps = np.asarray(max_gap)
     # The columns one after the other, each followed by more inactive frames than a run can bridge.
     pad = int(gaps.max()) + 1
     flat = np.zeros((k, n + pad), bool)
@@ -650,7 +655,7 @@ def _column_runs(active: np.ndarray, max_gap: int | np.ndarray):
     column = start // (n + pad)
     if len(start) > 1:
         # Joined across each column's own gap (the padding keeps columns apart).
-        joined = start[1:] - stop[:-1] - 1 <= gaps[column[1:]]
+        joined = start[1:] - stop[:-1] - 1 <= (gaps[column[1:]] if gaps.ndim else gaps)
         first, last = np.concatenate(([True], ~joined)), np.concatenate((~joined, [True]))
         start, stop, column = start[first], stop[last], column[first]
     return column, start - column * (n + pad), stop - column * (n + pad)

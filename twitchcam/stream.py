@@ -472,13 +472,13 @@ class StreamingAnalyzer:
         # Comparisons with NaN (frames without a face) are False, without a warning.
         above = recent[:, _SIGNALS] > self._level
         newest = self.n_frames - 1
-        seen = above.any(axis=0)
-        moving = bool(seen.any())
+        moving = bool(above.any())
         # A frame at a threshold is above its run's start level (half of it) unless that threshold is 0: at rest,
         # nothing can arm.
         if n_new and (moving or not self._reach_positive):
             self._armed |= (recent[-n_new:, _SIGNALS] >= self._reach).any(axis=0)
         if moving:
+            seen = above.any(axis=0)
             frames = recent[:, _INDEX].astype(np.int64)
             self._last_above[seen] = np.maximum(self._last_above[seen],
                                                 frames[len(frames) - 1 - np.argmax(above[::-1], axis=0)][seen])
