@@ -174,13 +174,20 @@ def _runs(active: np.ndarray, values: list[np.ndarray], max_gap: int = 0):
     edges = np.flatnonzero(np.diff(np.concatenate(([0], active.view(np.int8), [0]))))
     start, stop = edges[::2], edges[1::2] - 1
     if max_gap >= 1 and len(start) > 1:
-        joined = start[1:] - stop[:-1] - 1 <= max_gap
-        start, stop = start[np.concatenate(([True], ~joined))], stop[np.concatenate((~joined, [True]))]
+        start, stop = _join(start, stop, max_gap)
     if not len(start) or not values:
         return start, stop, [np.zeros(0) for _ in values]
     inside = _covered(len(active), start, stop)
     peaks = [np.maximum.reduceat(np.where(inside & np.isfinite(v), v, -np.inf), start) for v in values]
     return start, stop, peaks
+
+
+def _join(start: np.ndarray, stop: np.ndarray, max_gap: int | np.ndarray):
+    """Consecutive runs (``start``, ``stop``: first and last frames, shape (n_runs,), at least two) separated by at
+    most ``max_gap`` False frames joined into one: one limit for all gaps, or each gap's own, shape (n_runs - 1,).
+    """
+    joined = start[1:] - stop[:-1] - 1 <= max_gap
+    return start[np.concatenate(([True], ~joined))], stop[np.concatenate((~joined, [True]))]
 
 
 def _covered(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -652,12 +659,10 @@ def _column_runs(active: np.ndarray, max_gap: int | np.ndarray):
     flat = np.zeros((k, n + pad), bool)
     flat[:, :n] = active.T
     start, stop, _ = _runs(flat.reshape(-1), [])
-    column = start // (n + pad)
     if len(start) > 1:
-        # Joined across each column's own gap (the padding keeps columns apart).
-        joined = start[1:] - stop[:-1] - 1 <= (gaps[column[1:]] if gaps.ndim else gaps)
-        first, last = np.concatenate(([True], ~joined)), np.concatenate((~joined, [True]))
-        start, stop, column = start[first], stop[last], column[first]
+        # Each gap is judged by the limit of the column of the run after it (the padding keeps columns apart).
+        start, stop = _join(start, stop, gaps[start[1:] // (n + pad)] if gaps.ndim else gaps)
+    column = start // (n + pad)
     return column, start - column * (n + pad), stop - column * (n + pad)
 
 
